@@ -1,0 +1,811 @@
+//! Configuration: built-in defaults, then the TOML file, then `AMENDS_*` environment variables,
+//! validated once into one typed [`Config`].
+//!
+//! Every key is flat and its environment name is `AMENDS_` + the key in upper case, so the file and
+//! the environment cannot disagree about names. Values are read as text from either source and then
+//! parsed per key, which lets every error name the key and where the bad value came from.
+//! (Layering crates such as figment guess a type from environment text, which turns a phone number
+//! sender like `+15551234567` into an integer; parsing per key avoids that.)
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use secrecy::SecretString;
+use url::Url;
+
+use crate::incident::Locale;
+
+/// Prefix of every environment variable amends reads.
+pub const ENV_PREFIX: &str = "AMENDS_";
+
+/// A configuration error: one line that names the key and the source of the bad value.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The configuration file could not be read.
+    #[error("cannot read configuration file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The configuration file is not valid TOML.
+    #[error("configuration file {path} is not valid TOML: {message}")]
+    Syntax {
+        /// The file.
+        path: PathBuf,
+        /// The parser's message, with line and column.
+        message: String,
+    },
+    /// The file names a key amends does not know.
+    #[error("unknown configuration key `{key}` in {path}")]
+    UnknownKey {
+        /// The file.
+        path: PathBuf,
+        /// The key.
+        key: String,
+    },
+    /// A value is present but invalid.
+    #[error("{origin}: {message}")]
+    Invalid {
+        /// Key and source, e.g. `AMENDS_HTTP_BIND` or `http_bind (in amends.toml)`.
+        origin: String,
+        /// What is wrong with it.
+        message: String,
+    },
+}
+
+/// Which email transports exist; configured as a failover list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EmailTransportKind {
+    /// Files in the outbox directory.
+    Outbox,
+    /// An SMTP relay.
+    Smtp,
+}
+
+/// Which SMS transports exist; configured as a failover list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmsTransportKind {
+    /// Files in the outbox directory.
+    Outbox,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// The store the messages speak for (shown in every message).
+#[derive(Debug, Clone)]
+pub struct StoreInfo {
+    /// The store's name.
+    pub name: String,
+    /// The store's home page.
+    pub url: Option<Url>,
+    /// Where customers can write.
+    pub support_email: Option<String>,
+    /// Where customers can call.
+    pub support_phone: Option<String>,
+}
+
+/// Names of the broker objects amends declares and uses.
+#[derive(Debug, Clone)]
+pub struct AmqpNames {
+    /// Topic exchange the order system publishes to.
+    pub orders_exchange: String,
+    /// Quorum queue amends consumes.
+    pub queue: String,
+    /// Queue for messages that cannot be processed.
+    pub dead_letter_queue: String,
+    /// Topic exchange for amends' outcome events.
+    pub events_exchange: String,
+}
+
+/// How the dispatcher claims and sends outbox rows.
+#[derive(Debug, Clone)]
+pub struct DispatchConfig {
+    /// Rows claimed per round trip.
+    pub batch_size: u32,
+    /// Sends in flight at once per replica.
+    pub concurrency: usize,
+    /// How long to wait before looking again when nothing was due.
+    pub poll_interval: Duration,
+    /// How long a claim lasts before the reaper may take the row back.
+    pub lease_duration: Duration,
+    /// Delay before each retry of a transient failure; when exhausted the message fails.
+    pub retry_schedule: Vec<Duration>,
+    /// Upper bound for one send, connection included.
+    pub send_timeout: Duration,
+}
+
+/// Credentials and addresses of the SMTP transport.
+#[derive(Debug, Clone)]
+pub struct SmtpConfig {
+    /// `smtp://host:port` (plain), `smtp://…?tls=required` (STARTTLS) or `smtps://user:pass@host`.
+    pub url: SecretString,
+}
+
+/// The whole validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// AMQP broker URL (may hold a password).
+    pub amqp_url: SecretString,
+    /// PostgreSQL URL (may hold a password).
+    pub database_url: SecretString,
+    /// Address of the HTTP server.
+    pub http_bind: SocketAddr,
+    /// Directory of the shipped templates.
+    pub templates_dir: PathBuf,
+    /// The policy file.
+    pub policy: PathBuf,
+    /// Email transports in failover order.
+    pub email_transports: Vec<EmailTransportKind>,
+    /// SMS transports in failover order.
+    pub sms_transports: Vec<SmsTransportKind>,
+    /// Directory of the file outbox.
+    pub outbox_dir: PathBuf,
+    /// SMTP settings, required when `smtp` is an email transport.
+    pub smtp: Option<SmtpConfig>,
+    /// From mailbox of every email.
+    pub email_from: lettre::message::Mailbox,
+    /// Sender id of every SMS.
+    pub sms_from: String,
+    /// Externally visible base URL.
+    pub public_url: Url,
+    /// Token for the admin API and console; without it they are off.
+    pub admin_token: Option<SecretString>,
+    /// Name of this replica, the `source` of outcome events and the owner of outbox claims.
+    pub instance_name: String,
+    /// Locale for customers who did not say.
+    pub default_locale: Locale,
+    /// The store the messages speak for.
+    pub store: StoreInfo,
+    /// Broker object names.
+    pub amqp: AmqpNames,
+    /// Unacknowledged deliveries the consumer holds at once.
+    pub prefetch: u16,
+    /// Size of the PostgreSQL pool.
+    pub database_max_connections: u32,
+    /// Dispatcher settings.
+    pub dispatch: DispatchConfig,
+    /// Log format.
+    pub log_format: LogFormat,
+}
+
+/// Every key with its built-in default (`None`: no default).
+const KEYS: &[(&str, Option<&str>)] = &[
+    ("amqp_url", Some("amqp://guest:guest@127.0.0.1:5672/%2f")),
+    (
+        "database_url",
+        Some("postgres://postgres@127.0.0.1:5432/amends"),
+    ),
+    ("http_bind", Some("127.0.0.1:8080")),
+    ("templates_dir", Some("templates")),
+    ("policy", Some("policy/default.toml")),
+    ("email_transport", Some("outbox")),
+    ("sms_transport", Some("outbox")),
+    ("outbox_dir", Some("var/outbox")),
+    ("smtp_url", None),
+    ("email_from", None),
+    ("sms_from", Some("amends")),
+    ("twilio_account_sid", None),
+    ("twilio_auth_token", None),
+    ("twilio_from", None),
+    ("twilio_base_url", Some("https://api.twilio.com")),
+    ("sendgrid_api_key", None),
+    ("sendgrid_base_url", Some("https://api.sendgrid.com")),
+    ("sendgrid_webhook_public_key", None),
+    ("postmark_server_token", None),
+    ("postmark_base_url", Some("https://api.postmarkapp.com")),
+    ("postmark_webhook_user", None),
+    ("postmark_webhook_password", None),
+    ("vonage_api_key", None),
+    ("vonage_api_secret", None),
+    ("vonage_from", None),
+    ("vonage_base_url", Some("https://rest.nexmo.com")),
+    ("public_url", None),
+    ("admin_token", None),
+    ("instance_name", None),
+    ("default_locale", Some("en")),
+    ("store_name", Some("Northwind Outfitters")),
+    ("store_url", None),
+    ("support_email", None),
+    ("support_phone", None),
+    ("orders_exchange", Some("orders")),
+    ("queue", Some("amends.order-events")),
+    ("dead_letter_queue", Some("amends.order-events.dead")),
+    ("events_exchange", Some("amends.events")),
+    ("prefetch", Some("64")),
+    ("database_max_connections", Some("8")),
+    ("dispatch_batch_size", Some("50")),
+    ("dispatch_concurrency", Some("16")),
+    ("dispatch_poll_interval", Some("250ms")),
+    ("lease_duration", Some("60s")),
+    ("retry_schedule", Some("1s,5s,30s,2m,10m")),
+    ("send_timeout", Some("30s")),
+    ("log_format", Some("text")),
+];
+
+/// Environment variables with the prefix that are not configuration keys.
+const NOT_KEYS: &[&str] = &["CONFIG"];
+
+/// Where a raw value came from, for error messages.
+#[derive(Debug, Clone)]
+enum Origin {
+    Default,
+    File(PathBuf),
+    Env,
+}
+
+/// One raw value and its origin.
+#[derive(Debug, Clone)]
+struct Raw {
+    value: String,
+    origin: Origin,
+}
+
+/// The layered raw values, before typing.
+struct Layers {
+    values: BTreeMap<&'static str, Raw>,
+}
+
+impl Layers {
+    fn origin(&self, key: &str) -> String {
+        match self.values.get(key).map(|r| &r.origin) {
+            Some(Origin::File(path)) => format!("{key} (in {})", path.display()),
+            Some(Origin::Env) => format!("{ENV_PREFIX}{}", key.to_uppercase()),
+            Some(Origin::Default) | None => format!("{key} (default)"),
+        }
+    }
+
+    fn invalid(&self, key: &str, message: impl Into<String>) -> ConfigError {
+        ConfigError::Invalid {
+            origin: self.origin(key),
+            message: message.into(),
+        }
+    }
+
+    /// The value, or `None` when unset or blank.
+    fn get(&self, key: &str) -> Option<&str> {
+        self.values
+            .get(key)
+            .map(|r| r.value.trim())
+            .filter(|v| !v.is_empty())
+    }
+
+    fn require(&self, key: &str, why: &str) -> Result<&str, ConfigError> {
+        self.get(key).ok_or_else(|| ConfigError::Invalid {
+            origin: format!("{ENV_PREFIX}{}", key.to_uppercase()),
+            message: format!("required {why}"),
+        })
+    }
+
+    fn string(&self, key: &str) -> Option<String> {
+        self.get(key).map(str::to_owned)
+    }
+
+    fn secret(&self, key: &str) -> Option<SecretString> {
+        self.get(key).map(|v| SecretString::from(v.to_owned()))
+    }
+
+    fn parse<T: std::str::FromStr>(&self, key: &str, what: &str) -> Result<T, ConfigError>
+    where
+        T::Err: std::fmt::Display,
+    {
+        let value = self.require(key, "")?;
+        value
+            .parse()
+            .map_err(|e| self.invalid(key, format!("{value:?} is not {what}: {e}")))
+    }
+
+    fn url(&self, key: &str) -> Result<Option<Url>, ConfigError> {
+        let Some(value) = self.get(key) else {
+            return Ok(None);
+        };
+        let url =
+            Url::parse(value).map_err(|e| self.invalid(key, format!("not a valid URL: {e}")))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(self.invalid(key, "must be an http or https URL"));
+        }
+        Ok(Some(url))
+    }
+
+    fn duration(&self, key: &str) -> Result<Duration, ConfigError> {
+        let value = self.require(key, "")?;
+        humantime::parse_duration(value).map_err(|e| {
+            self.invalid(
+                key,
+                format!("{value:?} is not a duration like 250ms or 30s: {e}"),
+            )
+        })
+    }
+
+    fn positive<T>(&self, key: &str) -> Result<T, ConfigError>
+    where
+        T: std::str::FromStr + PartialOrd + Default,
+        T::Err: std::fmt::Display,
+    {
+        let n: T = self.parse(key, "a positive whole number")?;
+        if n <= T::default() {
+            return Err(self.invalid(key, "must be greater than zero"));
+        }
+        Ok(n)
+    }
+}
+
+impl Config {
+    /// Loads defaults, then `path` (or `AMENDS_CONFIG`) if given, then the process environment.
+    pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
+        let path = path
+            .map(Path::to_path_buf)
+            .or_else(|| std::env::var_os("AMENDS_CONFIG").map(PathBuf::from));
+        let file = match path {
+            Some(path) => {
+                let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
+                    path: path.clone(),
+                    source,
+                })?;
+                Some((path, text))
+            }
+            None => None,
+        };
+        let file = file.as_ref().map(|(p, t)| (p.as_path(), t.as_str()));
+        Config::from_sources(file, std::env::vars())
+    }
+
+    /// Builds the configuration from an optional file's text and a set of environment variables.
+    ///
+    /// Separate from [`Config::load`] so tests never touch the process environment.
+    pub fn from_sources(
+        file: Option<(&Path, &str)>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Config, ConfigError> {
+        let mut values: BTreeMap<&'static str, Raw> = KEYS
+            .iter()
+            .filter_map(|(key, default)| {
+                default.map(|d| {
+                    (
+                        *key,
+                        Raw {
+                            value: d.to_owned(),
+                            origin: Origin::Default,
+                        },
+                    )
+                })
+            })
+            .collect();
+
+        if let Some((path, text)) = file {
+            let table: toml::Table =
+                text.parse()
+                    .map_err(|e: toml::de::Error| ConfigError::Syntax {
+                        path: path.to_path_buf(),
+                        message: e.to_string().lines().next().unwrap_or_default().to_owned()
+                            + &location(text, e.span()),
+                    })?;
+            for (key, value) in table {
+                let Some((known, _)) = KEYS.iter().find(|(k, _)| *k == key) else {
+                    return Err(ConfigError::UnknownKey {
+                        path: path.to_path_buf(),
+                        key,
+                    });
+                };
+                let value = match value {
+                    toml::Value::String(s) => s,
+                    toml::Value::Integer(i) => i.to_string(),
+                    toml::Value::Float(f) => f.to_string(),
+                    toml::Value::Boolean(b) => b.to_string(),
+                    toml::Value::Array(items) => items
+                        .iter()
+                        .map(|v| {
+                            v.as_str()
+                                .map(str::to_owned)
+                                .unwrap_or_else(|| v.to_string())
+                        })
+                        .collect::<Vec<_>>()
+                        .join(","),
+                    other => {
+                        return Err(ConfigError::Invalid {
+                            origin: format!("{key} (in {})", path.display()),
+                            message: format!(
+                                "must be a string or number, not {}",
+                                other.type_str()
+                            ),
+                        });
+                    }
+                };
+                values.insert(
+                    known,
+                    Raw {
+                        value,
+                        origin: Origin::File(path.to_path_buf()),
+                    },
+                );
+            }
+        }
+
+        for (name, value) in env {
+            let Some(rest) = name.strip_prefix(ENV_PREFIX) else {
+                continue;
+            };
+            if NOT_KEYS.contains(&rest) {
+                continue;
+            }
+            let key = rest.to_lowercase();
+            if let Some((known, _)) = KEYS.iter().find(|(k, _)| *k == key) {
+                values.insert(
+                    known,
+                    Raw {
+                        value,
+                        origin: Origin::Env,
+                    },
+                );
+            }
+        }
+
+        Config::validate(&Layers { values })
+    }
+
+    fn validate(layers: &Layers) -> Result<Config, ConfigError> {
+        let http_bind: SocketAddr = layers.parse("http_bind", "a socket address (host:port)")?;
+
+        let email_transports = layers
+            .require("email_transport", "")?
+            .split(',')
+            .map(|name| match name.trim() {
+                "outbox" => Ok(EmailTransportKind::Outbox),
+                "smtp" => Ok(EmailTransportKind::Smtp),
+                "sendgrid" | "postmark" => Err(layers.invalid(
+                    "email_transport",
+                    format!("transport {name:?} is not available in this version (outbox, smtp)"),
+                )),
+                other => Err(layers.invalid(
+                    "email_transport",
+                    format!(
+                        "unknown transport {other:?} (expected outbox, smtp, sendgrid or postmark)"
+                    ),
+                )),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let sms_transports = layers
+            .require("sms_transport", "")?
+            .split(',')
+            .map(|name| match name.trim() {
+                "outbox" => Ok(SmsTransportKind::Outbox),
+                "twilio" | "vonage" => Err(layers.invalid(
+                    "sms_transport",
+                    format!("transport {name:?} is not available in this version (outbox)"),
+                )),
+                other => Err(layers.invalid(
+                    "sms_transport",
+                    format!("unknown transport {other:?} (expected outbox, twilio or vonage)"),
+                )),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+
+        let smtp = if email_transports.contains(&EmailTransportKind::Smtp) {
+            let url = layers.require("smtp_url", "when email_transport includes smtp")?;
+            let parsed = Url::parse(url)
+                .map_err(|e| layers.invalid("smtp_url", format!("not a valid URL: {e}")))?;
+            if !matches!(parsed.scheme(), "smtp" | "smtps") {
+                return Err(layers.invalid("smtp_url", "must start with smtp:// or smtps://"));
+            }
+            if parsed.host_str().is_none() {
+                return Err(layers.invalid("smtp_url", "has no host"));
+            }
+            Some(SmtpConfig {
+                url: SecretString::from(url.to_owned()),
+            })
+        } else {
+            None
+        };
+
+        let store_name = layers.require("store_name", "")?.to_owned();
+        let email_from = match layers.get("email_from") {
+            Some(from) => from.parse().map_err(|e| {
+                layers.invalid("email_from", format!("{from:?} is not a mailbox: {e}"))
+            })?,
+            None if email_transports
+                .iter()
+                .all(|t| *t == EmailTransportKind::Outbox) =>
+            {
+                // The file outbox needs a From header but sends nothing, so a local address is enough.
+                lettre::message::Mailbox::new(
+                    Some(store_name.clone()),
+                    "amends@localhost".parse().map_err(|e| {
+                        layers.invalid("email_from", format!("default mailbox: {e}"))
+                    })?,
+                )
+            }
+            None => {
+                return Err(ConfigError::Invalid {
+                    origin: "AMENDS_EMAIL_FROM".into(),
+                    message: "required when email is sent through a provider".into(),
+                });
+            }
+        };
+
+        let public_url = match layers.url("public_url")? {
+            Some(url) => url,
+            None => Url::parse(&format!("http://{http_bind}")).map_err(|e| {
+                layers.invalid("public_url", format!("derived from http_bind: {e}"))
+            })?,
+        };
+
+        let default_locale_text = layers.require("default_locale", "")?;
+        let default_locale = Locale::parse(default_locale_text).map_err(|e| {
+            layers.invalid("default_locale", format!("{default_locale_text:?}: {e}"))
+        })?;
+
+        let retry_text = layers.require("retry_schedule", "")?;
+        let retry_schedule = retry_text
+            .split(',')
+            .map(|step| {
+                humantime::parse_duration(step.trim()).map_err(|e| {
+                    layers.invalid(
+                        "retry_schedule",
+                        format!("{:?} is not a duration: {e}", step.trim()),
+                    )
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+
+        let instance_name = match layers.string("instance_name") {
+            Some(name) => name,
+            None => default_instance_name(),
+        };
+
+        let log_format = match layers.require("log_format", "")? {
+            "text" => LogFormat::Text,
+            "json" => LogFormat::Json,
+            other => {
+                return Err(layers.invalid("log_format", format!("{other:?} is not text or json")));
+            }
+        };
+
+        for key in [
+            "twilio_base_url",
+            "sendgrid_base_url",
+            "postmark_base_url",
+            "vonage_base_url",
+        ] {
+            layers.url(key)?;
+        }
+
+        let amqp_url = layers.require("amqp_url", "")?;
+        if !(amqp_url.starts_with("amqp://") || amqp_url.starts_with("amqps://")) {
+            return Err(layers.invalid("amqp_url", "must start with amqp:// or amqps://"));
+        }
+        let database_url = layers.require("database_url", "")?;
+        if !(database_url.starts_with("postgres://") || database_url.starts_with("postgresql://")) {
+            return Err(layers.invalid("database_url", "must start with postgres://"));
+        }
+
+        let dispatch = DispatchConfig {
+            batch_size: layers.positive("dispatch_batch_size")?,
+            concurrency: layers.positive("dispatch_concurrency")?,
+            poll_interval: layers.duration("dispatch_poll_interval")?,
+            lease_duration: layers.duration("lease_duration")?,
+            retry_schedule,
+            send_timeout: layers.duration("send_timeout")?,
+        };
+        if dispatch.lease_duration <= dispatch.send_timeout {
+            // A lease shorter than a send would let the reaper take back rows still being sent.
+            return Err(layers.invalid(
+                "lease_duration",
+                "must be longer than send_timeout, or rows still being sent would be reclaimed",
+            ));
+        }
+
+        Ok(Config {
+            amqp_url: SecretString::from(amqp_url.to_owned()),
+            database_url: SecretString::from(database_url.to_owned()),
+            http_bind,
+            templates_dir: PathBuf::from(layers.require("templates_dir", "")?),
+            policy: PathBuf::from(layers.require("policy", "")?),
+            email_transports,
+            sms_transports,
+            outbox_dir: PathBuf::from(layers.require("outbox_dir", "")?),
+            smtp,
+            email_from,
+            sms_from: layers.require("sms_from", "")?.to_owned(),
+            public_url,
+            admin_token: layers.secret("admin_token"),
+            instance_name,
+            default_locale,
+            store: StoreInfo {
+                name: store_name,
+                url: layers.url("store_url")?,
+                support_email: layers.string("support_email"),
+                support_phone: layers.string("support_phone"),
+            },
+            amqp: AmqpNames {
+                orders_exchange: layers.require("orders_exchange", "")?.to_owned(),
+                queue: layers.require("queue", "")?.to_owned(),
+                dead_letter_queue: layers.require("dead_letter_queue", "")?.to_owned(),
+                events_exchange: layers.require("events_exchange", "")?.to_owned(),
+            },
+            prefetch: layers.positive("prefetch")?,
+            database_max_connections: layers.positive("database_max_connections")?,
+            dispatch,
+            log_format,
+        })
+    }
+}
+
+/// `host-pid`: unique per process on a machine, readable in the database's claim columns.
+fn default_instance_name() -> String {
+    let host = std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "amends".to_owned());
+    format!("{host}-{}", std::process::id())
+}
+
+/// ` at line L column C` for a byte span of `text`.
+fn location(text: &str, span: Option<std::ops::Range<usize>>) -> String {
+    let Some(span) = span else {
+        return String::new();
+    };
+    let before = &text[..span.start.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.len() - before.rfind('\n').map(|i| i + 1).unwrap_or(0) + 1;
+    format!(" at line {line} column {column}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use secrecy::ExposeSecret;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_follow_the_contract() {
+        let config = Config::from_sources(None, env(&[])).unwrap();
+        assert_eq!(
+            config.amqp_url.expose_secret(),
+            "amqp://guest:guest@127.0.0.1:5672/%2f"
+        );
+        assert_eq!(
+            config.database_url.expose_secret(),
+            "postgres://postgres@127.0.0.1:5432/amends"
+        );
+        assert_eq!(config.http_bind.to_string(), "127.0.0.1:8080");
+        assert_eq!(config.public_url.as_str(), "http://127.0.0.1:8080/");
+        assert_eq!(config.email_transports, vec![EmailTransportKind::Outbox]);
+        assert_eq!(config.sms_transports, vec![SmsTransportKind::Outbox]);
+        assert_eq!(config.outbox_dir, PathBuf::from("var/outbox"));
+        assert_eq!(config.amqp.queue, "amends.order-events");
+        assert_eq!(config.amqp.dead_letter_queue, "amends.order-events.dead");
+        assert!(config.admin_token.is_none());
+        assert_eq!(config.dispatch.retry_schedule.len(), 5);
+    }
+
+    #[test]
+    fn env_overrides_file_and_file_overrides_defaults() {
+        let file = "http_bind = \"0.0.0.0:9000\"\nprefetch = 10\nqueue = \"q.file\"\n";
+        let config = Config::from_sources(
+            Some((Path::new("amends.toml"), file)),
+            env(&[("AMENDS_QUEUE", "q.env"), ("OTHER_QUEUE", "ignored")]),
+        )
+        .unwrap();
+        assert_eq!(config.http_bind.port(), 9000);
+        assert_eq!(config.prefetch, 10);
+        assert_eq!(config.amqp.queue, "q.env");
+    }
+
+    #[test]
+    fn bad_env_value_names_the_variable() {
+        let err = Config::from_sources(None, env(&[("AMENDS_HTTP_BIND", "nope")])).unwrap_err();
+        let line = err.to_string();
+        assert!(line.starts_with("AMENDS_HTTP_BIND: "), "{line}");
+        assert!(!line.contains('\n'));
+    }
+
+    #[test]
+    fn bad_file_value_names_the_key_and_file() {
+        let err = Config::from_sources(Some((Path::new("a.toml"), "prefetch = 0\n")), env(&[]))
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "prefetch (in a.toml): must be greater than zero"
+        );
+    }
+
+    #[test]
+    fn unknown_file_key_is_rejected() {
+        let err = Config::from_sources(Some((Path::new("a.toml"), "prefetsh = 3\n")), env(&[]))
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "unknown configuration key `prefetsh` in a.toml"
+        );
+    }
+
+    #[test]
+    fn toml_syntax_error_has_a_line() {
+        let err = Config::from_sources(Some((Path::new("a.toml"), "\nqueue = \n")), env(&[]))
+            .unwrap_err();
+        assert!(err.to_string().contains("line 2"), "{err}");
+    }
+
+    #[test]
+    fn smtp_needs_url_and_from() {
+        let err =
+            Config::from_sources(None, env(&[("AMENDS_EMAIL_TRANSPORT", "smtp")])).unwrap_err();
+        assert!(err.to_string().starts_with("AMENDS_SMTP_URL: "), "{err}");
+        let err = Config::from_sources(
+            None,
+            env(&[
+                ("AMENDS_EMAIL_TRANSPORT", "smtp"),
+                ("AMENDS_SMTP_URL", "smtp://127.0.0.1:2525"),
+            ]),
+        )
+        .unwrap_err();
+        assert!(err.to_string().starts_with("AMENDS_EMAIL_FROM: "), "{err}");
+    }
+
+    #[test]
+    fn unknown_transport_is_named() {
+        let err =
+            Config::from_sources(None, env(&[("AMENDS_SMS_TRANSPORT", "pigeon")])).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("AMENDS_SMS_TRANSPORT: unknown transport"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn retry_schedule_and_durations_parse() {
+        let config = Config::from_sources(
+            None,
+            env(&[
+                ("AMENDS_RETRY_SCHEDULE", "1ms, 2ms"),
+                ("AMENDS_LEASE_DURATION", "2m"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(
+            config.dispatch.retry_schedule,
+            vec![Duration::from_millis(1), Duration::from_millis(2)]
+        );
+        assert_eq!(config.dispatch.lease_duration, Duration::from_secs(120));
+        let err =
+            Config::from_sources(None, env(&[("AMENDS_RETRY_SCHEDULE", "1s,soon")])).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("AMENDS_RETRY_SCHEDULE: \"soon\""),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn secrets_are_not_in_debug_output() {
+        let config = Config::from_sources(
+            None,
+            env(&[
+                ("AMENDS_ADMIN_TOKEN", "hunter2"),
+                ("AMENDS_AMQP_URL", "amqp://u:pw-secret@h/"),
+            ]),
+        )
+        .unwrap();
+        let debug = format!("{config:?}");
+        assert!(!debug.contains("hunter2"));
+        assert!(!debug.contains("pw-secret"));
+    }
+}

@@ -1,0 +1,29 @@
+//! amends makes amends: when an order goes wrong, it decides by the business's policy what
+//! apology fits, renders it in the customer's language, and sends it once, by email or SMS.
+//!
+//! The flow runs one way:
+//! - [`ingest`]: consume order events from RabbitMQ, dead-letter what cannot be processed;
+//! - [`incident`]: parse and validate a CloudEvent into a typed incident (pure);
+//! - [`policy`]: decide template and channels for an incident (pure);
+//! - [`templates`]: render the message per channel and locale (pure);
+//! - [`store`]: record incident, decision and outbox rows in one statement (PostgreSQL);
+//! - [`deliver`]: claim due outbox rows with a lease and send them through transports;
+//! - [`http`]: health, readiness and metrics.
+//!
+//! [`app`] wires them together; [`config`] loads the configuration; [`cli`] is the command line.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod app;
+pub mod broker;
+pub mod cli;
+pub mod config;
+pub mod deliver;
+pub mod http;
+pub mod incident;
+pub mod ingest;
+pub mod policy;
+pub mod store;
+pub mod telemetry;
+pub mod templates;
