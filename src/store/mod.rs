@@ -1,0 +1,116 @@
+//! PostgreSQL: incidents, decisions, the outbox and its attempts.
+//!
+//! Every statement lives in `queries/` as one `.sql` file, checked at compile time by sqlx
+//! against the migrations (offline data in `.sqlx/`). The rest of the crate sees typed functions
+//! only, never tables.
+
+mod outbox;
+mod record;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use secrecy::ExposeSecret;
+use sqlx::migrate::MigrateDatabase;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{PgPool, Postgres};
+
+pub use outbox::{AttemptOutcome, ClaimedMessage, OutboxCounts};
+pub use record::{NewMessage, RecordOutcome, Recording};
+
+/// Errors of the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database URL does not parse.
+    #[error("invalid database URL: {0}")]
+    Url(#[source] sqlx::Error),
+    /// The database could not be created.
+    #[error("cannot create database: {0}")]
+    Create(#[source] sqlx::Error),
+    /// A migration failed.
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A query failed (connection, timeout, constraint).
+    #[error("database error: {0}")]
+    Query(#[from] sqlx::Error),
+    /// A value could not be encoded for the database.
+    #[error("cannot encode {what}: {message}")]
+    Encode {
+        /// What was being encoded.
+        what: &'static str,
+        /// Why it failed.
+        message: String,
+    },
+}
+
+/// Handle to the database, cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: PgPool,
+}
+
+/// Queries that run longer than this are cancelled by the server: nothing amends does should.
+const STATEMENT_TIMEOUT: &str = "15s";
+
+impl Store {
+    /// Creates the database if missing, connects a pool of `max_connections` and migrates it.
+    pub async fn open(
+        url: &secrecy::SecretString,
+        max_connections: u32,
+        application_name: &str,
+    ) -> Result<Store, StoreError> {
+        let url = url.expose_secret();
+        if !Postgres::database_exists(url)
+            .await
+            .map_err(StoreError::Create)?
+        {
+            match Postgres::create_database(url).await {
+                Ok(()) => tracing::info!("created database"),
+                // Another replica may have created it between our check and our create.
+                Err(e) if Postgres::database_exists(url).await.unwrap_or(false) => {
+                    tracing::debug!(error = %e, "database created concurrently")
+                }
+                Err(e) => return Err(StoreError::Create(e)),
+            }
+        }
+        let options = PgConnectOptions::from_str(url)
+            .map_err(StoreError::Url)?
+            .application_name(application_name)
+            .options([("statement_timeout", STATEMENT_TIMEOUT)]);
+        let pool = PgPoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(Duration::from_secs(10))
+            // A ping before every acquire costs one round trip per transaction; a broken
+            // connection fails its query instead, which the caller retries anyway.
+            .test_before_acquire(false)
+            .connect_with(options)
+            .await?;
+        let store = Store { pool };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Applies pending migrations; concurrent replicas serialise on sqlx's advisory lock.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        sqlx::migrate!("./migrations").run(&self.pool).await?;
+        Ok(())
+    }
+
+    /// True when the database answers a trivial query.
+    pub async fn ping(&self) -> bool {
+        sqlx::query_scalar!("select 1 as \"one!\"")
+            .fetch_one(&self.pool)
+            .await
+            .is_ok()
+    }
+
+    /// The underlying pool, for tests and benchmarks that inspect tables directly.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Closes every connection, waiting for those in use to be returned.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}

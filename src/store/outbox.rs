@@ -1,0 +1,186 @@
+//! The outbox: lease-based claims, fenced results, and the reaper of expired claims.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::{Store, StoreError};
+use crate::policy::Channel;
+
+/// A message claimed for sending by this instance.
+#[derive(Debug, Clone)]
+pub struct ClaimedMessage {
+    /// Outbox row id.
+    pub outbox_id: Uuid,
+    /// Incident it belongs to.
+    pub incident_id: Uuid,
+    /// Channel it goes out on.
+    pub channel: Channel,
+    /// Email address or E.164 number.
+    pub recipient: String,
+    /// Display name for the email `To` header.
+    pub recipient_name: Option<String>,
+    /// Customer locale.
+    pub locale: String,
+    /// Email subject.
+    pub subject: Option<String>,
+    /// Plain text body.
+    pub body_text: String,
+    /// HTML body.
+    pub body_html: Option<String>,
+    /// This claim's attempt number, starting at 1.
+    pub attempt: i32,
+}
+
+/// How one send attempt ended, as recorded.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AttemptOutcome {
+    /// Delivered to the provider.
+    Sent {
+        /// The provider's id for the message, if it gave one.
+        provider_message_id: Option<String>,
+    },
+    /// Failed for now; try again after the delay.
+    Retry {
+        /// Delay before the next attempt.
+        after: Duration,
+        /// Why it failed.
+        error: String,
+    },
+    /// Failed for good.
+    Failed {
+        /// Why.
+        error: String,
+    },
+    /// It may or may not have been sent; a human must look.
+    Unknown {
+        /// Why it is unknown.
+        error: String,
+    },
+}
+
+/// Number of outbox rows per status.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OutboxCounts {
+    /// Waiting to be sent.
+    pub pending: i64,
+    /// Claimed and being sent.
+    pub sending: i64,
+    /// Sent.
+    pub sent: i64,
+    /// Failed for good.
+    pub failed: i64,
+    /// Outcome unknown.
+    pub unknown: i64,
+}
+
+impl Store {
+    /// Claims up to `limit` due messages for `instance` for `lease`.
+    ///
+    /// `resend_safe` lists the channels whose transport may safely repeat a send cut off by a crash.
+    pub async fn claim_due(
+        &self,
+        instance: &str,
+        lease: Duration,
+        limit: u32,
+        resend_safe: &[Channel],
+    ) -> Result<Vec<ClaimedMessage>, StoreError> {
+        let safe: Vec<String> = resend_safe.iter().map(|c| c.as_str().to_owned()).collect();
+        let rows = sqlx::query_file!(
+            "src/store/queries/claim_due.sql",
+            instance,
+            lease.as_secs_f64(),
+            i64::from(limit),
+            &safe,
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|r| {
+                let channel = r
+                    .channel
+                    .parse::<Channel>()
+                    .map_err(|e| StoreError::Encode {
+                        what: "outbox channel",
+                        message: e.to_string(),
+                    })?;
+                Ok(ClaimedMessage {
+                    outbox_id: r.outbox_id,
+                    incident_id: r.incident_id,
+                    channel,
+                    recipient: r.recipient,
+                    recipient_name: r.recipient_name,
+                    locale: r.locale,
+                    subject: r.subject,
+                    body_text: r.body_text,
+                    body_html: r.body_html,
+                    attempt: r.attempts,
+                })
+            })
+            .collect()
+    }
+
+    /// Records how an attempt ended. Returns false when the claim was lost (nothing written).
+    pub async fn finish_attempt(
+        &self,
+        outbox_id: Uuid,
+        instance: &str,
+        provider: &str,
+        started_at: DateTime<Utc>,
+        outcome: &AttemptOutcome,
+    ) -> Result<bool, StoreError> {
+        let (kind, message_id, error, after) = match outcome {
+            AttemptOutcome::Sent {
+                provider_message_id,
+            } => ("sent", provider_message_id.as_deref(), None, 0.0),
+            AttemptOutcome::Retry { after, error } => {
+                ("retry", None, Some(error.as_str()), after.as_secs_f64())
+            }
+            AttemptOutcome::Failed { error } => ("failed", None, Some(error.as_str()), 0.0),
+            AttemptOutcome::Unknown { error } => ("unknown", None, Some(error.as_str()), 0.0),
+        };
+        let row = sqlx::query_file!(
+            "src/store/queries/finish_attempt.sql",
+            outbox_id,
+            instance,
+            provider,
+            message_id,
+            kind,
+            error,
+            after,
+            started_at,
+        )
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.is_some())
+    }
+
+    /// Takes back expired claims; returns how many rows were reaped.
+    pub async fn reap_expired(&self) -> Result<usize, StoreError> {
+        let rows = sqlx::query_file!("src/store/queries/reap_expired.sql")
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.len())
+    }
+
+    /// Number of outbox rows per status.
+    pub async fn outbox_counts(&self) -> Result<OutboxCounts, StoreError> {
+        let rows = sqlx::query_file!("src/store/queries/outbox_counts.sql")
+            .fetch_all(&self.pool)
+            .await?;
+        let mut counts = OutboxCounts::default();
+        for row in rows {
+            let slot = match row.status.as_str() {
+                "pending" => &mut counts.pending,
+                "sending" => &mut counts.sending,
+                "sent" => &mut counts.sent,
+                "failed" => &mut counts.failed,
+                "unknown" => &mut counts.unknown,
+                _ => continue,
+            };
+            *slot = row.count;
+        }
+        Ok(counts)
+    }
+}

@@ -1,0 +1,18 @@
+-- Claims up to $3 due messages for instance $1 for $2 seconds. A short statement, not an open
+-- transaction: SKIP LOCKED lets several dispatchers claim disjoint rows at once.
+update outbox
+set status = 'sending',
+    claimed_by = $1,
+    claimed_until = now() + make_interval(secs => $2),
+    attempts = attempts + 1,
+    resend_safe = channel = any($4::text[]),
+    updated_at = now()
+where outbox_id in (
+    select outbox_id from outbox
+    where status = 'pending' and due_at <= now()
+    order by due_at
+    limit $3
+    for update skip locked
+)
+returning outbox_id, incident_id, channel, recipient, recipient_name, locale, subject, body_text,
+          body_html, attempts
