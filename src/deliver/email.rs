@@ -1,0 +1,116 @@
+//! Building the RFC 5322 email for an outbox row: multipart/alternative, text then HTML.
+//!
+//! Header values go through lettre's typed headers, which encode rather than copy them; control
+//! characters are also removed here first, so a name or subject can never start a new header.
+
+use lettre::Message;
+use lettre::message::{Mailbox, MultiPart};
+
+use crate::store::ClaimedMessage;
+
+/// Why an email could not be built (a problem with the message itself, never transient).
+#[derive(Debug, thiserror::Error)]
+pub enum EmailError {
+    /// The recipient address does not parse.
+    #[error("invalid recipient address: {0}")]
+    Address(#[from] lettre::address::AddressError),
+    /// lettre refused the message.
+    #[error("cannot build email: {0}")]
+    Build(#[from] lettre::error::Error),
+    /// The row has no HTML or subject.
+    #[error("outbox row is not an email: {0} missing")]
+    Incomplete(&'static str),
+}
+
+/// Builds the email for `message`, from `from`.
+///
+/// The Message-ID is derived from the outbox id so that every copy of one message, including
+/// one resent after a crash, carries the same id and mail systems can recognise it.
+pub fn build(message: &ClaimedMessage, from: &Mailbox) -> Result<Message, EmailError> {
+    let to = Mailbox::new(
+        message.recipient_name.as_deref().map(without_controls),
+        message.recipient.parse()?,
+    );
+    let subject = message
+        .subject
+        .as_deref()
+        .ok_or(EmailError::Incomplete("subject"))?;
+    let html = message
+        .body_html
+        .clone()
+        .ok_or(EmailError::Incomplete("HTML body"))?;
+    let domain = from.email.domain();
+    Ok(Message::builder()
+        .from(from.clone())
+        .to(to)
+        .subject(without_controls(subject))
+        .message_id(Some(format!("<{}@{domain}>", message.outbox_id)))
+        .date_now()
+        .multipart(MultiPart::alternative_plain_html(
+            message.body_text.clone(),
+            html,
+        ))?)
+}
+
+/// Replaces every control character (CR, LF, TAB, …) with a space.
+fn without_controls(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::Channel;
+    use uuid::Uuid;
+
+    fn message(name: &str, subject: &str) -> ClaimedMessage {
+        ClaimedMessage {
+            outbox_id: Uuid::nil(),
+            incident_id: Uuid::nil(),
+            channel: Channel::Email,
+            recipient: "ana@example.com".into(),
+            recipient_name: Some(name.into()),
+            locale: "en".into(),
+            subject: Some(subject.into()),
+            body_text: "Hello".into(),
+            body_html: Some("<p>Hello</p>".into()),
+            attempt: 1,
+        }
+    }
+
+    fn from() -> Mailbox {
+        "Shop <shop@example.com>".parse().unwrap()
+    }
+
+    #[test]
+    fn is_multipart_alternative_with_both_parts() {
+        let eml = build(&message("Ana", "Sorry"), &from()).unwrap();
+        let eml = String::from_utf8(eml.formatted()).unwrap();
+        assert!(eml.contains("multipart/alternative"));
+        assert!(eml.contains("text/plain"));
+        assert!(eml.contains("text/html"));
+        assert!(eml.contains("Message-ID: <00000000-0000-0000-0000-000000000000@example.com>"));
+    }
+
+    #[test]
+    fn cr_lf_in_name_or_subject_adds_no_header() {
+        let eml = build(
+            &message(
+                "Ana\r\nBcc: evil@attacker.example",
+                "Sorry\r\nBcc: evil@attacker.example",
+            ),
+            &from(),
+        )
+        .unwrap();
+        let text = String::from_utf8(eml.formatted()).unwrap();
+        let headers = text.split("\r\n\r\n").next().unwrap();
+        for line in headers.lines() {
+            assert!(!line.to_ascii_lowercase().starts_with("bcc:"), "{line}");
+        }
+        let envelope = eml.envelope();
+        assert_eq!(envelope.to().len(), 1);
+        assert_eq!(envelope.to()[0].to_string(), "ana@example.com");
+    }
+}

@@ -1,0 +1,358 @@
+//! The dispatcher: claims due outbox rows with a lease, sends each through its channel's
+//! transports, and records every attempt and the final status.
+//!
+//! A claim is one short statement (no transaction stays open during a send); results are written
+//! only while this instance still holds the claim. A reaper hands expired claims back: to pending
+//! where the transport makes a resend safe, otherwise to `unknown` for a human.
+
+mod email;
+mod error;
+mod outbox;
+pub mod retry;
+mod smtp;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use chrono::Utc;
+use tokio::sync::{Notify, Semaphore};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::Instrument;
+
+pub use error::SendError;
+pub use outbox::FileOutbox;
+pub use smtp::{Smtp, SmtpUrlError};
+
+use crate::config::{Config, DispatchConfig, EmailTransportKind, SmsTransportKind};
+use crate::policy::Channel;
+use crate::store::{AttemptOutcome, ClaimedMessage, Store};
+use crate::telemetry::{ChannelLabels, Metrics, OutcomeLabels};
+
+/// One configured way to send a channel's messages.
+#[derive(Debug, Clone)]
+pub enum Transport {
+    /// Files in the outbox directory.
+    Outbox(FileOutbox),
+    /// An SMTP relay.
+    Smtp(Smtp),
+}
+
+impl Transport {
+    /// The name recorded with attempts and metrics.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Transport::Outbox(_) => "outbox",
+            Transport::Smtp(_) => "smtp",
+        }
+    }
+
+    /// Whether a send cut off by a crash may be repeated without reaching the customer twice.
+    pub fn resend_safe(&self) -> bool {
+        matches!(self, Transport::Outbox(_))
+    }
+}
+
+/// Senders' identities.
+#[derive(Debug, Clone)]
+pub struct Senders {
+    /// From mailbox of emails.
+    pub email_from: lettre::message::Mailbox,
+    /// Sender id of SMS.
+    pub sms_from: String,
+}
+
+/// Transports per channel, in failover order.
+#[derive(Debug, Clone)]
+pub struct Transports {
+    email: Vec<Transport>,
+    sms: Vec<Transport>,
+    senders: Senders,
+}
+
+impl Transports {
+    /// Builds the configured transports.
+    pub fn from_config(config: &Config) -> Result<Transports, SmtpUrlError> {
+        let outbox = FileOutbox::new(&config.outbox_dir);
+        let email = config
+            .email_transports
+            .iter()
+            .map(|kind| match kind {
+                EmailTransportKind::Outbox => Ok(Transport::Outbox(outbox.clone())),
+                EmailTransportKind::Smtp => {
+                    let smtp = config.smtp.as_ref().ok_or_else(|| {
+                        SmtpUrlError("required when email_transport includes smtp".into())
+                    })?;
+                    Ok(Transport::Smtp(Smtp::new(
+                        smtp,
+                        config.dispatch.send_timeout,
+                    )?))
+                }
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let sms = config
+            .sms_transports
+            .iter()
+            .map(|kind| match kind {
+                SmsTransportKind::Outbox => Transport::Outbox(outbox.clone()),
+            })
+            .collect();
+        Ok(Transports {
+            email,
+            sms,
+            senders: Senders {
+                email_from: config.email_from.clone(),
+                sms_from: config.sms_from.clone(),
+            },
+        })
+    }
+
+    fn for_channel(&self, channel: Channel) -> &[Transport] {
+        match channel {
+            Channel::Email => &self.email,
+            Channel::Sms => &self.sms,
+        }
+    }
+
+    /// Channels whose first transport can safely repeat an interrupted send.
+    fn resend_safe_channels(&self) -> Vec<Channel> {
+        [Channel::Email, Channel::Sms]
+            .into_iter()
+            .filter(|c| self.for_channel(*c).iter().all(Transport::resend_safe))
+            .collect()
+    }
+
+    async fn send_with(
+        &self,
+        transport: &Transport,
+        message: &ClaimedMessage,
+    ) -> Result<String, SendError> {
+        match (transport, message.channel) {
+            (Transport::Outbox(o), Channel::Email) => {
+                o.send_email(message, &self.senders.email_from).await
+            }
+            (Transport::Outbox(o), Channel::Sms) => {
+                o.send_sms(message, &self.senders.sms_from).await
+            }
+            (Transport::Smtp(s), Channel::Email) => s.send(message, &self.senders.email_from).await,
+            (Transport::Smtp(_), Channel::Sms) => Err(SendError::ProviderRejected {
+                message: "SMTP cannot send SMS".into(),
+            }),
+        }
+    }
+}
+
+/// Claims and sends due messages until cancelled.
+pub struct Dispatcher {
+    store: Store,
+    transports: Arc<Transports>,
+    config: DispatchConfig,
+    instance: String,
+    metrics: Arc<Metrics>,
+    wake: Arc<Notify>,
+}
+
+impl Dispatcher {
+    /// A dispatcher for `instance`; `wake` is notified when new messages were recorded.
+    pub fn new(
+        store: Store,
+        transports: Transports,
+        config: DispatchConfig,
+        instance: String,
+        metrics: Arc<Metrics>,
+        wake: Arc<Notify>,
+    ) -> Dispatcher {
+        Dispatcher {
+            store,
+            transports: Arc::new(transports),
+            config,
+            instance,
+            metrics,
+            wake,
+        }
+    }
+
+    /// Runs until `token` is cancelled, then waits for sends in flight to finish and be recorded.
+    pub async fn run(self, token: CancellationToken) {
+        let this = Arc::new(self);
+        let permits = Arc::new(Semaphore::new(this.config.concurrency));
+        let tracker = TaskTracker::new();
+        let resend_safe = this.transports.resend_safe_channels();
+        // Reap on start: claims left by a replica that died are the likeliest to be waiting.
+        let mut last_reap: Option<Instant> = None;
+        let reap_every = this.config.lease_duration / 2;
+
+        while !token.is_cancelled() {
+            if last_reap.is_none_or(|t| t.elapsed() >= reap_every) {
+                match this.store.reap_expired().await {
+                    Ok(0) => {}
+                    Ok(n) => {
+                        this.metrics.leases_reaped.inc_by(n as u64);
+                        tracing::warn!(reaped = n, "took back expired outbox claims");
+                    }
+                    Err(e) => tracing::warn!(error = %e, "reaping expired claims failed"),
+                }
+                last_reap = Some(Instant::now());
+            }
+
+            // Claim only as many rows as we can send now: a claimed row waiting for a permit
+            // would hold its lease for nothing.
+            let free = permits
+                .available_permits()
+                .min(this.config.batch_size as usize);
+            if free == 0 {
+                tokio::select! {
+                    _ = token.cancelled() => break,
+                    _ = tokio::time::sleep(this.config.poll_interval / 10) => continue,
+                }
+            }
+            let claimed = match this
+                .store
+                .claim_due(
+                    &this.instance,
+                    this.config.lease_duration,
+                    free as u32,
+                    &resend_safe,
+                )
+                .await
+            {
+                Ok(rows) => rows,
+                Err(e) => {
+                    tracing::warn!(error = %e, "claiming outbox rows failed");
+                    Vec::new()
+                }
+            };
+            let full_batch = claimed.len() == free;
+            for message in claimed {
+                let Ok(permit) = permits.clone().acquire_owned().await else {
+                    break;
+                };
+                let this = this.clone();
+                let span = tracing::info_span!(
+                    "attempt",
+                    outbox_id = %message.outbox_id,
+                    incident_id = %message.incident_id,
+                    channel = %message.channel,
+                    attempt = message.attempt,
+                );
+                tracker.spawn(
+                    async move {
+                        this.metrics.sends_in_flight.inc();
+                        this.deliver(message).await;
+                        this.metrics.sends_in_flight.dec();
+                        drop(permit);
+                    }
+                    .instrument(span),
+                );
+            }
+            if !full_batch {
+                // Nothing more is due: sleep until woken by new work or the poll interval.
+                tokio::select! {
+                    _ = token.cancelled() => break,
+                    _ = this.wake.notified() => {}
+                    _ = tokio::time::sleep(this.config.poll_interval) => {}
+                }
+            }
+        }
+        tracker.close();
+        tracker.wait().await;
+        tracing::info!("dispatcher stopped");
+    }
+
+    /// Sends one message through its transports in order and records the outcome.
+    async fn deliver(&self, message: ClaimedMessage) {
+        let started = Utc::now();
+        let clock = Instant::now();
+        let transports = self.transports.for_channel(message.channel);
+        let mut used = "none";
+        let mut result = Err(SendError::ProviderRejected {
+            message: format!("no transport configured for {}", message.channel),
+        });
+        for transport in transports {
+            used = transport.name();
+            result = self.transports.send_with(transport, &message).await;
+            match &result {
+                Err(SendError::ProviderRejected { message: why }) => {
+                    tracing::warn!(provider = used, error = %why, "provider refused, failing over");
+                }
+                _ => break,
+            }
+        }
+        self.metrics
+            .send_seconds
+            .observe(clock.elapsed().as_secs_f64());
+
+        let outcome = match result {
+            Ok(id) => AttemptOutcome::Sent {
+                provider_message_id: Some(id),
+            },
+            Err(SendError::Retryable {
+                message: why,
+                retry_after,
+            }) => {
+                let retry = usize::try_from(message.attempt).unwrap_or(usize::MAX);
+                match retry::delay(
+                    &self.config.retry_schedule,
+                    retry,
+                    retry_after,
+                    &mut rand::rng(),
+                ) {
+                    Some(after) => AttemptOutcome::Retry { after, error: why },
+                    None => AttemptOutcome::Failed {
+                        error: format!("gave up after {} attempts: {why}", message.attempt),
+                    },
+                }
+            }
+            Err(e @ (SendError::ProviderRejected { .. } | SendError::Permanent { .. })) => {
+                AttemptOutcome::Failed {
+                    error: e.to_string(),
+                }
+            }
+            Err(e @ SendError::Unknown { .. }) => AttemptOutcome::Unknown {
+                error: e.to_string(),
+            },
+        };
+
+        let labels = ChannelLabels {
+            channel: message.channel.as_str().to_owned(),
+            provider: used.to_owned(),
+        };
+        let kind = match &outcome {
+            AttemptOutcome::Sent { .. } => {
+                self.metrics.messages_sent.get_or_create(&labels).inc();
+                tracing::info!(provider = used, "message sent");
+                "sent"
+            }
+            AttemptOutcome::Retry { after, error } => {
+                tracing::warn!(provider = used, error = %error, retry_in = ?after, "send failed, will retry");
+                "retry"
+            }
+            AttemptOutcome::Failed { error } => {
+                self.metrics.messages_failed.get_or_create(&labels).inc();
+                tracing::error!(provider = used, error = %error, "message failed");
+                "failed"
+            }
+            AttemptOutcome::Unknown { error } => {
+                tracing::error!(provider = used, error = %error, "message outcome unknown; not resending");
+                "unknown"
+            }
+        };
+        self.metrics
+            .attempts
+            .get_or_create(&OutcomeLabels {
+                outcome: kind.to_owned(),
+            })
+            .inc();
+
+        match self
+            .store
+            .finish_attempt(message.outbox_id, &self.instance, used, started, &outcome)
+            .await
+        {
+            Ok(true) => {}
+            Ok(false) => tracing::warn!("claim was lost before the result was recorded"),
+            // The lease will expire and the reaper will decide; the send itself is not repeated here.
+            Err(e) => tracing::error!(error = %e, "recording the attempt failed"),
+        }
+    }
+}

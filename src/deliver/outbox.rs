@@ -1,0 +1,100 @@
+//! The `outbox` transport: every message becomes a file, written atomically.
+//!
+//! `email/<id>.eml` holds the RFC 5322 message; `sms/<id>.json` holds `to`, `from`, `body`,
+//! `segments` and `encoding`. Files are written to a temporary name and renamed, so a reader
+//! never sees half a message, and a repeated send overwrites the same file: resending is safe.
+
+use std::path::{Path, PathBuf};
+
+use lettre::message::Mailbox;
+use serde::Serialize;
+
+use super::SendError;
+use super::email;
+use crate::store::ClaimedMessage;
+use crate::templates::sms::{self, SmsEncoding};
+
+/// Writes messages as files under a directory.
+#[derive(Debug, Clone)]
+pub struct FileOutbox {
+    dir: PathBuf,
+}
+
+/// The JSON written for each SMS.
+#[derive(Debug, Serialize)]
+struct SmsFile<'a> {
+    to: &'a str,
+    from: &'a str,
+    body: &'a str,
+    segments: usize,
+    encoding: SmsEncoding,
+}
+
+impl FileOutbox {
+    /// A file outbox rooted at `dir` (created on first write).
+    pub fn new(dir: &Path) -> FileOutbox {
+        FileOutbox {
+            dir: dir.to_path_buf(),
+        }
+    }
+
+    /// Writes the email file; returns its path as the provider message id.
+    pub async fn send_email(
+        &self,
+        message: &ClaimedMessage,
+        from: &Mailbox,
+    ) -> Result<String, SendError> {
+        let email = email::build(message, from).map_err(|e| SendError::Permanent {
+            message: e.to_string(),
+        })?;
+        self.write(
+            "email",
+            &format!("{}.eml", message.outbox_id),
+            &email.formatted(),
+        )
+        .await
+    }
+
+    /// Writes the SMS file; returns its path as the provider message id.
+    pub async fn send_sms(
+        &self,
+        message: &ClaimedMessage,
+        from: &str,
+    ) -> Result<String, SendError> {
+        let info = sms::analyse(&message.body_text);
+        let file = SmsFile {
+            to: &message.recipient,
+            from,
+            body: &message.body_text,
+            segments: info.segments,
+            encoding: info.encoding,
+        };
+        let json = serde_json::to_vec_pretty(&file).map_err(|e| SendError::Permanent {
+            message: format!("cannot encode SMS: {e}"),
+        })?;
+        self.write("sms", &format!("{}.json", message.outbox_id), &json)
+            .await
+    }
+
+    async fn write(&self, kind: &str, name: &str, bytes: &[u8]) -> Result<String, SendError> {
+        let dir = self.dir.join(kind);
+        let io = |e: std::io::Error| SendError::Retryable {
+            message: format!("writing to {}: {e}", dir.display()),
+            retry_after: None,
+        };
+        tokio::fs::create_dir_all(&dir).await.map_err(io)?;
+        let target = dir.join(name);
+        // A hidden temporary name in the same directory: rename is atomic within a file system,
+        // and readers that list `*.eml` / `*.json` never see it.
+        let temp = dir.join(format!(".{name}.tmp"));
+        let mut file = tokio::fs::File::create(&temp).await.map_err(io)?;
+        tokio::io::AsyncWriteExt::write_all(&mut file, bytes)
+            .await
+            .map_err(io)?;
+        // Flushed to disk before it becomes visible: a crash leaves no empty message behind.
+        file.sync_all().await.map_err(io)?;
+        drop(file);
+        tokio::fs::rename(&temp, &target).await.map_err(io)?;
+        Ok(target.display().to_string())
+    }
+}
