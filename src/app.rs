@@ -1,0 +1,177 @@
+//! The running daemon: builds every part from a [`Config`], then runs the consumer, the
+//! dispatcher and the HTTP server until a cancellation token fires, and drains them.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Config;
+use crate::deliver::{Dispatcher, SmtpUrlError, Transports};
+use crate::http::{self, AppState};
+use crate::ingest::Ingest;
+use crate::policy::{Policy, PolicyError};
+use crate::store::{Store, StoreError};
+use crate::telemetry::Metrics;
+use crate::templates::{TemplateError, Templates};
+
+/// Why the daemon could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// The policy is invalid.
+    #[error(transparent)]
+    Policy(#[from] PolicyError),
+    /// The templates are invalid.
+    #[error("templates: {0}")]
+    Templates(#[from] TemplateError),
+    /// A rule names a template that does not exist.
+    #[error(
+        "policy rule {rule:?} names {channel} template {template:?}, which does not exist in the default locale"
+    )]
+    MissingTemplate {
+        /// The rule.
+        rule: String,
+        /// The template key.
+        template: String,
+        /// The channel.
+        channel: crate::policy::Channel,
+    },
+    /// A transport could not be built.
+    #[error(transparent)]
+    Transport(#[from] SmtpUrlError),
+    /// The database could not be opened or migrated.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The HTTP address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The HTTP server failed.
+    #[error("HTTP server: {0}")]
+    Serve(#[source] std::io::Error),
+}
+
+/// Loads the policy and the templates, and checks that every rule's templates exist.
+pub fn load_content(config: &Config) -> Result<(Policy, Templates), AppError> {
+    let policy = Policy::load(&config.policy)?;
+    let templates = Templates::load(&config.templates_dir, &config.default_locale)?;
+    for rule in policy.rules() {
+        for &channel in &rule.channels {
+            if !templates.has(&rule.template, channel) {
+                return Err(AppError::MissingTemplate {
+                    rule: rule.name.clone(),
+                    template: rule.template.clone(),
+                    channel,
+                });
+            }
+        }
+    }
+    Ok((policy, templates))
+}
+
+/// A built daemon, ready to run.
+pub struct App {
+    config: Arc<Config>,
+    store: Store,
+    policy: Arc<Policy>,
+    templates: Arc<Templates>,
+    transports: Transports,
+    metrics: Arc<Metrics>,
+    listener: TcpListener,
+}
+
+impl App {
+    /// Loads content, opens (creating and migrating) the database and binds the HTTP port.
+    pub async fn build(config: Config) -> Result<App, AppError> {
+        let (policy, templates) = load_content(&config)?;
+        let transports = Transports::from_config(&config)?;
+        let store = Store::open(
+            &config.database_url,
+            config.database_max_connections,
+            &config.instance_name,
+        )
+        .await?;
+        let listener = TcpListener::bind(config.http_bind)
+            .await
+            .map_err(|source| AppError::Bind {
+                addr: config.http_bind,
+                source,
+            })?;
+        Ok(App {
+            config: Arc::new(config),
+            store,
+            policy: Arc::new(policy),
+            templates: Arc::new(templates),
+            transports,
+            metrics: Metrics::new(),
+            listener,
+        })
+    }
+
+    /// The bound HTTP port (useful with port 0).
+    pub fn port(&self) -> u16 {
+        self.listener.local_addr().map(|a| a.port()).unwrap_or(0)
+    }
+
+    /// The store, for inspection in tests.
+    pub fn store(&self) -> Store {
+        self.store.clone()
+    }
+
+    /// Runs until `token` is cancelled: the consumer stops taking messages and finishes those in
+    /// flight, the dispatcher finishes its sends, the HTTP server drains; then returns.
+    pub async fn run(self, token: CancellationToken) -> Result<(), AppError> {
+        let wake = Arc::new(Notify::new());
+        let ingest = Ingest::new(
+            self.config.clone(),
+            self.store.clone(),
+            self.policy.clone(),
+            self.templates.clone(),
+            self.metrics.clone(),
+            wake.clone(),
+        );
+        let dispatcher = Dispatcher::new(
+            self.store.clone(),
+            self.transports,
+            self.config.dispatch.clone(),
+            self.config.instance_name.clone(),
+            self.metrics.clone(),
+            wake,
+        );
+        let router = http::router(AppState {
+            store: self.store.clone(),
+            metrics: self.metrics.clone(),
+            amqp_url: self.config.amqp_url.clone(),
+            instance: self.config.instance_name.clone(),
+        });
+        tracing::info!(
+            instance = %self.config.instance_name,
+            http = %self.listener.local_addr().map(|a| a.to_string()).unwrap_or_default(),
+            "amends running"
+        );
+
+        let consumer = tokio::spawn(ingest.run(token.child_token()));
+        let sender = tokio::spawn(dispatcher.run(token.child_token()));
+        let http_token = token.child_token();
+        let server = axum::serve(self.listener, router)
+            .with_graceful_shutdown(async move { http_token.cancelled().await });
+
+        let served = server.await.map_err(AppError::Serve);
+        // However the server ended, the others must stop too.
+        token.cancel();
+        for task in [consumer, sender] {
+            if let Err(e) = task.await {
+                tracing::error!(error = %e, "a task panicked");
+            }
+        }
+        self.store.close().await;
+        tracing::info!("amends stopped");
+        served
+    }
+}

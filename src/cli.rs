@@ -1,0 +1,216 @@
+//! The command line (CONTRACT §4): `run`, `migrate`, `publish`, `policy check`, `templates check`.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use clap::{Args, Parser, Subcommand};
+use lapin::BasicProperties;
+use tokio_util::sync::CancellationToken;
+
+use crate::app::{App, load_content};
+use crate::broker;
+use crate::config::Config;
+use crate::incident::{self, SUPPORTED_TYPES};
+use crate::policy::{Channel, Policy};
+use crate::store::Store;
+use crate::telemetry;
+use crate::templates::Templates;
+
+/// amends: turns order incidents into sincere, personal, budgeted apologies.
+#[derive(Debug, Parser)]
+#[command(name = "amends", version, about)]
+pub struct Cli {
+    /// Configuration file (TOML); every key can also be set as AMENDS_<KEY>.
+    #[arg(long, global = true, env = "AMENDS_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the daemon: consumer, dispatcher and HTTP server, until SIGTERM or SIGINT.
+    Run,
+    /// Create the database if missing and apply migrations.
+    Migrate,
+    /// Publish a CloudEvent to the orders exchange, for trying amends out.
+    Publish(PublishArgs),
+    /// Work with the policy.
+    #[command(subcommand)]
+    Policy(PolicyCommand),
+    /// Work with the templates.
+    #[command(subcommand)]
+    Templates(TemplatesCommand),
+}
+
+/// Arguments of `publish`.
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+pub struct PublishArgs {
+    /// A file holding one CloudEvent (JSON), published as it is.
+    pub event: Option<PathBuf>,
+    /// Publish a built-in sample of this type, with a fresh id.
+    #[arg(long, value_name = "TYPE", value_parser = clap::builder::PossibleValuesParser::new(SUPPORTED_TYPES))]
+    pub sample: Option<String>,
+}
+
+/// `policy` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum PolicyCommand {
+    /// Parse and validate the policy (default: the configured one).
+    Check {
+        /// Policy file to check instead of the configured one.
+        file: Option<PathBuf>,
+    },
+}
+
+/// `templates` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum TemplatesCommand {
+    /// Load every template and render each against the sample events.
+    Check,
+}
+
+/// Runs the parsed command; the error is reported by `main` as one line.
+pub async fn execute(cli: Cli) -> anyhow::Result<()> {
+    let config = Config::load(cli.config.as_deref())?;
+    telemetry::init_logs(config.log_format);
+    match cli.command {
+        Command::Run => run(config).await,
+        Command::Migrate => {
+            Store::open(&config.database_url, 1, &config.instance_name)
+                .await
+                .context("migrate")?
+                .close()
+                .await;
+            println!("database is up to date");
+            Ok(())
+        }
+        Command::Publish(args) => publish(&config, args).await,
+        Command::Policy(PolicyCommand::Check { file }) => {
+            let path = file.unwrap_or_else(|| config.policy.clone());
+            let policy = Policy::load(&path)?;
+            if path == config.policy {
+                load_content(&config)?;
+            }
+            println!("{}: {} rules, OK", path.display(), policy.rules().len());
+            Ok(())
+        }
+        Command::Templates(TemplatesCommand::Check) => templates_check(&config),
+    }
+}
+
+async fn run(config: Config) -> anyhow::Result<()> {
+    let app = App::build(config).await?;
+    let token = CancellationToken::new();
+    tokio::spawn(shutdown_on_signal(token.clone()));
+    app.run(token).await?;
+    Ok(())
+}
+
+/// Cancels `token` on the first SIGTERM or SIGINT.
+async fn shutdown_on_signal(token: CancellationToken) {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = interrupt => tracing::info!("SIGINT received, stopping"),
+        _ = terminate => tracing::info!("SIGTERM received, stopping"),
+    }
+    token.cancel();
+}
+
+async fn publish(config: &Config, args: PublishArgs) -> anyhow::Result<()> {
+    let body: Vec<u8> = match (&args.event, &args.sample) {
+        (Some(path), _) => {
+            std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?
+        }
+        (None, Some(event_type)) => {
+            let text = incident::sample(event_type)
+                .with_context(|| format!("no sample for {event_type}"))?;
+            let mut event: serde_json::Value = serde_json::from_str(text)?;
+            // A fresh id each time: the same id twice is, by design, the same event.
+            event["id"] = uuid::Uuid::now_v7().to_string().into();
+            event["time"] = chrono::Utc::now().to_rfc3339().into();
+            serde_json::to_vec_pretty(&event)?
+        }
+        (None, None) => bail!("give an EVENT.json file or --sample TYPE"),
+    };
+    let json: serde_json::Value = serde_json::from_slice(&body)
+        .context("the event is not JSON, so it has no type to route by")?;
+    let Some(event_type) = json.get("type").and_then(|t| t.as_str()) else {
+        bail!("the event has no \"type\" to use as the routing key");
+    };
+    let id = json.get("id").and_then(|v| v.as_str()).unwrap_or("(none)");
+
+    let connection = broker::connect(&config.amqp_url, "amends-publish").await?;
+    let channel = broker::confirm_channel(&connection).await?;
+    broker::declare_topology(&channel, &config.amqp).await?;
+    let properties = BasicProperties::default()
+        .with_content_type("application/cloudevents+json".into())
+        .with_message_id(id.into());
+    broker::publish_confirmed(
+        &channel,
+        &config.amqp.orders_exchange,
+        event_type,
+        &body,
+        properties,
+    )
+    .await?;
+    let _ = connection.close(200, "published".into()).await;
+    println!(
+        "published {event_type} id={id} to exchange {:?}",
+        config.amqp.orders_exchange
+    );
+    println!(
+        "with the default outbox transport, the message appears under {}/email/ or {}/sms/",
+        config.outbox_dir.display(),
+        config.outbox_dir.display()
+    );
+    Ok(())
+}
+
+fn templates_check(config: &Config) -> anyhow::Result<()> {
+    let templates = Templates::load(&config.templates_dir, &config.default_locale)?;
+    let mut rendered = 0;
+    for event_type in SUPPORTED_TYPES {
+        let text = incident::sample(event_type).context("missing sample")?;
+        let incident = incident::parse(text.as_bytes(), None, &config.default_locale)
+            .with_context(|| format!("sample {event_type}"))?;
+        let key = event_type.replace('.', "-");
+        for channel in [Channel::Email, Channel::Sms] {
+            if !templates.has(&key, channel) {
+                bail!("missing {channel} template {key:?} for the default locale");
+            }
+            let message = templates
+                .render(&key, channel, &incident, &config.store)
+                .with_context(|| format!("{key} {channel}"))?;
+            if channel == Channel::Sms {
+                let info = crate::templates::sms::analyse(&message.text);
+                println!(
+                    "{key} sms: {} characters, {} segment(s), {}",
+                    message.text.chars().count(),
+                    info.segments,
+                    info.encoding
+                );
+            }
+            rendered += 1;
+        }
+    }
+    println!("{rendered} templates rendered against the samples, OK");
+    Ok(())
+}

@@ -1,0 +1,167 @@
+//! Logs (tracing) and metrics (Prometheus text format).
+//!
+//! Metrics live in a [`Metrics`] value owned by the application rather than in a global
+//! registry, so several applications (tests, benchmarks) can run in one process.
+
+use std::sync::Arc;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+use tracing_subscriber::EnvFilter;
+
+use crate::config::LogFormat;
+
+/// Installs the global tracing subscriber; `RUST_LOG` overrides the default level (info).
+pub fn init_logs(format: LogFormat) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    // A second call (tests) keeps the first subscriber; that is fine.
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+    };
+}
+
+/// Labels of per-channel counters.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ChannelLabels {
+    /// `email` or `sms`.
+    pub channel: String,
+    /// Transport that handled it.
+    pub provider: String,
+}
+
+/// Labels of per-outcome counters.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OutcomeLabels {
+    /// What happened.
+    pub outcome: String,
+}
+
+/// Every metric amends exports.
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    /// Deliveries taken from the queue.
+    pub events_received: Counter,
+    /// Events recorded for the first time.
+    pub events_recorded: Counter,
+    /// Events already recorded (redelivered or republished).
+    pub events_duplicate: Counter,
+    /// Events sent to the dead-letter queue.
+    pub events_dead_lettered: Counter,
+    /// Events whose customer could not be reached on any channel.
+    pub events_unreachable: Counter,
+    /// Seconds from delivery to ack, per event.
+    pub event_seconds: Histogram,
+    /// Messages delivered to a provider.
+    pub messages_sent: Family<ChannelLabels, Counter>,
+    /// Messages failed for good.
+    pub messages_failed: Family<ChannelLabels, Counter>,
+    /// Send attempts by outcome (sent, retry, failed, unknown).
+    pub attempts: Family<OutcomeLabels, Counter>,
+    /// Seconds one provider send took.
+    pub send_seconds: Histogram,
+    /// Claims taken back by the reaper.
+    pub leases_reaped: Counter,
+    /// Sends in flight now.
+    pub sends_in_flight: Gauge,
+}
+
+impl Metrics {
+    /// Creates and registers every metric.
+    pub fn new() -> Arc<Metrics> {
+        let mut registry = Registry::with_prefix("amends");
+        let metrics = Metrics {
+            events_received: Counter::default(),
+            events_recorded: Counter::default(),
+            events_duplicate: Counter::default(),
+            events_dead_lettered: Counter::default(),
+            events_unreachable: Counter::default(),
+            // 1 ms to ~16 s.
+            event_seconds: Histogram::new(exponential_buckets(0.001, 2.0, 15)),
+            messages_sent: Family::default(),
+            messages_failed: Family::default(),
+            attempts: Family::default(),
+            send_seconds: Histogram::new(exponential_buckets(0.001, 2.0, 16)),
+            leases_reaped: Counter::default(),
+            sends_in_flight: Gauge::default(),
+            registry: Registry::default(),
+        };
+        registry.register(
+            "events_received",
+            "Order events taken from the queue",
+            metrics.events_received.clone(),
+        );
+        registry.register(
+            "events_recorded",
+            "Order events recorded for the first time",
+            metrics.events_recorded.clone(),
+        );
+        registry.register(
+            "events_duplicate",
+            "Order events already recorded (redelivered or republished)",
+            metrics.events_duplicate.clone(),
+        );
+        registry.register(
+            "events_dead_lettered",
+            "Order events that could not be processed and went to the dead-letter queue",
+            metrics.events_dead_lettered.clone(),
+        );
+        registry.register(
+            "events_unreachable",
+            "Order events whose customer no channel could reach",
+            metrics.events_unreachable.clone(),
+        );
+        registry.register(
+            "event_processing_seconds",
+            "Time from taking an event from the queue to acknowledging it",
+            metrics.event_seconds.clone(),
+        );
+        registry.register(
+            "messages_sent",
+            "Messages handed to a provider",
+            metrics.messages_sent.clone(),
+        );
+        registry.register(
+            "messages_failed",
+            "Messages that failed for good",
+            metrics.messages_failed.clone(),
+        );
+        registry.register(
+            "send_attempts",
+            "Send attempts by outcome",
+            metrics.attempts.clone(),
+        );
+        registry.register(
+            "send_seconds",
+            "Time one provider send took",
+            metrics.send_seconds.clone(),
+        );
+        registry.register(
+            "leases_reaped",
+            "Outbox claims taken back after their dispatcher went silent",
+            metrics.leases_reaped.clone(),
+        );
+        registry.register(
+            "sends_in_flight",
+            "Sends in progress in this replica",
+            metrics.sends_in_flight.clone(),
+        );
+        Arc::new(Metrics {
+            registry,
+            ..metrics
+        })
+    }
+
+    /// The Prometheus text exposition of every metric.
+    pub fn encode(&self) -> Result<String, std::fmt::Error> {
+        let mut out = String::new();
+        prometheus_client::encoding::text::encode(&mut out, &self.registry)?;
+        Ok(out)
+    }
+}
