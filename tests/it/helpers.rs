@@ -1,0 +1,353 @@
+//! Test harness: a real daemon against the real RabbitMQ and PostgreSQL, isolated per test.
+//!
+//! Each test gets its own database (a fresh UUID name, dropped at the end), its own exchange and
+//! queue names, its own outbox directory and an HTTP port chosen by the OS. Waiting is polling
+//! with a deadline, never a fixed sleep.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use amends::app::App;
+use amends::config::Config;
+use lapin::options::{BasicGetOptions, QueueDeleteOptions};
+use lapin::types::{AMQPValue, FieldTable};
+use lapin::{BasicProperties, Connection};
+use serde_json::Value;
+use sqlx::{Connection as _, PgConnection, PgPool};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+pub const AMQP_URL: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
+pub const PG_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+/// How long any wait may take before the test fails.
+pub const DEADLINE: Duration = Duration::from_secs(60);
+
+/// Unique names for one test.
+#[derive(Debug, Clone)]
+pub struct Names {
+    pub database: String,
+    pub exchange: String,
+    pub queue: String,
+    pub dead: String,
+    pub events: String,
+}
+
+impl Names {
+    pub fn new() -> Names {
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        Names {
+            database: format!("amends_test_{id}"),
+            exchange: format!("test.{id}.orders"),
+            queue: format!("test.{id}.order-events"),
+            dead: format!("test.{id}.order-events.dead"),
+            events: format!("test.{id}.events"),
+        }
+    }
+
+    pub fn database_url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:5432/{}", self.database)
+    }
+
+    /// The environment for a daemon using these names and `outbox`.
+    pub fn env(&self, outbox: &Path) -> Vec<(String, String)> {
+        [
+            ("AMENDS_AMQP_URL", AMQP_URL.to_owned()),
+            ("AMENDS_DATABASE_URL", self.database_url()),
+            ("AMENDS_HTTP_BIND", "127.0.0.1:0".to_owned()),
+            ("AMENDS_TEMPLATES_DIR", repo("templates")),
+            ("AMENDS_POLICY", repo("policy/default.toml")),
+            ("AMENDS_OUTBOX_DIR", outbox.display().to_string()),
+            ("AMENDS_ORDERS_EXCHANGE", self.exchange.clone()),
+            ("AMENDS_QUEUE", self.queue.clone()),
+            ("AMENDS_DEAD_LETTER_QUEUE", self.dead.clone()),
+            ("AMENDS_EVENTS_EXCHANGE", self.events.clone()),
+            ("AMENDS_DATABASE_MAX_CONNECTIONS", "4".to_owned()),
+            ("AMENDS_RETRY_SCHEDULE", "5ms,10ms,20ms".to_owned()),
+            ("AMENDS_DISPATCH_POLL_INTERVAL", "20ms".to_owned()),
+            ("AMENDS_SEND_TIMEOUT", "5s".to_owned()),
+            ("AMENDS_LEASE_DURATION", "10s".to_owned()),
+            ("AMENDS_STORE_URL", "https://shop.example".to_owned()),
+            ("AMENDS_SUPPORT_EMAIL", "help@shop.example".to_owned()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect()
+    }
+
+    /// Drops the database and deletes the broker objects.
+    pub async fn clean_up(&self) {
+        if let Ok(mut admin) = PgConnection::connect(PG_ADMIN_URL).await {
+            let sql = format!("drop database if exists \"{}\" with (force)", self.database);
+            let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+                .execute(&mut admin)
+                .await;
+        }
+        if let Ok(connection) = connect().await
+            && let Ok(channel) = connection.create_channel().await
+        {
+            for queue in [&self.queue, &self.dead] {
+                let _ = channel
+                    .queue_delete(queue.as_str().into(), QueueDeleteOptions::default())
+                    .await;
+            }
+            for exchange in [&self.exchange, &self.events] {
+                let _ = channel
+                    .exchange_delete(exchange.as_str().into(), Default::default())
+                    .await;
+            }
+            let _ = connection.close(200, "test done".into()).await;
+        }
+    }
+}
+
+/// A path inside the repository.
+pub fn repo(path: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(path)
+        .display()
+        .to_string()
+}
+
+pub async fn connect() -> lapin::Result<Connection> {
+    Connection::connect(AMQP_URL, Default::default()).await
+}
+
+/// A daemon running in this process.
+pub struct TestApp {
+    pub names: Names,
+    pub outbox: tempfile::TempDir,
+    pub port: u16,
+    pub pool: PgPool,
+    token: CancellationToken,
+    task: Option<JoinHandle<()>>,
+    publisher: Connection,
+    publish_channel: lapin::Channel,
+}
+
+/// Starts a daemon with the default configuration for tests plus `extra` environment.
+pub async fn spawn_app(extra: &[(&str, &str)]) -> TestApp {
+    let names = Names::new();
+    let outbox = tempfile::tempdir().expect("temp dir");
+    let mut env = names.env(outbox.path());
+    env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    let config = Config::from_sources(None, env).expect("test config");
+    let app = App::build(config).await.expect("app builds");
+    let port = app.port();
+    let pool = app.store().pool().clone();
+    let token = CancellationToken::new();
+    let run_token = token.clone();
+    let task = tokio::spawn(async move {
+        app.run(run_token).await.expect("app runs");
+    });
+    let publisher = connect().await.expect("broker");
+    let publish_channel = publisher.create_channel().await.expect("channel");
+    publish_channel
+        .confirm_select(Default::default())
+        .await
+        .expect("confirms");
+    // The daemon declares the topology when its consumer starts; declaring it here too (the same
+    // way) lets the test publish before that without losing messages.
+    declare(&publish_channel, &names).await;
+    TestApp {
+        names,
+        outbox,
+        port,
+        pool,
+        token,
+        task: Some(task),
+        publisher,
+        publish_channel,
+    }
+}
+
+/// Declares the topology exactly as the daemon does.
+pub async fn declare(channel: &lapin::Channel, names: &Names) {
+    let config = Config::from_sources(None, names.env(Path::new("unused"))).expect("config");
+    amends::broker::declare_topology(channel, &config.amqp)
+        .await
+        .expect("topology");
+}
+
+impl TestApp {
+    /// Publishes raw bytes to the orders exchange with `routing_key` and waits for the confirm.
+    pub async fn publish_raw(&self, routing_key: &str, body: &[u8], content_type: Option<&str>) {
+        let mut properties = BasicProperties::default().with_delivery_mode(2);
+        if let Some(ct) = content_type {
+            properties = properties.with_content_type(ct.into());
+        }
+        amends::broker::publish_confirmed(
+            &self.publish_channel,
+            &self.names.exchange,
+            routing_key,
+            body,
+            properties,
+        )
+        .await
+        .expect("publish");
+    }
+
+    /// Publishes a CloudEvent routed by its type.
+    pub async fn publish(&self, event: &Value) {
+        let routing_key = event["type"].as_str().unwrap_or("order.delayed").to_owned();
+        let body = serde_json::to_vec(event).expect("json");
+        self.publish_raw(&routing_key, &body, Some("application/cloudevents+json"))
+            .await;
+    }
+
+    pub fn email_dir(&self) -> PathBuf {
+        self.outbox.path().join("email")
+    }
+
+    pub fn sms_dir(&self) -> PathBuf {
+        self.outbox.path().join("sms")
+    }
+
+    /// Waits until `dir` holds at least `n` files, then returns them.
+    pub async fn wait_for_files(&self, dir: &Path, n: usize) -> Vec<PathBuf> {
+        wait_until(&format!("{n} files in {}", dir.display()), || async {
+            let found = files(dir);
+            (found.len() >= n).then_some(found)
+        })
+        .await
+    }
+
+    /// Number of rows a scalar count query returns.
+    pub async fn count(&self, sql: &'static str) -> i64 {
+        sqlx::query_scalar::<_, i64>(sql)
+            .fetch_one(&self.pool)
+            .await
+            .expect("count query")
+    }
+
+    /// Waits until a count query returns at least `n`.
+    pub async fn wait_for_count(&self, sql: &'static str, n: i64) {
+        wait_until(&format!("{sql} >= {n}"), || async {
+            (self.count(sql).await >= n).then_some(())
+        })
+        .await
+    }
+
+    /// Waits until the queue has no ready or unacknowledged messages (all processed).
+    pub async fn wait_until_drained(&self) {
+        let queue = self.names.queue.clone();
+        wait_until("the queue to drain", || async {
+            let declared = self
+                .publish_channel
+                .queue_declare(
+                    queue.as_str().into(),
+                    lapin::options::QueueDeclareOptions {
+                        passive: true,
+                        ..Default::default()
+                    },
+                    FieldTable::default(),
+                )
+                .await
+                .ok()?;
+            // message_count counts ready messages only; the unacked are checked via the database
+            // by callers. A quorum queue answers passive declares with the ready count.
+            (declared.message_count() == 0).then_some(())
+        })
+        .await
+    }
+
+    /// Takes messages from the dead-letter queue until `expected` arrived (or the deadline).
+    pub async fn dead_letters(&self, expected: usize) -> Vec<(Vec<u8>, String, BasicProperties)> {
+        let mut out = Vec::new();
+        let channel = self.publisher.create_channel().await.expect("channel");
+        let start = std::time::Instant::now();
+        while out.len() < expected {
+            assert!(
+                start.elapsed() < DEADLINE,
+                "timed out waiting for {expected} dead letters, got {}",
+                out.len()
+            );
+            let got = channel
+                .basic_get(
+                    self.names.dead.as_str().into(),
+                    BasicGetOptions { no_ack: true },
+                )
+                .await
+                .expect("basic.get");
+            let Some(message) = got else {
+                tokio::time::sleep(Duration::from_millis(25)).await;
+                continue;
+            };
+            let reason = message
+                .delivery
+                .properties
+                .headers()
+                .as_ref()
+                .and_then(|h| h.inner().get("x-amends-error").cloned())
+                .map(|v| match v {
+                    AMQPValue::LongString(s) => s.to_string(),
+                    other => format!("{other:?}"),
+                })
+                .unwrap_or_default();
+            out.push((
+                message.delivery.data.clone(),
+                reason,
+                message.delivery.properties.clone(),
+            ));
+        }
+        out
+    }
+
+    /// The HTTP base URL.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// Stops the daemon gracefully, waits for it, and removes everything the test created.
+    pub async fn stop(mut self) {
+        self.token.cancel();
+        if let Some(task) = self.task.take() {
+            task.await.expect("app task");
+        }
+        let _ = self.publisher.close(200, "test done".into()).await;
+        self.pool.close().await;
+        self.names.clean_up().await;
+    }
+}
+
+/// Finished (non-temporary) files in `dir`, sorted.
+pub fn files(dir: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut found: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| !n.starts_with('.'))
+        })
+        .collect();
+    found.sort();
+    found
+}
+
+/// Polls `check` until it returns `Some`, or panics after [`DEADLINE`] naming `what`.
+pub async fn wait_until<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let start = std::time::Instant::now();
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(start.elapsed() < DEADLINE, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+/// A sample event of `event_type` with a fresh id, edited by `edit`.
+pub fn event(event_type: &str, edit: impl FnOnce(&mut Value)) -> Value {
+    let text = amends::incident::sample(event_type).expect("sample exists");
+    let mut event: Value = serde_json::from_str(text).expect("sample is JSON");
+    event["id"] = uuid::Uuid::new_v4().to_string().into();
+    edit(&mut event);
+    event
+}

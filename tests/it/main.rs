@@ -1,0 +1,11 @@
+//! Integration tests: the real daemon against the real RabbitMQ and PostgreSQL.
+//!
+//! One binary (so the crate is linked once); each test isolates itself with [`helpers::Names`].
+
+mod helpers;
+mod pipeline;
+mod process;
+mod smtp_delivery;
+
+#[path = "../support/smtp.rs"]
+mod smtp;

@@ -1,0 +1,400 @@
+//! From event to outbox file: content, idempotency, dead-lettering, consent, escaping.
+
+use serde_json::{Value, json};
+
+use crate::helpers::{event, files, spawn_app};
+
+fn read(path: &std::path::Path) -> String {
+    std::fs::read_to_string(path).expect("outbox file is readable")
+}
+
+/// The decoded text of an .eml (quoted-printable / base64 parts undone), via a real MIME parser.
+fn email_parts(eml: &str) -> (String, String, String) {
+    let parsed = mailparse::parse_mail(eml.as_bytes()).expect("eml parses");
+    let subject = parsed
+        .headers
+        .iter()
+        .find(|h| h.get_key().eq_ignore_ascii_case("subject"))
+        .map(|h| h.get_value())
+        .unwrap_or_default();
+    let mut text = String::new();
+    let mut html = String::new();
+    for part in parsed.subparts.iter() {
+        let body = part.get_body().expect("part body");
+        match part.ctype.mimetype.as_str() {
+            "text/plain" => text = body,
+            "text/html" => html = body,
+            _ => {}
+        }
+    }
+    (subject, text, html)
+}
+
+#[tokio::test]
+async fn each_incident_type_produces_one_message_with_its_content() {
+    let app = spawn_app(&[]).await;
+    let delayed = event("order.delayed", |_| {});
+    let stockout = event("order.stockout", |e| {
+        e["data"]["order"]["number"] = "#20001".into();
+    });
+    let cancelled = event("order.cancelled", |e| {
+        e["data"]["order"]["number"] = "#30001".into();
+        e["data"]["customer"]["tier"] = Value::Null;
+    });
+    for e in [&delayed, &stockout, &cancelled] {
+        app.publish(e).await;
+    }
+    let emails = app.wait_for_files(&app.email_dir(), 3).await;
+    app.wait_for_count("select count(*) from outbox where status = 'sent'", 3)
+        .await;
+    assert_eq!(files(&app.email_dir()).len(), 3);
+    assert!(files(&app.sms_dir()).is_empty());
+
+    let mut seen = Vec::new();
+    for path in &emails {
+        let eml = read(path);
+        assert!(eml.contains("To: "), "{eml}");
+        assert!(eml.contains("ana@example.com"));
+        assert!(eml.contains("multipart/alternative"));
+        let (subject, text, html) = email_parts(&eml);
+        assert!(!subject.is_empty());
+        assert!(html.contains("<html") || html.contains("<table"), "{html}");
+        seen.push((subject, text, html));
+    }
+    let find = |number: &str| {
+        seen.iter()
+            .find(|(_, text, _)| text.contains(number))
+            .unwrap_or_else(|| panic!("no email mentions {number}"))
+    };
+    let (_, text, _) = find("#10042");
+    assert!(
+        text.contains("Sunday, 29 November 2026"),
+        "new ETA in the delay email: {text}"
+    );
+    let (_, text, _) = find("#20001");
+    assert!(
+        text.contains("Trail shoe"),
+        "the missing item in the stockout email: {text}"
+    );
+    let (_, text, _) = find("#30001");
+    assert!(
+        text.contains("129.90"),
+        "the refund in the cancellation email: {text}"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn sms_goes_out_when_it_is_the_usable_channel() {
+    let app = spawn_app(&[]).await;
+    let e = event("order.delayed", |e| {
+        e["data"]["customer"]
+            .as_object_mut()
+            .unwrap()
+            .remove("email");
+        e["data"]["customer"]["consent"]["sms"] = true.into();
+    });
+    app.publish(&e).await;
+    let sms = app.wait_for_files(&app.sms_dir(), 1).await;
+    let json: Value = serde_json::from_str(&read(&sms[0])).unwrap();
+    assert_eq!(json["to"], "+34600111222");
+    assert_eq!(json["from"], "amends");
+    let body = json["body"].as_str().unwrap();
+    assert!(body.contains("#10042"), "{body}");
+    assert!(!body.contains('<'), "SMS is never HTML: {body}");
+    assert!(json["segments"].as_u64().unwrap() >= 1);
+    assert!(matches!(
+        json["encoding"].as_str(),
+        Some("GSM-7") | Some("UCS-2")
+    ));
+    assert!(files(&app.email_dir()).is_empty());
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_same_event_three_times_sends_one_message() {
+    let app = spawn_app(&[]).await;
+    let e = event("order.delayed", |_| {});
+    for _ in 0..3 {
+        app.publish(&e).await;
+    }
+    // A different event after the three copies: once it is sent, the copies were processed.
+    let marker = event("order.cancelled", |_| {});
+    app.publish(&marker).await;
+    app.wait_for_count("select count(*) from outbox where status = 'sent'", 2)
+        .await;
+    app.wait_until_drained().await;
+    assert_eq!(app.count("select count(*) from incident").await, 2);
+    assert_eq!(app.count("select count(*) from outbox").await, 2);
+    assert_eq!(
+        files(&app.email_dir()).len() + files(&app.sms_dir()).len(),
+        2
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_same_id_from_two_sources_is_two_events() {
+    let app = spawn_app(&[]).await;
+    let first = event("order.delayed", |_| {});
+    let mut second = first.clone();
+    second["source"] = "https://warehouse.example/shipments".into();
+    app.publish(&first).await;
+    app.publish(&second).await;
+    app.wait_for_files(&app.email_dir(), 2).await;
+    assert_eq!(
+        app.count("select count(distinct source) from incident")
+            .await,
+        2
+    );
+    assert_eq!(
+        app.count("select count(distinct event_id) from incident")
+            .await,
+        1
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn malformed_events_are_dead_lettered_with_their_reason() {
+    let app = spawn_app(&[]).await;
+    let valid = event("order.delayed", |_| {});
+    let with = |edit: &dyn Fn(&mut Value)| {
+        let mut e = valid.clone();
+        edit(&mut e);
+        serde_json::to_vec(&e).unwrap()
+    };
+    // (body, content type, what the reason must mention)
+    let cases: Vec<(Vec<u8>, Option<&str>, &str)> = vec![
+        (
+            b"this is not json".to_vec(),
+            Some("application/json"),
+            "JSON",
+        ),
+        (b"[1, 2, 3]".to_vec(), Some("application/json"), ""),
+        (
+            with(&|e| {
+                e.as_object_mut().unwrap().remove("specversion");
+            }),
+            None,
+            "specversion",
+        ),
+        (
+            with(&|e| e["specversion"] = "0.3".into()),
+            None,
+            "specversion",
+        ),
+        (
+            with(&|e| {
+                e.as_object_mut().unwrap().remove("id");
+            }),
+            None,
+            "id",
+        ),
+        (
+            with(&|e| {
+                e.as_object_mut().unwrap().remove("source");
+            }),
+            None,
+            "source",
+        ),
+        (
+            with(&|e| e["type"] = "order.exploded".into()),
+            None,
+            "order.exploded",
+        ),
+        (
+            with(&|e| {
+                e["data"]["order"].as_object_mut().unwrap().remove("total");
+            }),
+            None,
+            "data.order.total",
+        ),
+        (
+            with(&|e| e["data"]["order"]["total"] = json!(129.9)),
+            None,
+            "data.order.total",
+        ),
+        (
+            with(&|e| e["data"]["order"]["total"] = "12,50".into()),
+            None,
+            "data.order.total",
+        ),
+        (
+            with(&|e| e["data"]["order"]["currency"] = "EURO".into()),
+            None,
+            "data.order.currency",
+        ),
+        (
+            with(&|e| e["data"]["customer"]["phone"] = "600111222".into()),
+            None,
+            "data.customer.phone",
+        ),
+        (
+            with(&|e| e["data"]["delay"]["new_eta"] = "2026-13-45".into()),
+            None,
+            "data.delay.new_eta",
+        ),
+        (
+            with(&|e| {
+                e["data"]["customer"].as_object_mut().unwrap().remove("id");
+            }),
+            None,
+            "data.customer.id",
+        ),
+        (with(&|_| {}), Some("text/plain"), "content type"),
+    ];
+    for (body, content_type, _) in &cases {
+        app.publish_raw("order.delayed", body, *content_type).await;
+    }
+    // The daemon keeps going: a good event after the bad ones is still processed.
+    app.publish(&event("order.delayed", |_| {})).await;
+    app.wait_for_files(&app.email_dir(), 1).await;
+
+    let dead = app.dead_letters(cases.len()).await;
+    assert_eq!(dead.len(), cases.len());
+    for (body, content_type, mention) in &cases {
+        let (_, reason, properties) = dead
+            .iter()
+            .find(|(b, _, p)| {
+                b == body && p.content_type().as_ref().map(|c| c.as_str()) == *content_type
+            })
+            .unwrap_or_else(|| {
+                panic!(
+                    "body not dead-lettered unchanged: {}",
+                    String::from_utf8_lossy(body)
+                )
+            });
+        assert!(!reason.is_empty(), "x-amends-error is set");
+        assert!(!reason.contains('\n'), "one line: {reason}");
+        assert!(
+            reason.contains(mention),
+            "reason {reason:?} should mention {mention:?}"
+        );
+        assert_eq!(properties.delivery_mode(), &Some(2));
+    }
+    assert_eq!(app.count("select count(*) from incident").await, 1);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn no_sms_without_consent_and_unreachable_is_recorded() {
+    let app = spawn_app(&[]).await;
+    let e = event("order.cancelled", |e| {
+        let customer = e["data"]["customer"].as_object_mut().unwrap();
+        customer.remove("email");
+        customer["consent"]["sms"] = false.into();
+    });
+    app.publish(&e).await;
+    app.wait_for_count(
+        "select count(*) from decision where unreachable is not null",
+        1,
+    )
+    .await;
+    let (reason, skipped): (String, Value) =
+        sqlx::query_as("select unreachable, skipped from decision")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert!(reason.contains("no SMS consent"), "{reason}");
+    assert_eq!(skipped["sms"], "no SMS consent");
+    assert_eq!(skipped["email"], "no email address");
+    assert_eq!(app.count("select count(*) from outbox").await, 0);
+    assert!(files(&app.sms_dir()).is_empty());
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn script_in_a_name_is_escaped_in_html() {
+    let app = spawn_app(&[]).await;
+    let e = event("order.delayed", |e| {
+        e["data"]["customer"]["first_name"] = "<script>alert('x')</script>".into();
+    });
+    app.publish(&e).await;
+    let emails = app.wait_for_files(&app.email_dir(), 1).await;
+    let (_, text, html) = email_parts(&read(&emails[0]));
+    assert!(!html.contains("<script>"), "{html}");
+    assert!(html.contains("&lt;script&gt;"), "{html}");
+    assert!(
+        text.contains("<script>alert('x')</script>"),
+        "text is not HTML-escaped"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn cr_lf_in_a_name_injects_no_header_or_recipient() {
+    let app = spawn_app(&[]).await;
+    let e = event("order.delayed", |e| {
+        e["data"]["customer"]["first_name"] = "Ana\r\nBcc: victim@attacker.example".into();
+        e["data"]["customer"]["last_name"] = "García\nX-Injected: yes".into();
+    });
+    app.publish(&e).await;
+    let emails = app.wait_for_files(&app.email_dir(), 1).await;
+    let eml = read(&emails[0]);
+    let parsed = mailparse::parse_mail(eml.as_bytes()).unwrap();
+    for header in &parsed.headers {
+        let key = header.get_key().to_ascii_lowercase();
+        assert_ne!(key, "bcc", "{eml}");
+        assert_ne!(key, "x-injected", "{eml}");
+        assert!(!header.get_value().contains('\n'));
+    }
+    let to: Vec<_> = parsed
+        .headers
+        .iter()
+        .filter(|h| h.get_key().eq_ignore_ascii_case("to"))
+        .collect();
+    assert_eq!(to.len(), 1);
+    let addresses = mailparse::addrparse_header(to[0]).unwrap();
+    assert_eq!(addresses.len(), 1, "{eml}");
+    match &addresses[0] {
+        mailparse::MailAddr::Single(single) => assert_eq!(single.addr, "ana@example.com"),
+        group => panic!("To is a group: {group:?}"),
+    }
+    assert!(!eml.contains("victim@attacker.example>"));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn health_readiness_and_metrics_answer() {
+    let app = spawn_app(&[]).await;
+    app.publish(&event("order.delayed", |_| {})).await;
+    app.publish_raw("order.delayed", b"garbage", None).await;
+    app.wait_for_files(&app.email_dir(), 1).await;
+    app.dead_letters(1).await;
+
+    let client = reqwest::Client::new();
+    let health = client.get(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(health.status(), 200);
+    let ready = client.get(app.url("/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), 200);
+    let body: Value = ready.json().await.unwrap();
+    assert_eq!(body["database"], "ok");
+    assert_eq!(body["broker"], "ok");
+
+    // Counters are bumped just after the file lands; poll until the scrape shows both.
+    let metrics = crate::helpers::wait_until("metrics to show the events", || async {
+        let text = client
+            .get(app.url("/metrics"))
+            .send()
+            .await
+            .ok()?
+            .text()
+            .await
+            .ok()?;
+        let sent = text
+            .lines()
+            .any(|l| l.starts_with("amends_messages_sent_total{") && l.ends_with(" 1"));
+        (sent && text.contains("amends_events_dead_lettered_total 1")).then_some(text)
+    })
+    .await;
+    assert!(
+        metrics.contains("amends_events_received_total 2"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("amends_event_processing_seconds_bucket"),
+        "{metrics}"
+    );
+    app.stop().await;
+}

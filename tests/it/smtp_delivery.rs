@@ -1,0 +1,78 @@
+//! Delivery through a real SMTP conversation with a local server.
+
+use crate::helpers::{event, spawn_app};
+use crate::smtp::{SmtpBehaviour, SmtpSink};
+
+#[tokio::test]
+async fn a_transient_smtp_failure_is_retried_and_delivered_once() {
+    let sink = SmtpSink::start(SmtpBehaviour {
+        fail_first_n: 1,
+        ..SmtpBehaviour::default()
+    })
+    .await;
+    let url = sink.url();
+    let app = spawn_app(&[
+        ("AMENDS_EMAIL_TRANSPORT", "smtp"),
+        ("AMENDS_SMTP_URL", url.as_str()),
+        (
+            "AMENDS_EMAIL_FROM",
+            "Northwind Outfitters <care@shop.example>",
+        ),
+    ])
+    .await;
+    app.publish(&event("order.delayed", |_| {})).await;
+    app.wait_for_count("select count(*) from outbox where status = 'sent'", 1)
+        .await;
+
+    let mails = sink.messages().await;
+    assert_eq!(mails.len(), 1, "delivered exactly once");
+    assert_eq!(
+        sink.data_attempts(),
+        2,
+        "one refused attempt, then one accepted"
+    );
+    assert_eq!(mails[0].rcpt_to, vec!["ana@example.com".to_owned()]);
+    assert_eq!(mails[0].mail_from, "care@shop.example");
+    assert!(mails[0].data.contains("multipart/alternative"));
+
+    let (attempts, outcomes): (i32, Vec<String>) = sqlx::query_as(
+        "select o.attempts, array_agg(a.outcome order by a.number)
+         from outbox o join attempt a using (outbox_id) group by o.attempts",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(attempts, 2);
+    assert_eq!(outcomes, vec!["retry".to_owned(), "sent".to_owned()]);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_permanent_smtp_failure_fails_at_once() {
+    let sink = SmtpSink::start(SmtpBehaviour {
+        reject_rcpt_with: Some(550),
+        ..SmtpBehaviour::default()
+    })
+    .await;
+    let url = sink.url();
+    let app = spawn_app(&[
+        ("AMENDS_EMAIL_TRANSPORT", "smtp"),
+        ("AMENDS_SMTP_URL", url.as_str()),
+        ("AMENDS_EMAIL_FROM", "care@shop.example"),
+    ])
+    .await;
+    app.publish(&event("order.delayed", |_| {})).await;
+    app.wait_for_count("select count(*) from outbox where status = 'failed'", 1)
+        .await;
+    assert_eq!(app.count("select count(*) from attempt").await, 1);
+    let error: String = sqlx::query_scalar("select last_error from outbox")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert!(
+        error.contains("550") || error.contains("permanent"),
+        "{error}"
+    );
+    assert!(sink.messages().await.is_empty());
+    app.stop().await;
+}
