@@ -496,6 +496,48 @@ mod tests {
     }
 
     #[test]
+    fn texts_read_well_without_store_contacts() {
+        let templates = shipped();
+        let bare = StoreInfo {
+            name: "Northwind Outfitters".into(),
+            url: None,
+            support_email: None,
+            support_phone: None,
+        };
+        for (key, event_type) in [
+            ("order-delayed", "order.delayed"),
+            ("order-stockout", "order.stockout"),
+            ("order-cancelled", "order.cancelled"),
+        ] {
+            let incident = incident(event_type, |e| {
+                e["data"]["order"].as_object_mut().unwrap().remove("url");
+            });
+            for channel in [Channel::Email, Channel::Sms] {
+                let message = templates.render(key, channel, &incident, &bare).unwrap();
+                let all = format!("{}\n{}", message.text, message.html.unwrap_or_default());
+                for dangling in [
+                    "write to .",
+                    "write to ,",
+                    "href=\"\"",
+                    "mailto:\"",
+                    " at .",
+                    " -\n",
+                ] {
+                    assert!(
+                        !all.contains(dangling),
+                        "{key} {channel}: {dangling:?} in {all}"
+                    );
+                }
+                assert!(
+                    !message.text.trim_end().ends_with("Questions?"),
+                    "{}",
+                    message.text
+                );
+            }
+        }
+    }
+
+    #[test]
     fn html_is_escaped_and_text_is_not() {
         let templates = shipped();
         let incident = incident("order.delayed", |e| {
