@@ -12,10 +12,10 @@ pub mod retry;
 mod smtp;
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use tokio::sync::{Notify, Semaphore};
+use tokio::sync::{Notify, Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
@@ -26,7 +26,7 @@ pub use smtp::{Smtp, SmtpUrlError};
 
 use crate::config::{Config, DispatchConfig, EmailTransportKind, SmsTransportKind};
 use crate::policy::Channel;
-use crate::store::{AttemptOutcome, ClaimedMessage, Store};
+use crate::store::{AttemptOutcome, ClaimedMessage, FinishedAttempt, Store};
 use crate::telemetry::{ChannelLabels, Metrics, OutcomeLabels};
 
 /// One configured way to send a channel's messages.
@@ -177,10 +177,17 @@ impl Dispatcher {
         let this = Arc::new(self);
         let permits = Arc::new(Semaphore::new(this.config.concurrency));
         let tracker = TaskTracker::new();
+        let (results, pending) = mpsc::channel(this.config.concurrency * 2);
+        let recorder = tokio::spawn(record_results(
+            this.store.clone(),
+            this.instance.clone(),
+            pending,
+        ));
         let resend_safe = this.transports.resend_safe_channels();
         // Reap on start: claims left by a replica that died are the likeliest to be waiting.
         let mut last_reap: Option<Instant> = None;
         let reap_every = this.config.lease_duration / 2;
+        let mut backlog = false;
 
         while !token.is_cancelled() {
             if last_reap.is_none_or(|t| t.elapsed() >= reap_every) {
@@ -195,17 +202,26 @@ impl Dispatcher {
                 last_reap = Some(Instant::now());
             }
 
-            // Claim only as many rows as we can send now: a claimed row waiting for a permit
-            // would hold its lease for nothing.
-            let free = permits
-                .available_permits()
-                .min(this.config.batch_size as usize);
-            if free == 0 {
-                tokio::select! {
-                    _ = token.cancelled() => break,
-                    _ = tokio::time::sleep(this.config.poll_interval / 10) => continue,
+            // Claim as many rows as there are free senders: a claimed row waiting for a sender
+            // would hold its lease for nothing. With a backlog, wait until half the senders are
+            // free, so one claim (one commit) serves many sends; otherwise the first free sender
+            // is enough and a new message goes out at once.
+            let want = (this.config.batch_size as usize).min(this.config.concurrency);
+            let wait_for = if backlog { (want / 2).max(1) } else { 1 };
+            let mut held = tokio::select! {
+                _ = token.cancelled() => break,
+                permit = permits.clone().acquire_many_owned(wait_for as u32) => match permit {
+                    Ok(permit) => permit,
+                    Err(_) => break,
+                },
+            };
+            while held.num_permits() < this.config.batch_size as usize {
+                match permits.clone().try_acquire_owned() {
+                    Ok(permit) => held.merge(permit),
+                    Err(_) => break,
                 }
             }
+            let free = held.num_permits();
             let claimed = match this
                 .store
                 .claim_due(
@@ -222,12 +238,14 @@ impl Dispatcher {
                     Vec::new()
                 }
             };
-            let full_batch = claimed.len() == free;
+            backlog = claimed.len() == free;
+            // Permits left over when fewer rows were due go back to the semaphore with `held`.
             for message in claimed {
-                let Ok(permit) = permits.clone().acquire_owned().await else {
+                let Some(permit) = held.split(1) else {
                     break;
                 };
                 let this = this.clone();
+                let results = results.clone();
                 let span = tracing::info_span!(
                     "attempt",
                     outbox_id = %message.outbox_id,
@@ -238,14 +256,20 @@ impl Dispatcher {
                 tracker.spawn(
                     async move {
                         this.metrics.sends_in_flight.inc();
-                        this.deliver(message).await;
+                        let finished = this.deliver(message).await;
                         this.metrics.sends_in_flight.dec();
                         drop(permit);
+                        // The recorder outlives every sender, so this only fails if it panicked;
+                        // then the claim expires and the reaper decides.
+                        if results.send(finished).await.is_err() {
+                            tracing::error!("the attempt recorder is gone");
+                        }
                     }
                     .instrument(span),
                 );
             }
-            if !full_batch {
+            drop(held);
+            if !backlog {
                 // Nothing more is due: sleep until woken by new work or the poll interval.
                 tokio::select! {
                     _ = token.cancelled() => break,
@@ -256,11 +280,16 @@ impl Dispatcher {
         }
         tracker.close();
         tracker.wait().await;
+        // Every sender has handed in its result; let the recorder write the last batch.
+        drop(results);
+        if let Err(e) = recorder.await {
+            tracing::error!(error = %e, "the attempt recorder panicked");
+        }
         tracing::info!("dispatcher stopped");
     }
 
-    /// Sends one message through its transports in order and records the outcome.
-    async fn deliver(&self, message: ClaimedMessage) {
+    /// Sends one message through its transports in order and classifies the outcome.
+    async fn deliver(&self, message: ClaimedMessage) -> FinishedAttempt {
         let started = Utc::now();
         let clock = Instant::now();
         let transports = self.transports.for_channel(message.channel);
@@ -344,15 +373,52 @@ impl Dispatcher {
             })
             .inc();
 
-        match self
-            .store
-            .finish_attempt(message.outbox_id, &self.instance, used, started, &outcome)
-            .await
-        {
-            Ok(true) => {}
-            Ok(false) => tracing::warn!("claim was lost before the result was recorded"),
-            // The lease will expire and the reaper will decide; the send itself is not repeated here.
-            Err(e) => tracing::error!(error = %e, "recording the attempt failed"),
+        FinishedAttempt {
+            outbox_id: message.outbox_id,
+            provider: used.to_owned(),
+            started_at: started,
+            outcome,
         }
+    }
+}
+
+/// Largest number of results written in one statement.
+const RECORD_BATCH: usize = 256;
+
+/// Writes send results in batches, one statement (one commit) for all that are waiting.
+///
+/// Per-row commits would make the database's commit rate the ceiling of delivery; batching keeps
+/// each result's own fence (`claimed_by`) while sharing the commit.
+async fn record_results(
+    store: Store,
+    instance: String,
+    mut pending: mpsc::Receiver<FinishedAttempt>,
+) {
+    let mut batch = Vec::with_capacity(RECORD_BATCH);
+    while pending.recv_many(&mut batch, RECORD_BATCH).await > 0 {
+        let mut delay = Duration::from_millis(100);
+        let written = loop {
+            match store.finish_attempts(&instance, &batch).await {
+                Ok(written) => break Some(written),
+                // A short database blip must not turn sent messages into "unknown" ones.
+                Err(e) if delay <= Duration::from_secs(2) => {
+                    tracing::warn!(error = %e, retry_in = ?delay, "recording attempts failed");
+                    tokio::time::sleep(delay).await;
+                    delay *= 4;
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, count = batch.len(), "recording attempts failed; their claims will expire and the reaper will decide");
+                    break None;
+                }
+            }
+        };
+        if let Some(written) = written
+            && written.len() < batch.len()
+        {
+            for lost in batch.iter().filter(|r| !written.contains(&r.outbox_id)) {
+                tracing::warn!(outbox_id = %lost.outbox_id, "claim was lost before the result was recorded");
+            }
+        }
+        batch.clear();
     }
 }

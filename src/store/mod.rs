@@ -15,7 +15,7 @@ use sqlx::migrate::MigrateDatabase;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, Postgres};
 
-pub use outbox::{AttemptOutcome, ClaimedMessage, OutboxCounts};
+pub use outbox::{AttemptOutcome, ClaimedMessage, FinishedAttempt, OutboxCounts};
 pub use record::{NewMessage, RecordOutcome, Recording};
 
 /// Errors of the store.

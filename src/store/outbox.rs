@@ -60,6 +60,19 @@ pub enum AttemptOutcome {
     },
 }
 
+/// The outcome of one send, ready to be recorded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FinishedAttempt {
+    /// Outbox row id.
+    pub outbox_id: Uuid,
+    /// Transport that handled it.
+    pub provider: String,
+    /// When the attempt started.
+    pub started_at: DateTime<Utc>,
+    /// How it ended.
+    pub outcome: AttemptOutcome,
+}
+
 /// Number of outbox rows per status.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct OutboxCounts {
@@ -121,39 +134,55 @@ impl Store {
             .collect()
     }
 
-    /// Records how an attempt ended. Returns false when the claim was lost (nothing written).
-    pub async fn finish_attempt(
+    /// Records how a batch of attempts ended, in one statement.
+    ///
+    /// Returns the ids actually written; a missing id means that claim was lost (another
+    /// dispatcher owns the message now) and nothing was written for it.
+    pub async fn finish_attempts(
         &self,
-        outbox_id: Uuid,
         instance: &str,
-        provider: &str,
-        started_at: DateTime<Utc>,
-        outcome: &AttemptOutcome,
-    ) -> Result<bool, StoreError> {
-        let (kind, message_id, error, after) = match outcome {
-            AttemptOutcome::Sent {
-                provider_message_id,
-            } => ("sent", provider_message_id.as_deref(), None, 0.0),
-            AttemptOutcome::Retry { after, error } => {
-                ("retry", None, Some(error.as_str()), after.as_secs_f64())
-            }
-            AttemptOutcome::Failed { error } => ("failed", None, Some(error.as_str()), 0.0),
-            AttemptOutcome::Unknown { error } => ("unknown", None, Some(error.as_str()), 0.0),
-        };
-        let row = sqlx::query_file!(
-            "src/store/queries/finish_attempt.sql",
-            outbox_id,
+        results: &[FinishedAttempt],
+    ) -> Result<Vec<Uuid>, StoreError> {
+        let mut ids = Vec::with_capacity(results.len());
+        let mut providers = Vec::with_capacity(results.len());
+        let mut message_ids: Vec<Option<String>> = Vec::with_capacity(results.len());
+        let mut outcomes = Vec::with_capacity(results.len());
+        let mut errors: Vec<Option<String>> = Vec::with_capacity(results.len());
+        let mut afters = Vec::with_capacity(results.len());
+        let mut started = Vec::with_capacity(results.len());
+        for result in results {
+            let (kind, message_id, error, after) = match &result.outcome {
+                AttemptOutcome::Sent {
+                    provider_message_id,
+                } => ("sent", provider_message_id.clone(), None, 0.0),
+                AttemptOutcome::Retry { after, error } => {
+                    ("retry", None, Some(error.clone()), after.as_secs_f64())
+                }
+                AttemptOutcome::Failed { error } => ("failed", None, Some(error.clone()), 0.0),
+                AttemptOutcome::Unknown { error } => ("unknown", None, Some(error.clone()), 0.0),
+            };
+            ids.push(result.outbox_id);
+            providers.push(result.provider.clone());
+            message_ids.push(message_id);
+            outcomes.push(kind.to_owned());
+            errors.push(error);
+            afters.push(after);
+            started.push(result.started_at);
+        }
+        let rows = sqlx::query_file!(
+            "src/store/queries/finish_attempts.sql",
             instance,
-            provider,
-            message_id,
-            kind,
-            error,
-            after,
-            started_at,
+            &ids,
+            &providers,
+            &message_ids as &[Option<String>],
+            &outcomes,
+            &errors as &[Option<String>],
+            &afters,
+            &started,
         )
-        .fetch_optional(&self.pool)
+        .fetch_all(&self.pool)
         .await?;
-        Ok(row.is_some())
+        Ok(rows.into_iter().map(|r| r.outbox_id).collect())
     }
 
     /// Takes back expired claims; returns how many rows were reaped.
