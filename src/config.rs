@@ -795,6 +795,15 @@ mod tests {
     }
 
     #[test]
+    fn the_example_file_is_valid_and_holds_the_defaults() {
+        let path = Path::new("deploy/amends.example.toml");
+        let text = std::fs::read_to_string(path).unwrap();
+        let from_file = Config::from_sources(Some((path, &text)), env(&[])).unwrap();
+        let defaults = Config::from_sources(None, env(&[])).unwrap();
+        assert_eq!(format!("{from_file:?}"), format!("{defaults:?}"));
+    }
+
+    #[test]
     fn secrets_are_not_in_debug_output() {
         let config = Config::from_sources(
             None,

@@ -69,14 +69,24 @@ impl Store {
                 message: e.to_string(),
             })?;
         let send_at: DateTime<Utc> = decision.send_at;
-        let m = &recording.messages;
-        let ids: Vec<Uuid> = m.iter().map(|m| m.outbox_id).collect();
-        let msg_channels: Vec<String> = m.iter().map(|m| m.channel.as_str().to_owned()).collect();
-        let recipients: Vec<String> = m.iter().map(|m| m.recipient.clone()).collect();
-        let names: Vec<Option<String>> = m.iter().map(|m| m.recipient_name.clone()).collect();
-        let subjects: Vec<Option<String>> = m.iter().map(|m| m.subject.clone()).collect();
-        let texts: Vec<String> = m.iter().map(|m| m.body_text.clone()).collect();
-        let htmls: Vec<Option<String>> = m.iter().map(|m| m.body_html.clone()).collect();
+        // Columns as arrays for unnest(); the messages are moved, not copied (bodies are large).
+        let count = recording.messages.len();
+        let mut ids = Vec::with_capacity(count);
+        let mut msg_channels = Vec::with_capacity(count);
+        let mut recipients = Vec::with_capacity(count);
+        let mut names: Vec<Option<String>> = Vec::with_capacity(count);
+        let mut subjects: Vec<Option<String>> = Vec::with_capacity(count);
+        let mut texts = Vec::with_capacity(count);
+        let mut htmls: Vec<Option<String>> = Vec::with_capacity(count);
+        for m in recording.messages {
+            ids.push(m.outbox_id);
+            msg_channels.push(m.channel.as_str().to_owned());
+            recipients.push(m.recipient);
+            names.push(m.recipient_name);
+            subjects.push(m.subject);
+            texts.push(m.body_text);
+            htmls.push(m.body_html);
+        }
 
         let row = sqlx::query_file!(
             "src/store/queries/record_incident.sql",
