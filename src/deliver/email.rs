@@ -22,6 +22,15 @@ pub enum EmailError {
     Incomplete(&'static str),
 }
 
+impl From<EmailError> for super::SendError {
+    /// A message that cannot be built will not build on a second try either.
+    fn from(e: EmailError) -> Self {
+        super::SendError::Permanent {
+            message: e.to_string(),
+        }
+    }
+}
+
 /// Builds the email for `message`, from `from`.
 ///
 /// The Message-ID is derived from the outbox id so that every copy of one message, including

@@ -44,9 +44,7 @@ impl FileOutbox {
         message: &ClaimedMessage,
         from: &Mailbox,
     ) -> Result<String, SendError> {
-        let email = email::build(message, from).map_err(|e| SendError::Permanent {
-            message: e.to_string(),
-        })?;
+        let email = email::build(message, from)?;
         self.write(
             "email",
             &format!("{}.eml", message.outbox_id),

@@ -111,9 +111,7 @@ impl Smtp {
         message: &ClaimedMessage,
         from: &Mailbox,
     ) -> Result<String, SendError> {
-        let email = email::build(message, from).map_err(|e| SendError::Permanent {
-            message: e.to_string(),
-        })?;
+        let email = email::build(message, from)?;
         let envelope = email.envelope().clone();
         let bytes = email.formatted();
         let attempt = async {

@@ -42,6 +42,15 @@ async fn db(names: &Names) -> sqlx::PgPool {
     .await
 }
 
+/// A confirming channel on which the test's topology is declared.
+async fn publisher(names: &Names) -> (lapin::Connection, lapin::Channel) {
+    let connection = connect().await.unwrap();
+    let channel = connection.create_channel().await.unwrap();
+    channel.confirm_select(Default::default()).await.unwrap();
+    declare(&channel, names).await;
+    (connection, channel)
+}
+
 async fn count(pool: &sqlx::PgPool, sql: &'static str) -> i64 {
     sqlx::query_scalar::<_, i64>(sql)
         .fetch_one(pool)
@@ -62,10 +71,7 @@ async fn killed_mid_stream_and_restarted_every_event_yields_exactly_one_message(
     ];
     let mut first = start(&names, outbox.path(), &settings);
 
-    let connection = connect().await.unwrap();
-    let channel = connection.create_channel().await.unwrap();
-    channel.confirm_select(Default::default()).await.unwrap();
-    declare(&channel, &names).await;
+    let (connection, channel) = publisher(&names).await;
     let mut ids = Vec::new();
     for _ in 0..EVENTS {
         let e = event("order.delayed", |_| {});
@@ -131,10 +137,7 @@ async fn sigterm_stops_the_daemon_cleanly() {
     let outbox = tempfile::tempdir().unwrap();
     let mut child = start(&names, outbox.path(), &[]);
     let pool = db(&names).await;
-    let connection = connect().await.unwrap();
-    let channel = connection.create_channel().await.unwrap();
-    channel.confirm_select(Default::default()).await.unwrap();
-    declare(&channel, &names).await;
+    let (connection, channel) = publisher(&names).await;
     let e = event("order.delayed", |_| {});
     amends::broker::publish_confirmed(
         &channel,
