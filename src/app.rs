@@ -9,7 +9,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
-use crate::deliver::{Dispatcher, SmtpUrlError, Transports};
+use crate::deliver::{Announcer, Dispatcher, SmtpUrlError, Transports};
 use crate::http::{self, AppState};
 use crate::ingest::Ingest;
 use crate::policy::{Policy, PolicyError};
@@ -136,6 +136,7 @@ impl App {
             self.metrics.clone(),
             wake.clone(),
         );
+        let announce = Arc::new(Notify::new());
         let dispatcher = Dispatcher::new(
             self.store.clone(),
             self.transports,
@@ -143,7 +144,17 @@ impl App {
             self.config.instance_name.clone(),
             self.metrics.clone(),
             wake,
+            announce.clone(),
         );
+        let announcer = Announcer {
+            store: self.store.clone(),
+            amqp_url: self.config.amqp_url.clone(),
+            exchange: self.config.amqp.events_exchange.clone(),
+            instance: self.config.instance_name.clone(),
+            poll_interval: self.config.dispatch.poll_interval,
+            lease: self.config.dispatch.lease_duration,
+            wake: announce,
+        };
         let router = http::router(AppState {
             store: self.store.clone(),
             metrics: self.metrics.clone(),
@@ -158,6 +169,9 @@ impl App {
 
         let consumer = tokio::spawn(ingest.run(token.child_token()));
         let sender = tokio::spawn(dispatcher.run(token.child_token()));
+        // The announcer stops last, so the outcomes of the final sends are announced too.
+        let announcer_token = CancellationToken::new();
+        let publisher = tokio::spawn(announcer.run(announcer_token.clone()));
         let http_token = token.child_token();
         let server = axum::serve(self.listener, router)
             .with_graceful_shutdown(async move { http_token.cancelled().await });
@@ -169,6 +183,10 @@ impl App {
             if let Err(e) = task.await {
                 tracing::error!(error = %e, "a task panicked");
             }
+        }
+        announcer_token.cancel();
+        if let Err(e) = publisher.await {
+            tracing::error!(error = %e, "a task panicked");
         }
         self.store.close().await;
         tracing::info!("amends stopped");

@@ -80,16 +80,7 @@ pub async fn declare_topology(channel: &Channel, names: &AmqpNames) -> Result<()
         ),
     )
     .await?;
-    timed(
-        "declaring the events exchange",
-        channel.exchange_declare(
-            names.events_exchange.as_str().into(),
-            ExchangeKind::Topic,
-            durable,
-            FieldTable::default(),
-        ),
-    )
-    .await?;
+    declare_events_exchange(channel, &names.events_exchange).await?;
     // Quorum queues are replicated and durable: what the broker accepted survives a node loss.
     for queue in [&names.queue, &names.dead_letter_queue] {
         let mut arguments = FieldTable::default();
@@ -124,6 +115,23 @@ pub async fn declare_topology(channel: &Channel, names: &AmqpNames) -> Result<()
         .await?;
     }
     Ok(())
+}
+
+/// Declares the durable topic exchange outcome events are published to.
+pub async fn declare_events_exchange(channel: &Channel, exchange: &str) -> Result<(), BrokerError> {
+    timed(
+        "declaring the events exchange",
+        channel.exchange_declare(
+            exchange.into(),
+            ExchangeKind::Topic,
+            ExchangeDeclareOptions {
+                durable: true,
+                ..ExchangeDeclareOptions::default()
+            },
+            FieldTable::default(),
+        ),
+    )
+    .await
 }
 
 /// Opens a channel in confirm mode, for publishes that must not be lost.

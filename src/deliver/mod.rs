@@ -5,6 +5,7 @@
 //! only while this instance still holds the claim. A reaper hands expired claims back: to pending
 //! where the transport makes a resend safe, otherwise to `unknown` for a human.
 
+mod announce;
 mod email;
 mod error;
 mod outbox;
@@ -20,6 +21,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
+pub use announce::Announcer;
 pub use error::SendError;
 pub use outbox::FileOutbox;
 pub use smtp::{Smtp, SmtpUrlError};
@@ -150,10 +152,12 @@ pub struct Dispatcher {
     instance: String,
     metrics: Arc<Metrics>,
     wake: Arc<Notify>,
+    announce: Arc<Notify>,
 }
 
 impl Dispatcher {
-    /// A dispatcher for `instance`; `wake` is notified when new messages were recorded.
+    /// A dispatcher for `instance`; `wake` is notified when new messages were recorded, and the
+    /// dispatcher notifies `announce` when it recorded outcomes that have events to publish.
     pub fn new(
         store: Store,
         transports: Transports,
@@ -161,6 +165,7 @@ impl Dispatcher {
         instance: String,
         metrics: Arc<Metrics>,
         wake: Arc<Notify>,
+        announce: Arc<Notify>,
     ) -> Dispatcher {
         Dispatcher {
             store,
@@ -169,6 +174,7 @@ impl Dispatcher {
             instance,
             metrics,
             wake,
+            announce,
         }
     }
 
@@ -182,6 +188,7 @@ impl Dispatcher {
             this.store.clone(),
             this.instance.clone(),
             pending,
+            this.announce.clone(),
         ));
         let resend_safe = this.transports.resend_safe_channels();
         // Reap on start: claims left by a replica that died are the likeliest to be waiting.
@@ -393,6 +400,7 @@ async fn record_results(
     store: Store,
     instance: String,
     mut pending: mpsc::Receiver<FinishedAttempt>,
+    announce: Arc<Notify>,
 ) {
     let mut batch = Vec::with_capacity(RECORD_BATCH);
     while pending.recv_many(&mut batch, RECORD_BATCH).await > 0 {
@@ -412,6 +420,14 @@ async fn record_results(
                 }
             }
         };
+        if batch.iter().any(|r| {
+            matches!(
+                r.outcome,
+                AttemptOutcome::Sent { .. } | AttemptOutcome::Failed { .. }
+            )
+        }) {
+            announce.notify_one();
+        }
         if let Some(written) = written
             && written.len() < batch.len()
         {

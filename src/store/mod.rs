@@ -1,9 +1,10 @@
-//! PostgreSQL: incidents, decisions, the outbox and its attempts.
+//! PostgreSQL: incidents, decisions, the outbox and its attempts, and outcome events.
 //!
 //! Every statement lives in `queries/` as one `.sql` file, checked at compile time by sqlx
 //! against the migrations (offline data in `.sqlx/`). The rest of the crate sees typed functions
 //! only, never tables.
 
+mod events;
 mod outbox;
 mod record;
 
@@ -15,6 +16,7 @@ use sqlx::migrate::MigrateDatabase;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, Postgres};
 
+pub use events::OutcomeEvent;
 pub use outbox::{AttemptOutcome, ClaimedMessage, FinishedAttempt, OutboxCounts};
 pub use record::{NewMessage, RecordOutcome, Recording};
 

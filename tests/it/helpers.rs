@@ -86,7 +86,8 @@ impl Names {
         if let Ok(connection) = connect().await
             && let Ok(channel) = connection.create_channel().await
         {
-            for queue in [&self.queue, &self.dead] {
+            let listener = format!("{}.listener", self.events);
+            for queue in [&self.queue, &self.dead, &listener] {
                 let _ = channel
                     .queue_delete(queue.as_str().into(), QueueDeleteOptions::default())
                     .await;
@@ -253,40 +254,70 @@ impl TestApp {
 
     /// Takes messages from the dead-letter queue until `expected` arrived (or the deadline).
     pub async fn dead_letters(&self, expected: usize) -> Vec<(Vec<u8>, String, BasicProperties)> {
+        self.take(&self.names.dead, expected)
+            .await
+            .into_iter()
+            .map(|(body, properties)| {
+                let reason = properties
+                    .headers()
+                    .as_ref()
+                    .and_then(|h| h.inner().get("x-amends-error").cloned())
+                    .map(|v| match v {
+                        AMQPValue::LongString(s) => s.to_string(),
+                        other => format!("{other:?}"),
+                    })
+                    .unwrap_or_default();
+                (body, reason, properties)
+            })
+            .collect()
+    }
+
+    /// Binds a fresh queue to the events exchange (every type) and returns its name.
+    pub async fn listen_to_outcome_events(&self) -> String {
+        let queue = format!("{}.listener", self.names.events);
+        let channel = self.publisher.create_channel().await.expect("channel");
+        channel
+            .queue_declare(
+                queue.as_str().into(),
+                lapin::options::QueueDeclareOptions::default(),
+                FieldTable::default(),
+            )
+            .await
+            .expect("declare listener");
+        channel
+            .queue_bind(
+                queue.as_str().into(),
+                self.names.events.as_str().into(),
+                "#".into(),
+                Default::default(),
+                FieldTable::default(),
+            )
+            .await
+            .expect("bind listener");
+        queue
+    }
+
+    /// Takes messages from `queue` until `expected` arrived (or the deadline).
+    pub async fn take(&self, queue: &str, expected: usize) -> Vec<(Vec<u8>, BasicProperties)> {
         let mut out = Vec::new();
         let channel = self.publisher.create_channel().await.expect("channel");
         let start = std::time::Instant::now();
         while out.len() < expected {
             assert!(
                 start.elapsed() < DEADLINE,
-                "timed out waiting for {expected} dead letters, got {}",
+                "timed out waiting for {expected} messages in {queue}, got {}",
                 out.len()
             );
             let got = channel
-                .basic_get(
-                    self.names.dead.as_str().into(),
-                    BasicGetOptions { no_ack: true },
-                )
+                .basic_get(queue.into(), BasicGetOptions { no_ack: true })
                 .await
                 .expect("basic.get");
             let Some(message) = got else {
                 tokio::time::sleep(Duration::from_millis(25)).await;
                 continue;
             };
-            let reason = message
-                .delivery
-                .properties
-                .headers()
-                .as_ref()
-                .and_then(|h| h.inner().get("x-amends-error").cloned())
-                .map(|v| match v {
-                    AMQPValue::LongString(s) => s.to_string(),
-                    other => format!("{other:?}"),
-                })
-                .unwrap_or_default();
             out.push((
                 message.delivery.data.clone(),
-                reason,
                 message.delivery.properties.clone(),
             ));
         }
@@ -307,6 +338,27 @@ impl TestApp {
         let _ = self.publisher.close(200, "test done".into()).await;
         self.pool.close().await;
         self.names.clean_up().await;
+    }
+}
+
+impl Drop for TestApp {
+    /// A test that failed before `stop` still removes its database and queues.
+    fn drop(&mut self) {
+        if self.task.is_none() {
+            return;
+        }
+        self.token.cancel();
+        let names = self.names.clone();
+        // The test's runtime is unwinding; clean up on a runtime of our own.
+        let cleaner = std::thread::spawn(move || {
+            if let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                runtime.block_on(names.clean_up());
+            }
+        });
+        let _ = cleaner.join();
     }
 }
 

@@ -398,3 +398,37 @@ async fn health_readiness_and_metrics_answer() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_sent_message_is_announced_as_a_cloudevent() {
+    let app = spawn_app(&[]).await;
+    let listener = app.listen_to_outcome_events().await;
+    let e = event("order.delayed", |_| {});
+    app.publish(&e).await;
+    let events = app.take(&listener, 1).await;
+    let (body, properties) = &events[0];
+    assert_eq!(
+        properties.content_type().as_ref().map(|c| c.as_str()),
+        Some("application/cloudevents+json")
+    );
+    let outcome: Value = serde_json::from_slice(body).unwrap();
+    assert_eq!(outcome["specversion"], "1.0");
+    assert_eq!(outcome["type"], "notification.sent");
+    assert!(!outcome["source"].as_str().unwrap().is_empty());
+    let data = &outcome["data"];
+    assert_eq!(data["incident"]["id"], e["id"]);
+    assert_eq!(data["incident"]["source"], e["source"]);
+    assert_eq!(data["order_id"], "A-10042");
+    assert_eq!(data["channel"], "email");
+    assert_eq!(data["provider"], "outbox");
+    assert!(
+        !body.windows(15).any(|w| w == b"ana@example.com"),
+        "no contact details"
+    );
+    app.wait_for_count(
+        "select count(*) from outcome_event where status = 'published'",
+        1,
+    )
+    .await;
+    app.stop().await;
+}

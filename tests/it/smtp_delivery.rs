@@ -61,9 +61,14 @@ async fn a_permanent_smtp_failure_fails_at_once() {
         ("AMENDS_EMAIL_FROM", "care@shop.example"),
     ])
     .await;
+    let listener = app.listen_to_outcome_events().await;
     app.publish(&event("order.delayed", |_| {})).await;
     app.wait_for_count("select count(*) from outbox where status = 'failed'", 1)
         .await;
+    let announced = app.take(&listener, 1).await;
+    let outcome: serde_json::Value = serde_json::from_slice(&announced[0].0).unwrap();
+    assert_eq!(outcome["type"], "notification.failed");
+    assert!(outcome["data"]["error"].as_str().unwrap().contains("550"));
     assert_eq!(app.count("select count(*) from attempt").await, 1);
     let error: String = sqlx::query_scalar("select last_error from outbox")
         .fetch_one(&app.pool)

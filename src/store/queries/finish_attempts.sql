@@ -1,6 +1,6 @@
--- Records the outcomes of a batch of sends by instance $1 and one attempt row each, in one
--- statement (one commit for the whole batch). Each row is fenced by the claim: a message whose
--- claim was lost is left alone and missing from the result.
+-- Records the outcomes of a batch of sends by instance $1, one attempt row each, and the outcome
+-- event of each final outcome, in one statement (one commit for the whole batch). Each row is
+-- fenced by the claim: a message whose claim was lost is left alone and missing from the result.
 -- outcome: 'sent' | 'retry' (back to pending after retry_after seconds) | 'failed' | 'unknown'.
 with results as (
     select *
@@ -20,9 +20,33 @@ with results as (
         updated_at = now()
     from results r
     where o.outbox_id = r.outbox_id and o.claimed_by = $1 and o.status = 'sending'
-    returning o.outbox_id, o.attempts
+    returning o.outbox_id, o.incident_id, o.channel, o.attempts, o.provider_message_id, o.sent_at
+), attempted as (
+    insert into attempt (outbox_id, number, provider, instance, outcome, error, started_at)
+    select u.outbox_id, u.attempts, r.provider, $1, r.outcome, r.error, r.started_at
+    from updated u join results r using (outbox_id)
+    returning outbox_id
+), announced as (
+    -- No contact details: the event says what happened to which order, not to whom.
+    insert into outcome_event (event_id, source, event_type, subject, data)
+    select gen_random_uuid(), $1,
+           case r.outcome when 'sent' then 'notification.sent' else 'notification.failed' end,
+           u.outbox_id::text,
+           jsonb_build_object(
+               'notification_id', u.outbox_id,
+               'incident', jsonb_build_object('source', i.source, 'id', i.event_id, 'type', i.event_type),
+               'order_id', i.order_id,
+               'customer_id', i.customer_id,
+               'channel', u.channel,
+               'provider', r.provider,
+               'provider_message_id', u.provider_message_id,
+               'attempts', u.attempts,
+               'sent_at', u.sent_at,
+               'error', r.error)
+    from updated u
+    join results r using (outbox_id)
+    join incident i on i.incident_id = u.incident_id
+    where r.outcome in ('sent', 'failed')
+    returning event_id
 )
-insert into attempt (outbox_id, number, provider, instance, outcome, error, started_at)
-select u.outbox_id, u.attempts, r.provider, $1, r.outcome, r.error, r.started_at
-from updated u join results r using (outbox_id)
-returning outbox_id
+select outbox_id as "outbox_id!" from attempted
