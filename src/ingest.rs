@@ -52,6 +52,17 @@ enum Failure {
     Transient(StoreError),
 }
 
+impl Failure {
+    /// A database error caused by the event's own content is the event's fault: retrying it
+    /// would only loop. Everything else (connection, timeout, lock) is worth another delivery.
+    fn from_store(e: StoreError) -> Failure {
+        match e.rejected_data() {
+            Some(reason) => Failure::Reject(format!("the database refused the event: {reason}")),
+            None => Failure::Transient(e),
+        }
+    }
+}
+
 impl Ingest {
     /// A consumer over the given parts.
     pub fn new(
@@ -228,7 +239,7 @@ impl Ingest {
                 messages,
             })
             .await
-            .map_err(Failure::Transient)?;
+            .map_err(Failure::from_store)?;
         match outcome {
             RecordOutcome::Duplicate => {
                 self.metrics.events_duplicate.inc();

@@ -45,6 +45,21 @@ pub enum StoreError {
     },
 }
 
+impl StoreError {
+    /// The database's reason when it refused the data itself (SQLSTATE class 22, "data
+    /// exception", e.g. a `\u0000` in JSON), as opposed to failing to run the statement.
+    pub fn rejected_data(&self) -> Option<String> {
+        match self {
+            StoreError::Query(sqlx::Error::Database(db))
+                if db.code().is_some_and(|code| code.starts_with("22")) =>
+            {
+                Some(db.message().to_owned())
+            }
+            _ => None,
+        }
+    }
+}
+
 /// Handle to the database, cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Store {

@@ -243,6 +243,12 @@ async fn malformed_events_are_dead_lettered_with_their_reason() {
             "data.customer.id",
         ),
         (with(&|_| {}), Some("text/plain"), "content type"),
+        // Valid JSON that PostgreSQL's jsonb refuses: dead-lettered, not retried forever.
+        (
+            with(&|e| e["data"]["note"] = "nul \u{0} byte".into()),
+            None,
+            "database refused",
+        ),
     ];
     for (body, content_type, _) in &cases {
         app.publish_raw("order.delayed", body, *content_type).await;
