@@ -1,15 +1,11 @@
 //! Delivery through a real SMTP conversation with a local server.
 
-use crate::helpers::{event, spawn_app};
+use crate::helpers::{TestApp, event, spawn_app};
 use crate::smtp::{SmtpBehaviour, SmtpSink};
 
-#[tokio::test]
-async fn a_transient_smtp_failure_is_retried_and_delivered_once() {
-    let sink = SmtpSink::start(SmtpBehaviour {
-        fail_first_n: 1,
-        ..SmtpBehaviour::default()
-    })
-    .await;
+/// A local SMTP server behaving as told, and a daemon sending email through it.
+async fn app_with_smtp(behaviour: SmtpBehaviour) -> (SmtpSink, TestApp) {
+    let sink = SmtpSink::start(behaviour).await;
     let url = sink.url();
     let app = spawn_app(&[
         ("AMENDS_EMAIL_TRANSPORT", "smtp"),
@@ -19,6 +15,16 @@ async fn a_transient_smtp_failure_is_retried_and_delivered_once() {
             "Northwind Outfitters <care@shop.example>",
         ),
     ])
+    .await;
+    (sink, app)
+}
+
+#[tokio::test]
+async fn a_transient_smtp_failure_is_retried_and_delivered_once() {
+    let (sink, app) = app_with_smtp(SmtpBehaviour {
+        fail_first_n: 1,
+        ..SmtpBehaviour::default()
+    })
     .await;
     app.publish(&event("order.delayed", |_| {})).await;
     app.wait_for_count("select count(*) from outbox where status = 'sent'", 1)
@@ -49,17 +55,10 @@ async fn a_transient_smtp_failure_is_retried_and_delivered_once() {
 
 #[tokio::test]
 async fn a_permanent_smtp_failure_fails_at_once() {
-    let sink = SmtpSink::start(SmtpBehaviour {
+    let (sink, app) = app_with_smtp(SmtpBehaviour {
         reject_rcpt_with: Some(550),
         ..SmtpBehaviour::default()
     })
-    .await;
-    let url = sink.url();
-    let app = spawn_app(&[
-        ("AMENDS_EMAIL_TRANSPORT", "smtp"),
-        ("AMENDS_SMTP_URL", url.as_str()),
-        ("AMENDS_EMAIL_FROM", "care@shop.example"),
-    ])
     .await;
     let listener = app.listen_to_outcome_events().await;
     app.publish(&event("order.delayed", |_| {})).await;
