@@ -5,6 +5,7 @@
 //! with a deadline, never a fixed sleep.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use amends::app::App;
@@ -117,7 +118,9 @@ pub async fn connect() -> lapin::Result<Connection> {
 /// A daemon running in this process.
 pub struct TestApp {
     pub names: Names,
-    pub outbox: tempfile::TempDir,
+    pub outbox: Arc<tempfile::TempDir>,
+    /// Whether this app removes the database and queues when it stops (replicas share them).
+    owner: bool,
     pub port: u16,
     pub pool: PgPool,
     token: CancellationToken,
@@ -128,9 +131,20 @@ pub struct TestApp {
 
 /// Starts a daemon with the default configuration for tests plus `extra` environment.
 pub async fn spawn_app(extra: &[(&str, &str)]) -> TestApp {
-    let names = Names::new();
-    let outbox = tempfile::tempdir().expect("temp dir");
+    let outbox = Arc::new(tempfile::tempdir().expect("temp dir"));
+    start_app(Names::new(), outbox, true, extra).await
+}
+
+async fn start_app(
+    names: Names,
+    outbox: Arc<tempfile::TempDir>,
+    owner: bool,
+    extra: &[(&str, &str)],
+) -> TestApp {
     let mut env = names.env(outbox.path());
+    // Replicas in one process share a process id: name each one.
+    let instance = format!("test-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    env.push(("AMENDS_INSTANCE_NAME".to_owned(), instance));
     env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     let config = Config::from_sources(None, env).expect("test config");
     let app = App::build(config).await.expect("app builds");
@@ -153,6 +167,7 @@ pub async fn spawn_app(extra: &[(&str, &str)]) -> TestApp {
     TestApp {
         names,
         outbox,
+        owner,
         port,
         pool,
         token,
@@ -171,6 +186,11 @@ pub async fn declare(channel: &lapin::Channel, names: &Names) {
 }
 
 impl TestApp {
+    /// Another replica sharing this app's database, queues and outbox directory.
+    pub async fn spawn_replica(&self, extra: &[(&str, &str)]) -> TestApp {
+        start_app(self.names.clone(), self.outbox.clone(), false, extra).await
+    }
+
     /// Publishes raw bytes to the orders exchange with `routing_key` and waits for the confirm.
     pub async fn publish_raw(&self, routing_key: &str, body: &[u8], content_type: Option<&str>) {
         let mut properties = BasicProperties::default().with_delivery_mode(2);
@@ -337,14 +357,16 @@ impl TestApp {
         }
         let _ = self.publisher.close(200, "test done".into()).await;
         self.pool.close().await;
-        self.names.clean_up().await;
+        if self.owner {
+            self.names.clean_up().await;
+        }
     }
 }
 
 impl Drop for TestApp {
     /// A test that failed before `stop` still removes its database and queues.
     fn drop(&mut self) {
-        if self.task.is_none() {
+        if self.task.is_none() || !self.owner {
             return;
         }
         self.token.cancel();

@@ -438,3 +438,35 @@ async fn a_sent_message_is_announced_as_a_cloudevent() {
     .await;
     app.stop().await;
 }
+
+#[tokio::test]
+async fn two_replicas_share_the_work_and_send_each_message_once() {
+    const EVENTS: usize = 200;
+    let first = spawn_app(&[]).await;
+    let second = first.spawn_replica(&[]).await;
+    for _ in 0..EVENTS {
+        first.publish(&event("order.delayed", |_| {})).await;
+    }
+    first.wait_for_files(&first.email_dir(), EVENTS).await;
+    first
+        .wait_for_count(
+            "select count(*) from outbox where status = 'sent'",
+            EVENTS as i64,
+        )
+        .await;
+    assert_eq!(files(&first.email_dir()).len(), EVENTS);
+    assert_eq!(
+        first.count("select count(*) from attempt").await,
+        EVENTS as i64,
+        "no message was attempted twice"
+    );
+    assert_eq!(
+        first
+            .count("select count(distinct instance) from attempt")
+            .await,
+        2,
+        "both replicas sent messages"
+    );
+    second.stop().await;
+    first.stop().await;
+}
