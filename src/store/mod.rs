@@ -17,7 +17,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, Postgres};
 
 pub use events::OutcomeEvent;
-pub use outbox::{AttemptOutcome, ClaimedMessage, FinishedAttempt, OutboxCounts};
+pub use outbox::{AttemptOutcome, ClaimedMessage, FinishedAttempt};
 pub use record::{NewMessage, RecordOutcome, Recording};
 
 /// Errors of the store.

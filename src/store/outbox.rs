@@ -73,21 +73,6 @@ pub struct FinishedAttempt {
     pub outcome: AttemptOutcome,
 }
 
-/// Number of outbox rows per status.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct OutboxCounts {
-    /// Waiting to be sent.
-    pub pending: i64,
-    /// Claimed and being sent.
-    pub sending: i64,
-    /// Sent.
-    pub sent: i64,
-    /// Failed for good.
-    pub failed: i64,
-    /// Outcome unknown.
-    pub unknown: i64,
-}
-
 impl Store {
     /// Claims up to `limit` due messages for `instance` for `lease`.
     ///
@@ -191,25 +176,5 @@ impl Store {
             .fetch_all(&self.pool)
             .await?;
         Ok(rows.len())
-    }
-
-    /// Number of outbox rows per status.
-    pub async fn outbox_counts(&self) -> Result<OutboxCounts, StoreError> {
-        let rows = sqlx::query_file!("src/store/queries/outbox_counts.sql")
-            .fetch_all(&self.pool)
-            .await?;
-        let mut counts = OutboxCounts::default();
-        for row in rows {
-            let slot = match row.status.as_str() {
-                "pending" => &mut counts.pending,
-                "sending" => &mut counts.sending,
-                "sent" => &mut counts.sent,
-                "failed" => &mut counts.failed,
-                "unknown" => &mut counts.unknown,
-                _ => continue,
-            };
-            *slot = row.count;
-        }
-        Ok(counts)
     }
 }
