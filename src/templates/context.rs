@@ -102,8 +102,8 @@ fn date(d: NaiveDate) -> String {
 /// `€129.90`, `$5.00`, or `129.90 SEK` where no common symbol exists.
 fn money(m: &Money) -> String {
     let code = m.currency().code();
-    let amount = m.amount().round_dp(m.currency().minor_units()).to_string();
-    let amount = pad_minor(&amount, m.currency().minor_units());
+    // Money keeps its amount scaled to the currency's minor units, so `12.5 EUR` prints `12.50`.
+    let amount = m.amount().to_string();
     match code {
         "EUR" => format!("€{amount}"),
         "USD" => format!("${amount}"),
@@ -113,11 +113,20 @@ fn money(m: &Money) -> String {
     }
 }
 
-/// Pads `12.5` to `12.50` for two minor units.
-fn pad_minor(amount: &str, minor: u32) -> String {
-    if minor == 0 {
-        return amount.to_owned();
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::incident::Currency;
+
+    fn m(amount: &str, currency: &str) -> String {
+        money(&Money::parse(amount, Currency::parse(currency).unwrap()).unwrap())
     }
-    let (int, frac) = amount.split_once('.').unwrap_or((amount, ""));
-    format!("{int}.{frac:0<width$}", width = minor as usize)
+
+    #[test]
+    fn money_shows_every_minor_unit_and_a_symbol_where_common() {
+        assert_eq!(m("12.5", "EUR"), "€12.50");
+        assert_eq!(m("7", "USD"), "$7.00");
+        assert_eq!(m("1500", "JPY"), "¥1500");
+        assert_eq!(m("99.9", "SEK"), "99.90 SEK");
+    }
 }
