@@ -247,7 +247,7 @@ pub struct StockoutItem {
 }
 
 /// A suggested replacement product.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Substitute {
     /// Stock keeping unit.
     pub sku: String,
@@ -299,7 +299,7 @@ pub struct Cancellation {
 }
 
 /// A refund for a cancelled order.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Refund {
     /// Amount, in the order currency, at most the order total.
     pub amount: Money,

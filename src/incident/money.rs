@@ -116,6 +116,14 @@ impl Money {
         Ok(Money { amount, currency })
     }
 
+    /// Nothing, in `currency` (`0.00 EUR`).
+    pub fn zero(currency: Currency) -> Self {
+        Money {
+            amount: Decimal::new(0, currency.minor_units()),
+            currency,
+        }
+    }
+
     /// The amount, scaled to the currency's minor units.
     pub fn amount(&self) -> Decimal {
         self.amount

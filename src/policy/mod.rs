@@ -1,20 +1,50 @@
 //! The policy: rules the business edits (TOML), evaluated in order, first match wins.
 //!
-//! Pure: [`Policy::decide`] takes an incident and the current time and returns a [`Decision`];
-//! it reads no clock, no file and no database.
+//! Each rule has a CEL condition over [`Facts`] (the incident, the customer and their history),
+//! and names a template, channels in preference order, offers, a fallback for when the offers do
+//! not fit the budget, an optional escalation to a person and an optional delay. Beside the rules
+//! sit the frequency window, the code format and the budgets.
+//!
+//! Pure: [`Policy::decide`] takes an incident, its [`History`] and the current time and returns a
+//! [`Decision`] with its [`Explanation`]; it reads no clock, no file and no database. The budget
+//! reservation and the issuing of codes happen when the decision is recorded.
+//!
+//! - `facts`: what a condition sees; `condition`: CEL compile, check and evaluate;
+//! - `offer`: offer kinds and amounts; `budget`: limits and checks; `code`: coupon codes;
+//! - `frequency`: one apology per order per window, upgrades; `channel`: channel choice;
+//! - `explain`: the explanation stored with every decision.
 
+mod budget;
 mod channel;
+mod code;
+mod condition;
+mod explain;
+mod facts;
+mod frequency;
+mod offer;
+
+#[cfg(test)]
+mod tests;
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
 use serde::Deserialize;
+use sha2::{Digest, Sha256};
 
-use crate::incident::{Incident, IncidentType};
+use crate::incident::{Currency, Incident, Money};
 
+pub use budget::Budget;
 pub use channel::{Channel, SkipReason, UnknownChannel, choose, usable};
+pub use code::{ALPHABET, CodeFormat};
+pub use condition::{Condition, VARIABLES, Verdict};
+pub use explain::{Explanation, RuleTrace, short};
+pub use facts::{Facts, History, PriorIncident};
+pub use frequency::{Frequency, severity};
+pub use offer::{Amounts, Offer, OfferKind, OfferSpec, account_for_given, total_cost};
 
 /// A policy that could not be loaded; one line naming where and why.
 #[derive(Debug, thiserror::Error)]
@@ -38,98 +68,192 @@ pub enum PolicyError {
 }
 
 /// The rules file as written.
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct PolicyFile {
+    #[serde(default)]
+    frequency: FrequencyFile,
+    #[serde(default)]
+    codes: CodesFile,
+    #[serde(default)]
+    budget: BudgetFile,
     #[serde(default, rename = "rule")]
     rules: Vec<toml::Spanned<RuleFile>>,
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FrequencyFile {
+    #[serde(default = "default_order_window")]
+    order_window: String,
+    #[serde(default = "default_history_window")]
+    history_window: String,
+}
+
+impl Default for FrequencyFile {
+    fn default() -> Self {
+        FrequencyFile {
+            order_window: default_order_window(),
+            history_window: default_history_window(),
+        }
+    }
+}
+
+fn default_order_window() -> String {
+    "24h".to_owned()
+}
+
+fn default_history_window() -> String {
+    "90days".to_owned()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CodesFile {
+    #[serde(default = "default_prefix")]
+    prefix: String,
+    #[serde(default = "default_length")]
+    length: usize,
+    #[serde(default = "default_expiry")]
+    expires_in: String,
+}
+
+impl Default for CodesFile {
+    fn default() -> Self {
+        CodesFile {
+            prefix: default_prefix(),
+            length: default_length(),
+            expires_in: default_expiry(),
+        }
+    }
+}
+
+fn default_prefix() -> String {
+    "SORRY-".to_owned()
+}
+
+fn default_length() -> usize {
+    8
+}
+
+fn default_expiry() -> String {
+    "90days".to_owned()
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct BudgetFile {
+    #[serde(default)]
+    timezone: Option<String>,
+    #[serde(default)]
+    daily: BTreeMap<String, String>,
+    #[serde(default)]
+    per_customer: BTreeMap<String, String>,
+    #[serde(default)]
+    per_customer_window: Option<String>,
+}
+
 /// One rule as written.
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RuleFile {
     name: String,
-    /// Incident types the rule applies to; empty means every type.
+    /// CEL condition; a rule without one matches everything.
     #[serde(default)]
-    types: Vec<TypeName>,
-    /// Customer tiers the rule applies to; empty means every customer.
-    #[serde(default)]
-    tiers: Vec<String>,
+    when: Option<toml::Spanned<String>>,
     template: String,
     channels: Vec<Channel>,
+    #[serde(default)]
+    offers: Vec<toml::Spanned<offer::OfferFile>>,
+    /// `"apology"`, `"escalate"`, or a table `{ offers = [...], escalate = true }`.
+    #[serde(default)]
+    fallback: Option<toml::Spanned<toml::Value>>,
+    /// `true`, or the reason a person should follow up.
+    #[serde(default)]
+    escalate: Option<toml::Value>,
     /// Wait this long before sending, e.g. "30m".
     #[serde(default)]
     delay: Option<String>,
 }
 
-/// An incident type name, checked while the file is parsed so the error carries its line.
-#[derive(Debug, Clone, Copy, Deserialize)]
-#[serde(try_from = "String")]
-struct TypeName(IncidentType);
-
-impl TryFrom<String> for TypeName {
-    type Error = String;
-
-    fn try_from(value: String) -> Result<Self, Self::Error> {
-        value
-            .parse::<IncidentType>()
-            .map(TypeName)
-            .map_err(|_| format!("unknown incident type {value:?}"))
-    }
+/// What a rule does when its offers do not fit the budget.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Fallback {
+    /// Apologise without the costing offers (the default).
+    Apology,
+    /// Apologise without them and ask a person to follow up.
+    Escalate,
+    /// Give these (smaller) offers instead, optionally escalating.
+    Offers {
+        /// The smaller offers.
+        offers: Vec<OfferSpec>,
+        /// Ask a person to follow up too.
+        escalate: bool,
+    },
 }
 
 /// One rule of a loaded policy.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Rule {
     /// Unique name, recorded with every decision.
     pub name: String,
-    /// Incident types it applies to; empty means all.
-    pub types: Vec<IncidentType>,
-    /// Customer tiers it applies to; empty means all.
-    pub tiers: Vec<String>,
+    /// The condition; `None` matches every incident.
+    pub condition: Option<Condition>,
     /// Template key (a directory under `templates/`).
     pub template: String,
     /// Channels in preference order.
     pub channels: Vec<Channel>,
+    /// What the rule gives beside the apology.
+    pub offers: Vec<OfferSpec>,
+    /// What it does over budget.
+    pub fallback: Fallback,
+    /// Why a person should follow up, if they should.
+    pub escalate: Option<String>,
     /// Delay before sending.
     pub delay: Duration,
     /// Line of the rule in its file.
     pub line: usize,
 }
 
-impl Rule {
-    /// Why the rule does not match the incident, or `None` when it does.
-    pub fn mismatch(&self, incident: &Incident) -> Option<String> {
-        if !self.types.is_empty() && !self.types.contains(&incident.event_type) {
-            return Some(format!(
-                "type is {}, rule wants {}",
-                incident.event_type.as_str(),
-                self.types
-                    .iter()
-                    .map(|t| t.as_str())
-                    .collect::<Vec<_>>()
-                    .join(" or ")
-            ));
-        }
-        if !self.tiers.is_empty() {
-            let tier = incident.customer.tier.as_deref();
-            if !tier.is_some_and(|t| self.tiers.iter().any(|w| w == t)) {
-                return Some(format!(
-                    "customer tier is {}, rule wants {}",
-                    tier.unwrap_or("(none)"),
-                    self.tiers.join(" or ")
-                ));
-            }
-        }
-        None
-    }
+/// The settings beside the rules.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    /// At most one apology per order within this window.
+    pub order_window: Duration,
+    /// The window of the `history.*` counts.
+    pub history_window: Duration,
+    /// How codes look.
+    pub codes: CodeFormat,
+    /// How long codes are valid unless an offer says otherwise.
+    pub code_expiry: Duration,
+    /// The budgets.
+    pub budget: Budget,
 }
 
 /// A loaded, validated policy.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Policy {
     rules: Vec<Rule>,
+    settings: Settings,
+    version: String,
+}
+
+/// A set of offers to try against the budgets: the rule's, its fallback's, or none.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    /// `rule`, `fallback` or `apology only`.
+    pub label: &'static str,
+    /// The offers.
+    pub offers: Vec<Offer>,
+    /// Why a person should follow up, if they should.
+    pub escalation: Option<String>,
+}
+
+impl Plan {
+    /// What the offers count against budgets.
+    pub fn cost(&self, currency: Currency) -> Money {
+        total_cost(&self.offers, currency)
+    }
 }
 
 /// What the policy decided for one incident.
@@ -137,23 +261,32 @@ pub struct Policy {
 pub struct Decision {
     /// Name of the rule that matched, or [`Decision::NO_RULE`].
     pub rule: String,
+    /// Content hash of the policy.
+    pub policy_version: String,
     /// Template key.
     pub template: String,
-    /// Channels the message goes out on (empty when none is usable).
+    /// Channels the message goes out on (empty when none is usable or it was coalesced).
     pub channels: Vec<Channel>,
     /// Channels considered and skipped, with why.
     pub skipped: Vec<(Channel, SkipReason)>,
     /// When to send.
     pub send_at: DateTime<Utc>,
+    /// The plans to try in order against the budgets; the last never costs anything.
+    pub plans: Vec<Plan>,
+    /// Set when an earlier message about this order already covers this incident.
+    pub coalesced: Option<String>,
+    /// Why.
+    pub explanation: Explanation,
 }
 
 impl Decision {
     /// Rule name recorded when no rule matched.
     pub const NO_RULE: &'static str = "(no rule matched)";
 
-    /// Why nothing is sent, when nothing is: recorded and logged, not an error.
+    /// Why nothing is sent because nobody can be reached, when that is so: recorded and logged,
+    /// not an error. (A coalesced incident is not unreachable; see [`Decision::coalesced`].)
     pub fn unreachable(&self) -> Option<String> {
-        if !self.channels.is_empty() {
+        if !self.channels.is_empty() || self.coalesced.is_some() {
             return None;
         }
         if self.rule == Self::NO_RULE {
@@ -181,6 +314,33 @@ impl Decision {
     }
 }
 
+/// The first line of a TOML error, with its line number.
+fn toml_error(text: &str, e: &toml::de::Error) -> String {
+    let cause = e.message().trim().to_owned();
+    match e.span() {
+        Some(span) => format!("line {}: {cause}", line_of(text, span.start)),
+        None => cause,
+    }
+}
+
+fn duration(what: &str, text: &str) -> Result<Duration, String> {
+    humantime::parse_duration(text)
+        .map_err(|e| format!("{what} {text:?} is not a duration like 24h or 30days: {e}"))
+}
+
+fn currency_map(
+    what: &str,
+    map: &BTreeMap<String, String>,
+) -> Result<BTreeMap<Currency, Decimal>, String> {
+    let mut out = BTreeMap::new();
+    for (code, amount) in map {
+        let currency = Currency::parse(code).map_err(|e| format!("{what}: {e}"))?;
+        let money = Money::parse(amount, currency).map_err(|e| format!("{what}.{code}: {e}"))?;
+        out.insert(currency, money.amount());
+    }
+    Ok(out)
+}
+
 impl Policy {
     /// Reads and validates a policy file.
     pub fn load(path: &Path) -> Result<Policy, PolicyError> {
@@ -194,52 +354,139 @@ impl Policy {
         })
     }
 
-    /// Parses and validates policy text; the error names the line and the cause.
+    /// Parses and validates policy text; the error names the line, the rule and the cause.
+    ///
+    /// Every condition is compiled, checked against the names of the facts, and evaluated
+    /// against each sample incident, so a condition that cannot give true or false is refused.
     pub fn parse(text: &str) -> Result<Policy, String> {
-        let file: PolicyFile = toml::from_str(text).map_err(|e| {
-            let cause = e.message().trim().to_owned();
-            match e.span() {
-                Some(span) => format!("line {}: {cause}", line_of(text, span.start)),
-                None => cause,
-            }
-        })?;
+        let file: PolicyFile = toml::from_str(text).map_err(|e| toml_error(text, &e))?;
+        let settings = Policy::parse_settings(&file)?;
         if file.rules.is_empty() {
             return Err("no [[rule]] defined".to_owned());
         }
+        let shape = sample_facts()
+            .first()
+            .map(Facts::to_json)
+            .unwrap_or_default();
+        let samples = sample_facts();
         let mut names = HashSet::new();
         let mut rules = Vec::with_capacity(file.rules.len());
         for spanned in file.rules {
             let line = line_of(text, spanned.span().start);
             let rule = spanned.into_inner();
-            let fail = |cause: String| format!("line {line}: rule {:?}: {cause}", rule.name);
+            let name = rule.name.clone();
+            let fail = |at: usize, cause: String| format!("line {at}: rule {name:?}: {cause}");
             if rule.name.trim().is_empty() {
                 return Err(format!("line {line}: a rule has an empty name"));
             }
             if !names.insert(rule.name.clone()) {
-                return Err(fail("duplicate rule name".to_owned()));
+                return Err(fail(line, "duplicate rule name".to_owned()));
             }
             if rule.template.trim().is_empty() {
-                return Err(fail("template is empty".to_owned()));
+                return Err(fail(line, "template is empty".to_owned()));
             }
             if rule.channels.is_empty() {
-                return Err(fail("channels is empty".to_owned()));
+                return Err(fail(line, "channels is empty".to_owned()));
             }
+            let condition = match &rule.when {
+                Some(when) => {
+                    let at = line_of(text, when.span().start);
+                    let condition = Condition::compile(when.get_ref(), &shape)
+                        .map_err(|e| fail(at, format!("condition: {e}")))?;
+                    for sample in &samples {
+                        if let Verdict::Error(e) = condition.evaluate(sample) {
+                            return Err(fail(
+                                at,
+                                format!(
+                                    "condition fails on a sample {} incident: {e}",
+                                    sample.incident.event_type
+                                ),
+                            ));
+                        }
+                    }
+                    Some(condition)
+                }
+                None => None,
+            };
+            let mut offers = Vec::new();
+            for spanned in rule.offers {
+                let at = line_of(text, spanned.span().start);
+                offers.push(
+                    OfferSpec::parse(spanned.into_inner())
+                        .map_err(|e| fail(at, format!("offer: {e}")))?,
+                );
+            }
+            let fallback = match rule.fallback {
+                None => Fallback::Apology,
+                Some(spanned) => {
+                    let at = line_of(text, spanned.span().start);
+                    parse_fallback(spanned.into_inner())
+                        .map_err(|e| fail(at, format!("fallback: {e}")))?
+                }
+            };
+            let escalate = match rule.escalate {
+                None | Some(toml::Value::Boolean(false)) => None,
+                Some(toml::Value::Boolean(true)) => Some(format!("rule {name} asks for a person")),
+                Some(toml::Value::String(reason)) if !reason.trim().is_empty() => Some(reason),
+                Some(_) => {
+                    return Err(fail(
+                        line,
+                        "escalate must be true or the reason, as text".to_owned(),
+                    ));
+                }
+            };
             let delay = match &rule.delay {
-                Some(d) => humantime::parse_duration(d)
-                    .map_err(|e| fail(format!("delay {d:?} is not a duration: {e}")))?,
+                Some(d) => duration("delay", d).map_err(|e| fail(line, e))?,
                 None => Duration::ZERO,
             };
             rules.push(Rule {
-                types: rule.types.iter().map(|t| t.0).collect(),
-                tiers: rule.tiers.clone(),
-                template: rule.template.clone(),
-                channels: rule.channels.clone(),
                 name: rule.name,
+                condition,
+                template: rule.template,
+                channels: rule.channels,
+                offers,
+                fallback,
+                escalate,
                 delay,
                 line,
             });
         }
-        Ok(Policy { rules })
+        let version = version_of(text);
+        Ok(Policy {
+            rules,
+            settings,
+            version,
+        })
+    }
+
+    fn parse_settings(file: &PolicyFile) -> Result<Settings, String> {
+        let codes = CodeFormat {
+            prefix: file.codes.prefix.clone(),
+            length: file.codes.length,
+        };
+        codes.validate().map_err(|e| format!("[codes]: {e}"))?;
+        let budget = &file.budget;
+        let timezone = match &budget.timezone {
+            Some(tz) => tz
+                .parse::<chrono_tz::Tz>()
+                .map_err(|_| format!("[budget]: timezone {tz:?} is not an IANA time zone"))?,
+            None => chrono_tz::UTC,
+        };
+        Ok(Settings {
+            order_window: duration("[frequency] order_window", &file.frequency.order_window)?,
+            history_window: duration("[frequency] history_window", &file.frequency.history_window)?,
+            code_expiry: duration("[codes] expires_in", &file.codes.expires_in)?,
+            codes,
+            budget: Budget {
+                daily: currency_map("[budget] daily", &budget.daily)?,
+                per_customer: currency_map("[budget] per_customer", &budget.per_customer)?,
+                customer_window: match &budget.per_customer_window {
+                    Some(w) => duration("[budget] per_customer_window", w)?,
+                    None => Budget::default().customer_window,
+                },
+                timezone,
+            },
+        })
     }
 
     /// The rules in evaluation order.
@@ -247,176 +494,350 @@ impl Policy {
         &self.rules
     }
 
+    /// The settings beside the rules.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// Content hash (SHA-256, hex) of the policy text: recorded with every decision.
+    pub fn version(&self) -> &str {
+        &self.version
+    }
+
     /// Template keys the rules refer to.
     pub fn templates(&self) -> impl Iterator<Item = &str> {
         self.rules.iter().map(|r| r.template.as_str())
     }
 
-    /// The first matching rule, applied to the incident at time `now`.
-    pub fn decide(&self, incident: &Incident, now: DateTime<Utc>) -> Decision {
-        let Some(rule) = self.rules.iter().find(|r| r.mismatch(incident).is_none()) else {
+    /// The `history.*` window in whole days.
+    pub fn history_days(&self) -> i64 {
+        (self.settings.history_window.as_secs() / 86_400) as i64
+    }
+
+    /// Decides for `incident`, given what happened before, at time `now`.
+    pub fn decide(&self, incident: &Incident, history: &History, now: DateTime<Utc>) -> Decision {
+        let facts = Facts::gather(incident, history, self.history_days());
+        let json = facts.to_json();
+        let mut explanation = Explanation {
+            policy_version: self.version.clone(),
+            ..Explanation::default()
+        };
+        let mut matched = None;
+        for rule in &self.rules {
+            let (verdict, condition, seen) = match &rule.condition {
+                None => (Verdict::True, "true".to_owned(), Vec::new()),
+                Some(c) => (c.evaluate(&facts), c.source().to_owned(), c.seen(&json)),
+            };
+            explanation.rules.push(RuleTrace {
+                rule: rule.name.clone(),
+                line: rule.line,
+                condition,
+                outcome: match &verdict {
+                    Verdict::True => "matched".to_owned(),
+                    Verdict::False => "not matched".to_owned(),
+                    Verdict::Error(e) => format!("error: {e}"),
+                },
+                seen: seen.into_iter().collect(),
+            });
+            if verdict == Verdict::True {
+                matched = Some(rule);
+                break;
+            }
+        }
+        let frequency = Frequency::assess(
+            &history.order_incidents,
+            incident.event_type,
+            now,
+            self.settings.order_window,
+        );
+        explanation.frequency = frequency.describe(self.settings.order_window);
+        let Some(rule) = matched else {
             return Decision {
                 rule: Decision::NO_RULE.to_owned(),
+                policy_version: self.version.clone(),
                 template: String::new(),
                 channels: Vec::new(),
                 skipped: Vec::new(),
                 send_at: now,
+                plans: vec![Plan {
+                    label: "apology only",
+                    offers: Vec::new(),
+                    escalation: None,
+                }],
+                coalesced: None,
+                explanation,
             };
         };
-        let (chosen, skipped) = choose(&rule.channels, &incident.customer);
+
+        if let Frequency::Repeat { .. } = frequency {
+            explanation
+                .channels
+                .push("none: coalesced into the earlier message".to_owned());
+            return Decision {
+                rule: rule.name.clone(),
+                policy_version: self.version.clone(),
+                template: rule.template.clone(),
+                channels: Vec::new(),
+                skipped: Vec::new(),
+                send_at: now,
+                plans: vec![Plan {
+                    label: "apology only",
+                    offers: Vec::new(),
+                    escalation: None,
+                }],
+                coalesced: Some(explanation.frequency.clone()),
+                explanation,
+            };
+        }
+
+        // Offers: resolve, then take off what this order already received.
+        let given: Decimal = history.order_incidents.iter().map(|p| p.given).sum();
+        let resolve = |specs: &[OfferSpec], notes: &mut Vec<String>| -> Vec<Offer> {
+            let mut offers = Vec::new();
+            for spec in specs {
+                match spec.resolve(incident, now, self.settings.code_expiry) {
+                    Ok(offer) => offers.push(offer),
+                    Err(why) => notes.push(format!("{} not offered: {why}", spec.kind().as_str())),
+                }
+            }
+            if given > Decimal::ZERO {
+                let (kept, changes) = account_for_given(offers, given);
+                notes.extend(changes);
+                kept
+            } else {
+                offers
+            }
+        };
+        let mut notes = Vec::new();
+        let offers = resolve(&rule.offers, &mut notes);
+        explanation.offers = offers.iter().map(Offer::describe).collect();
+        explanation.offers.extend(notes);
+
+        let free: Vec<Offer> = offers
+            .iter()
+            .filter(|o| o.cost.amount().is_zero())
+            .cloned()
+            .collect();
+        let mut plans = vec![Plan {
+            label: "rule",
+            offers: offers.clone(),
+            escalation: rule.escalate.clone(),
+        }];
+        let currency = incident.order.total.currency();
+        if !total_cost(&offers, currency).amount().is_zero() {
+            let mut fallback_notes = Vec::new();
+            match &rule.fallback {
+                Fallback::Apology => {
+                    explanation.fallback = "apology without the costing offers".to_owned();
+                }
+                Fallback::Escalate => {
+                    explanation.fallback =
+                        "apology without the costing offers, and a person follows up".to_owned();
+                    plans.push(Plan {
+                        label: "fallback",
+                        offers: free.clone(),
+                        escalation: Some(
+                            rule.escalate
+                                .clone()
+                                .unwrap_or_else(|| "the offer did not fit the budget".to_owned()),
+                        ),
+                    });
+                }
+                Fallback::Offers {
+                    offers: specs,
+                    escalate,
+                } => {
+                    let mut smaller = resolve(specs, &mut fallback_notes);
+                    smaller.retain(|o| !o.cost.amount().is_zero());
+                    smaller.extend(free.iter().cloned());
+                    explanation.fallback = format!(
+                        "instead: {}",
+                        smaller
+                            .iter()
+                            .map(Offer::describe)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    );
+                    plans.push(Plan {
+                        label: "fallback",
+                        offers: smaller,
+                        escalation: if *escalate {
+                            Some(
+                                rule.escalate.clone().unwrap_or_else(|| {
+                                    "the offer did not fit the budget".to_owned()
+                                }),
+                            )
+                        } else {
+                            rule.escalate.clone()
+                        },
+                    });
+                }
+            }
+            explanation.offers.extend(fallback_notes);
+            // Whatever the fallback, an apology that costs nothing always fits.
+            if !matches!(rule.fallback, Fallback::Escalate) {
+                plans.push(Plan {
+                    label: "apology only",
+                    offers: free,
+                    escalation: rule.escalate.clone(),
+                });
+            }
+        }
+        explanation.escalation = rule.escalate.clone();
+
+        // Channels: the rule's preference first, then any other as a fallback.
+        let mut preference = rule.channels.clone();
+        for channel in [Channel::Email, Channel::Sms] {
+            if !preference.contains(&channel) {
+                preference.push(channel);
+            }
+        }
+        let (chosen, skipped) = choose(&preference, &incident.customer);
+        for (channel, reason) in &skipped {
+            explanation
+                .channels
+                .push(format!("{channel}: skipped, {}", reason.describe()));
+        }
+        match chosen {
+            Some(channel) if rule.channels.first() == Some(&channel) => explanation
+                .channels
+                .push(format!("{channel}: used (preferred)")),
+            Some(channel) if rule.channels.contains(&channel) => explanation
+                .channels
+                .push(format!("{channel}: used (next in the rule's order)")),
+            Some(channel) => explanation.channels.push(format!(
+                "{channel}: used (fallback: the rule's channels cannot reach the customer)"
+            )),
+            None => explanation
+                .channels
+                .push("none can reach the customer".to_owned()),
+        }
+        if chosen.is_none() {
+            // Nobody can be told of a code: give none, spend no budget; a person may still call.
+            let free: Vec<Offer> = offers
+                .into_iter()
+                .filter(|o| o.cost.amount().is_zero())
+                .collect();
+            if plans.len() > 1 || plans[0].offers.len() != free.len() {
+                explanation
+                    .offers
+                    .push("no costing offer: no channel can tell the customer of it".to_owned());
+            }
+            plans = vec![Plan {
+                label: "apology only",
+                offers: free,
+                escalation: rule.escalate.clone(),
+            }];
+            explanation.fallback = String::new();
+        }
         let delay = chrono::Duration::from_std(rule.delay).unwrap_or(chrono::Duration::zero());
         Decision {
             rule: rule.name.clone(),
+            policy_version: self.version.clone(),
             template: rule.template.clone(),
             channels: chosen.into_iter().collect(),
             skipped,
             send_at: now + delay,
+            plans,
+            coalesced: None,
+            explanation,
         }
     }
+}
+
+impl Policy {
+    /// The budget step without a database, for `amends policy explain`: tries the plans against
+    /// the per-customer cap and today's budget as `history` states them. Returns the plan that
+    /// would be given and one line per plan tried.
+    pub fn settle_offline<'d>(
+        &self,
+        decision: &'d Decision,
+        history: &History,
+        currency: Currency,
+    ) -> (Option<&'d Plan>, Vec<String>) {
+        let budget = &self.settings.budget;
+        let mut lines = Vec::new();
+        for plan in &decision.plans {
+            let cost = plan.cost(currency);
+            if cost.amount().is_zero() {
+                return (Some(plan), lines);
+            }
+            let verdict = budget
+                .customer_allows(&cost, history.compensation)
+                .and_then(|()| budget.daily_allows(&cost, history.budget_spent_today));
+            match verdict {
+                Ok(()) => {
+                    lines.push(format!(
+                        "{}: {cost} fits the per-customer cap ({} given before) and today's budget ({} spent)",
+                        plan.label, history.compensation, history.budget_spent_today
+                    ));
+                    return (Some(plan), lines);
+                }
+                Err(why) => lines.push(format!("{}: {why}", plan.label)),
+            }
+        }
+        (None, lines)
+    }
+}
+
+fn parse_fallback(value: toml::Value) -> Result<Fallback, String> {
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct FallbackFile {
+        offers: Vec<offer::OfferFile>,
+        #[serde(default)]
+        escalate: bool,
+    }
+    match value {
+        toml::Value::String(s) if s == "apology" => Ok(Fallback::Apology),
+        toml::Value::String(s) if s == "escalate" => Ok(Fallback::Escalate),
+        toml::Value::String(s) => Err(format!(
+            "{s:?} is not a fallback (\"apology\", \"escalate\", or a table with offers)"
+        )),
+        table @ toml::Value::Table(_) => {
+            let file: FallbackFile = table
+                .try_into()
+                .map_err(|e: toml::de::Error| e.message().to_owned())?;
+            let offers = file
+                .offers
+                .into_iter()
+                .map(OfferSpec::parse)
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(Fallback::Offers {
+                offers,
+                escalate: file.escalate,
+            })
+        }
+        other => Err(format!(
+            "expected text or a table, not {}",
+            other.type_str()
+        )),
+    }
+}
+
+/// Facts of every sample incident with an empty history: the shape conditions are checked
+/// against, and the incidents they must evaluate on.
+fn sample_facts() -> Vec<Facts> {
+    let default = crate::incident::Locale::parse("en").ok();
+    crate::incident::SUPPORTED_TYPES
+        .iter()
+        .filter_map(|t| {
+            let text = crate::incident::sample(t)?;
+            let incident = crate::incident::parse(text.as_bytes(), None, default.as_ref()?).ok()?;
+            Some(Facts::gather(&incident, &History::default(), 90))
+        })
+        .collect()
+}
+
+/// The version of a policy text: its SHA-256, in hex.
+pub fn version_of(text: &str) -> String {
+    Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// 1-based line number of a byte offset.
 fn line_of(text: &str, offset: usize) -> usize {
     text[..offset.min(text.len())].matches('\n').count() + 1
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::incident::{Locale, parse, sample};
-
-    const POLICY: &str = r#"
-[[rule]]
-name = "vip-cancelled"
-types = ["order.cancelled"]
-tiers = ["vip"]
-template = "order-cancelled"
-channels = ["sms", "email"]
-
-[[rule]]
-name = "cancelled"
-types = ["order.cancelled"]
-template = "order-cancelled"
-channels = ["email", "sms"]
-
-[[rule]]
-name = "delayed"
-types = ["order.delayed"]
-template = "order-delayed"
-channels = ["email"]
-delay = "10m"
-"#;
-
-    fn incident(event_type: &str, edit: impl FnOnce(&mut serde_json::Value)) -> Incident {
-        let mut event: serde_json::Value =
-            serde_json::from_str(sample(event_type).unwrap()).unwrap();
-        edit(&mut event);
-        let body = serde_json::to_vec(&event).unwrap();
-        parse(&body, None, &Locale::parse("en").unwrap()).unwrap()
-    }
-
-    fn now() -> DateTime<Utc> {
-        "2026-11-23T10:00:00Z".parse().unwrap()
-    }
-
-    #[test]
-    fn first_matching_rule_wins() {
-        let policy = Policy::parse(POLICY).unwrap();
-        let vip = incident("order.cancelled", |e| {
-            e["data"]["customer"]["tier"] = "vip".into();
-            e["data"]["customer"]["consent"]["sms"] = true.into();
-        });
-        let decision = policy.decide(&vip, now());
-        assert_eq!(decision.rule, "vip-cancelled");
-        assert_eq!(decision.channels, vec![Channel::Sms]);
-
-        let regular = incident("order.cancelled", |e| {
-            e["data"]["customer"]["tier"] = "regular".into();
-        });
-        let decision = policy.decide(&regular, now());
-        assert_eq!(decision.rule, "cancelled");
-        assert_eq!(decision.channels, vec![Channel::Email]);
-        assert_eq!(decision.template, "order-cancelled");
-    }
-
-    #[test]
-    fn delay_moves_send_at() {
-        let policy = Policy::parse(POLICY).unwrap();
-        let decision = policy.decide(&incident("order.delayed", |_| {}), now());
-        assert_eq!(decision.send_at, now() + chrono::Duration::minutes(10));
-    }
-
-    #[test]
-    fn no_matching_rule_is_recorded_not_an_error() {
-        let policy = Policy::parse(POLICY).unwrap();
-        let decision = policy.decide(&incident("order.stockout", |_| {}), now());
-        assert_eq!(decision.rule, Decision::NO_RULE);
-        assert!(decision.channels.is_empty());
-        assert_eq!(decision.unreachable().unwrap(), "no policy rule matched");
-    }
-
-    #[test]
-    fn sms_needs_consent_and_falls_back_to_email() {
-        let policy = Policy::parse(POLICY).unwrap();
-        let vip = incident("order.cancelled", |e| {
-            e["data"]["customer"]["tier"] = "vip".into();
-            e["data"]["customer"]["consent"]["sms"] = false.into();
-        });
-        let decision = policy.decide(&vip, now());
-        assert_eq!(decision.channels, vec![Channel::Email]);
-        assert_eq!(
-            decision.skipped,
-            vec![(Channel::Sms, SkipReason::NoSmsConsent)]
-        );
-    }
-
-    #[test]
-    fn customer_without_contacts_is_unreachable() {
-        let policy = Policy::parse(POLICY).unwrap();
-        let nobody = incident("order.cancelled", |e| {
-            let customer = e["data"]["customer"].as_object_mut().unwrap();
-            customer.remove("email");
-            customer.remove("phone");
-        });
-        let decision = policy.decide(&nobody, now());
-        assert!(decision.channels.is_empty());
-        assert_eq!(
-            decision.unreachable().unwrap(),
-            "no usable channel: sms: no phone number; email: no email address"
-        );
-    }
-
-    #[test]
-    fn errors_name_the_line_and_cause() {
-        let err = Policy::parse("[[rule]]\nname = \"a\"\ntypes = [\"order.lost\"]\ntemplate = \"t\"\nchannels = [\"email\"]\n")
-            .unwrap_err();
-        assert!(err.starts_with("line 3: "), "{err}");
-        assert!(
-            err.contains("unknown incident type \"order.lost\""),
-            "{err}"
-        );
-
-        let err = Policy::parse("[[rule]]\nname = \"a\"\ntemplate = \"t\"\nchannels = [\"fax\"]\n")
-            .unwrap_err();
-        assert!(err.starts_with("line 4: "), "{err}");
-
-        let dup = "[[rule]]\nname = \"a\"\ntemplate = \"t\"\nchannels = [\"email\"]\n\n[[rule]]\nname = \"a\"\ntemplate = \"t\"\nchannels = [\"email\"]\n";
-        let err = Policy::parse(dup).unwrap_err();
-        assert_eq!(err, "line 6: rule \"a\": duplicate rule name");
-
-        let err = Policy::parse(
-            "[[rule]]\nname = \"a\"\ntemplate = \"t\"\nchannels = [\"email\"]\ndelay = \"soon\"\n",
-        )
-        .unwrap_err();
-        assert!(err.starts_with("line 1: rule \"a\": delay"), "{err}");
-    }
-
-    #[test]
-    fn shipped_default_policy_is_valid_and_covers_every_type() {
-        let policy = Policy::load(Path::new("policy/default.toml")).unwrap();
-        for event_type in crate::incident::SUPPORTED_TYPES {
-            let decision = policy.decide(&incident(event_type, |_| {}), now());
-            assert_ne!(decision.rule, Decision::NO_RULE, "{event_type}");
-        }
-    }
 }

@@ -1,0 +1,240 @@
+//! What a rule's condition can see: the incident, the order, the customer and the customer's
+//! history, flattened into plain values with every key always present.
+//!
+//! Absent values are neutral (`""`, `0`, `false`) rather than null, so a condition such as
+//! `incident.delay_days >= 5` is well-typed for every incident and a business user never has to
+//! guard against nulls. Amounts are doubles here: good for thresholds in conditions, never used for
+//! arithmetic (offers and budgets compute with exact decimals).
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use rust_decimal::prelude::ToPrimitive;
+use serde::{Deserialize, Serialize};
+
+use crate::incident::{Incident, IncidentDetails, IncidentType};
+
+/// What amends' database knows about a customer and an order before this incident.
+///
+/// Read by the store in the same transaction that records the incident; given by hand to
+/// `amends policy explain --customer-history`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct History {
+    /// The customer's other incidents in the policy's history window.
+    pub incidents: i64,
+    /// Messages queued for the customer in the history window.
+    pub messages: i64,
+    /// Compensation already issued to the customer in the per-customer budget window, in the
+    /// order's currency (what counted against budgets).
+    #[serde(with = "rust_decimal::serde::str")]
+    pub compensation: Decimal,
+    /// Earlier incidents on the same order, oldest first.
+    pub order_incidents: Vec<PriorIncident>,
+    /// Spent today from the global budget in the order's currency (explain only; at record time
+    /// the database checks it atomically).
+    #[serde(with = "rust_decimal::serde::str")]
+    pub budget_spent_today: Decimal,
+}
+
+/// An earlier incident on the same order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PriorIncident {
+    /// Its type.
+    #[serde(rename = "type")]
+    pub event_type: IncidentType,
+    /// When amends recorded it.
+    pub at: DateTime<Utc>,
+    /// Whether a message was queued for it (coalesced incidents queue none).
+    #[serde(default = "yes")]
+    pub messaged: bool,
+    /// Compensation issued for it, in the order's currency.
+    #[serde(default, with = "rust_decimal::serde::str")]
+    pub given: Decimal,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// The variables of a condition: `incident`, `order`, `customer`, `history`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Facts {
+    /// `incident.*`
+    pub incident: IncidentFacts,
+    /// `order.*`
+    pub order: OrderFacts,
+    /// `customer.*`
+    pub customer: CustomerFacts,
+    /// `history.*`
+    pub history: HistoryFacts,
+}
+
+/// `incident.*`: the type and its type-specific details.
+#[derive(Debug, Clone, Serialize)]
+pub struct IncidentFacts {
+    /// `order.delayed`, `order.stockout` or `order.cancelled`.
+    #[serde(rename = "type")]
+    pub event_type: String,
+    /// New ETA minus original ETA, in days; 0 when the new ETA is unknown or not a delay.
+    pub delay_days: i64,
+    /// A delay whose new ETA is not known.
+    pub eta_unknown: bool,
+    /// The delay or cancellation reason; `""` for a stockout.
+    pub reason: String,
+    /// The carrier of a delayed order, or `""`.
+    pub carrier: String,
+    /// Who cancelled (`merchant`, `customer`), or `""`.
+    pub initiated_by: String,
+    /// `backorder`, `partial_ship`, `cancel_items`, or `""`.
+    pub stockout_action: String,
+    /// Units out of stock.
+    pub stockout_units: i64,
+    /// Substitutes the event suggests.
+    pub substitutes: i64,
+    /// A cancellation that comes with a refund.
+    pub refund: bool,
+}
+
+/// `order.*`.
+#[derive(Debug, Clone, Serialize)]
+pub struct OrderFacts {
+    /// The order id.
+    pub id: String,
+    /// The total, for comparisons (`order.total >= 100.0`).
+    pub total: f64,
+    /// ISO 4217 code.
+    pub currency: String,
+    /// Units ordered.
+    pub item_count: i64,
+}
+
+/// `customer.*`.
+#[derive(Debug, Clone, Serialize)]
+pub struct CustomerFacts {
+    /// The customer id.
+    pub id: String,
+    /// Loyalty tier, or `""`.
+    pub tier: String,
+    /// Locale tag, e.g. `es-ES`.
+    pub locale: String,
+    /// Language subtag, e.g. `es`.
+    pub language: String,
+    /// ISO 3166 country of the phone number, or `""`.
+    pub country: String,
+    /// An email address is known.
+    pub has_email: bool,
+    /// A phone number is known.
+    pub has_phone: bool,
+    /// Consent per channel.
+    pub consent: ConsentFacts,
+}
+
+/// `customer.consent.*`.
+#[derive(Debug, Clone, Serialize)]
+pub struct ConsentFacts {
+    /// Transactional email allowed.
+    pub email: bool,
+    /// SMS allowed.
+    pub sms: bool,
+}
+
+/// `history.*`.
+#[derive(Debug, Clone, Serialize)]
+pub struct HistoryFacts {
+    /// The window the counts cover, in days.
+    pub days: i64,
+    /// The customer's other incidents in the window.
+    pub incidents: i64,
+    /// Messages queued for the customer in the window.
+    pub messages: i64,
+    /// Compensation issued to the customer in the per-customer budget window.
+    pub compensation: f64,
+    /// Earlier incidents on this order (any time).
+    pub order_incidents: i64,
+    /// This order had an incident before.
+    pub order_had_incident: bool,
+}
+
+impl Facts {
+    /// The facts about `incident` given its `history`; `history_days` is the window of the counts.
+    pub fn gather(incident: &Incident, history: &History, history_days: i64) -> Facts {
+        let tz = &incident.customer.timezone;
+        let mut facts = IncidentFacts {
+            event_type: incident.event_type.as_str().to_owned(),
+            delay_days: 0,
+            eta_unknown: false,
+            reason: String::new(),
+            carrier: String::new(),
+            initiated_by: String::new(),
+            stockout_action: String::new(),
+            stockout_units: 0,
+            substitutes: 0,
+            refund: false,
+        };
+        match &incident.details {
+            IncidentDetails::Delayed(d) => {
+                match &d.new_eta {
+                    Some(new) => {
+                        facts.delay_days = (new.date_in(tz) - d.original_eta.date_in(tz)).num_days()
+                    }
+                    None => facts.eta_unknown = true,
+                }
+                facts.reason = d.reason.as_str().to_owned();
+                facts.carrier = d.carrier.clone().unwrap_or_default();
+            }
+            IncidentDetails::Stockout(s) => {
+                facts.stockout_action = s.action.as_str().to_owned();
+                facts.stockout_units = s.items.iter().map(|i| i64::from(i.quantity)).sum();
+                facts.substitutes = s.substitutes.len() as i64;
+            }
+            IncidentDetails::Cancelled(c) => {
+                facts.reason = c.reason.as_str().to_owned();
+                facts.initiated_by = c.initiated_by.as_str().to_owned();
+                facts.refund = c.refund.is_some();
+            }
+        }
+        let order = &incident.order;
+        let customer = &incident.customer;
+        Facts {
+            incident: facts,
+            order: OrderFacts {
+                id: order.id.clone(),
+                total: order.total.amount().to_f64().unwrap_or(f64::MAX),
+                currency: order.total.currency().code().to_owned(),
+                item_count: order.items.iter().map(|i| i64::from(i.quantity)).sum(),
+            },
+            customer: CustomerFacts {
+                id: customer.id.clone(),
+                tier: customer.tier.clone().unwrap_or_default(),
+                locale: customer.locale.to_string(),
+                language: customer.locale.language().to_owned(),
+                country: customer
+                    .phone
+                    .as_ref()
+                    .and_then(|p| p.country())
+                    .unwrap_or_default()
+                    .to_owned(),
+                has_email: customer.email.is_some(),
+                has_phone: customer.phone.is_some(),
+                consent: ConsentFacts {
+                    email: customer.consent.email,
+                    sms: customer.consent.sms,
+                },
+            },
+            history: HistoryFacts {
+                days: history_days,
+                incidents: history.incidents,
+                messages: history.messages,
+                compensation: history.compensation.to_f64().unwrap_or(0.0),
+                order_incidents: history.order_incidents.len() as i64,
+                order_had_incident: !history.order_incidents.is_empty(),
+            },
+        }
+    }
+
+    /// The facts as one JSON object (`{"incident": {…}, …}`), for explanations.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::to_value(self).unwrap_or_default()
+    }
+}

@@ -1,0 +1,541 @@
+//! Policy evaluation, table-style: every rule of the shipped policy, the boundaries, the errors.
+
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use serde_json::Value;
+
+use super::*;
+use crate::incident::{IncidentType, Locale, parse, sample};
+
+fn incident(event_type: &str, edit: impl FnOnce(&mut Value)) -> Incident {
+    let mut event: Value = serde_json::from_str(sample(event_type).unwrap()).unwrap();
+    edit(&mut event);
+    let body = serde_json::to_vec(&event).unwrap();
+    parse(&body, None, &Locale::parse("en").unwrap()).unwrap()
+}
+
+fn now() -> DateTime<Utc> {
+    "2026-11-23T10:00:00Z".parse().unwrap()
+}
+
+fn shipped() -> Policy {
+    Policy::load(Path::new("policy/default.toml")).unwrap()
+}
+
+fn money(amount: &str) -> Money {
+    Money::parse(amount, Currency::parse("EUR").unwrap()).unwrap()
+}
+
+/// A delay of `days` (original ETA 2026-11-24) for a customer of `tier`.
+fn delay(days: i64, tier: Option<&str>) -> Incident {
+    incident("order.delayed", |e| {
+        let new =
+            chrono::NaiveDate::from_ymd_opt(2026, 11, 24).unwrap() + chrono::Days::new(days as u64);
+        e["data"]["delay"]["new_eta"] = new.to_string().into();
+        e["data"]["customer"]["tier"] = tier.map_or(Value::Null, Value::from);
+    })
+}
+
+fn prior(event_type: IncidentType, at: &str, given: &str) -> PriorIncident {
+    PriorIncident {
+        event_type,
+        at: at.parse().unwrap(),
+        messaged: true,
+        given: given.parse().unwrap(),
+    }
+}
+
+/// The rule each situation must reach in the shipped policy: every rule is hit at least once,
+/// and every threshold from both sides.
+#[test]
+fn shipped_policy_rule_table() {
+    let policy = shipped();
+    let cancelled = |tier: Option<&str>, by: &str| {
+        incident("order.cancelled", |e| {
+            e["data"]["customer"]["tier"] = tier.map_or(Value::Null, Value::from);
+            e["data"]["cancellation"]["initiated_by"] = by.into();
+        })
+    };
+    let stockout = |tier: Option<&str>| {
+        incident("order.stockout", |e| {
+            e["data"]["customer"]["tier"] = tier.map_or(Value::Null, Value::from);
+        })
+    };
+    let unknown_eta = incident("order.delayed", |e| {
+        e["data"]["delay"]
+            .as_object_mut()
+            .unwrap()
+            .remove("new_eta");
+    });
+    let repeated = History {
+        order_incidents: vec![prior(IncidentType::Delayed, "2026-11-10T10:00:00Z", "0")],
+        ..History::default()
+    };
+    let none = History::default();
+    let table: Vec<(&str, Incident, &History, &str)> = vec![
+        (
+            "VIP, cancelled by us",
+            cancelled(Some("vip"), "merchant"),
+            &none,
+            "vip-merchant-cancellation",
+        ),
+        (
+            "cancelled by us",
+            cancelled(None, "merchant"),
+            &none,
+            "merchant-cancellation",
+        ),
+        (
+            "VIP who cancelled",
+            cancelled(Some("vip"), "customer"),
+            &none,
+            "customer-cancellation",
+        ),
+        ("VIP stockout", stockout(Some("vip")), &none, "vip-stockout"),
+        ("stockout", stockout(None), &none, "stockout"),
+        ("no new date", unknown_eta, &none, "delay-unknown-eta"),
+        ("late again", delay(1, None), &repeated, "delay-repeated"),
+        (
+            "VIP, 3 days: the VIP threshold",
+            delay(3, Some("vip")),
+            &none,
+            "vip-delay-long",
+        ),
+        (
+            "VIP, 2 days: under it",
+            delay(2, Some("vip")),
+            &none,
+            "delay-medium",
+        ),
+        (
+            "5 days: the long threshold",
+            delay(5, None),
+            &none,
+            "delay-long",
+        ),
+        ("4 days: under it", delay(4, None), &none, "delay-medium"),
+        (
+            "2 days: the medium threshold",
+            delay(2, None),
+            &none,
+            "delay-medium",
+        ),
+        ("1 day", delay(1, None), &none, "delay-short"),
+        (
+            "0 days (late, same date)",
+            delay(0, None),
+            &none,
+            "delay-short",
+        ),
+    ];
+    let mut hit = std::collections::BTreeSet::new();
+    for (situation, incident, history, rule) in &table {
+        let decision = policy.decide(incident, history, now());
+        assert_eq!(decision.rule, *rule, "{situation}");
+        assert_eq!(
+            decision.explanation.rules.last().unwrap().outcome,
+            "matched"
+        );
+        hit.insert(decision.rule);
+    }
+    for rule in policy.rules() {
+        assert!(
+            hit.contains(&rule.name),
+            "rule {} is never hit by the table",
+            rule.name
+        );
+    }
+}
+
+#[test]
+fn offers_are_proportional_to_the_harm() {
+    let policy = shipped();
+    let short = policy.decide(&delay(1, None), &History::default(), now());
+    assert!(
+        short.plans[0].offers.is_empty(),
+        "a one-day delay is an apology"
+    );
+
+    let long = policy.decide(&delay(6, None), &History::default(), now());
+    let offer = &long.plans[0].offers[0];
+    assert_eq!(offer.kind, OfferKind::PercentOff);
+    // 10% of 129.90 is 12.99, under the 20.00 cap.
+    assert_eq!(offer.cost, money("12.99"));
+    assert_eq!(offer.amount, Some(money("20.00")));
+    assert_eq!(offer.expires_at, Some(now() + chrono::Duration::days(90)));
+
+    let vip = incident("order.cancelled", |_| {});
+    let decision = policy.decide(&vip, &History::default(), now());
+    let kinds: Vec<OfferKind> = decision.plans[0].offers.iter().map(|o| o.kind).collect();
+    assert_eq!(
+        kinds,
+        [OfferKind::RefundConfirmation, OfferKind::GiftCertificate]
+    );
+    assert_eq!(
+        decision.plans[0].escalation.as_deref(),
+        Some("VIP order cancelled by us: call the customer personally")
+    );
+    // Over budget, the VIP still gets the refund confirmation and a person follows up.
+    let fallback = &decision.plans[1];
+    assert_eq!(fallback.label, "fallback");
+    assert_eq!(fallback.offers.len(), 1);
+    assert!(fallback.escalation.is_some());
+}
+
+#[test]
+fn nothing_is_promised_when_the_new_eta_is_unknown() {
+    let unknown = incident("order.delayed", |e| {
+        e["data"]["delay"]
+            .as_object_mut()
+            .unwrap()
+            .remove("new_eta");
+        e["data"]["customer"]["tier"] = "vip".into();
+    });
+    let decision = shipped().decide(&unknown, &History::default(), now());
+    assert_eq!(decision.rule, "delay-unknown-eta");
+    assert!(decision.plans.iter().all(|p| p.offers.is_empty()));
+}
+
+#[test]
+fn a_currency_the_policy_does_not_price_gets_no_costing_offer() {
+    let sek = incident("order.delayed", |e| {
+        e["data"]["order"]["currency"] = "SEK".into();
+        e["data"]["order"]["items"][0]["unit_price"] = "129.90".into();
+        e["data"]["delay"]["new_eta"] = "2026-12-05".into();
+    });
+    let decision = shipped().decide(&sek, &History::default(), now());
+    assert!(decision.plans[0].offers.is_empty());
+    assert!(
+        decision.explanation.offers[0].contains("the policy gives no `max` in SEK"),
+        "{:?}",
+        decision.explanation.offers
+    );
+}
+
+#[test]
+fn the_budget_boundary_exactly_used_up() {
+    let policy = shipped();
+    let decision = policy.decide(&delay(6, None), &History::default(), now());
+    let eur = Currency::parse("EUR").unwrap();
+    // The per-customer cap is 60.00 EUR; the offer costs 12.99.
+    let at_cap = History {
+        compensation: "47.01".parse().unwrap(),
+        ..History::default()
+    };
+    let (plan, _) = policy.settle_offline(&decision, &at_cap, eur);
+    assert_eq!(plan.unwrap().label, "rule");
+    let over = History {
+        compensation: "47.02".parse().unwrap(),
+        ..History::default()
+    };
+    let (plan, lines) = policy.settle_offline(&decision, &over, eur);
+    let plan = plan.unwrap();
+    assert_eq!(plan.label, "fallback");
+    assert_eq!(plan.offers[0].kind, OfferKind::FreeShipping);
+    assert!(
+        lines[0].contains("per-customer cap of 60.00 EUR"),
+        "{lines:?}"
+    );
+    // Daily budget: 1500.00 EUR.
+    let today_full = History {
+        budget_spent_today: "1500.00".parse().unwrap(),
+        ..History::default()
+    };
+    let (plan, lines) = policy.settle_offline(&decision, &today_full, eur);
+    assert_eq!(plan.unwrap().label, "apology only");
+    assert_eq!(lines.len(), 2, "{lines:?}");
+}
+
+#[test]
+fn a_second_incident_within_the_window_is_coalesced_and_just_after_it_is_not() {
+    let policy = shipped();
+    let within = History {
+        order_incidents: vec![prior(IncidentType::Delayed, "2026-11-22T10:00:01Z", "0")],
+        ..History::default()
+    };
+    let decision = policy.decide(&delay(1, None), &within, now());
+    assert!(decision.coalesced.is_some());
+    assert!(decision.channels.is_empty());
+    assert!(decision.unreachable().is_none());
+
+    let expired = History {
+        order_incidents: vec![prior(IncidentType::Delayed, "2026-11-22T10:00:00Z", "0")],
+        ..History::default()
+    };
+    let decision = policy.decide(&delay(1, None), &expired, now());
+    assert!(decision.coalesced.is_none());
+    assert_eq!(decision.rule, "delay-repeated");
+}
+
+#[test]
+fn a_cancellation_after_a_delay_upgrades_and_accounts_for_what_was_given() {
+    let policy = shipped();
+    let history = History {
+        order_incidents: vec![prior(
+            IncidentType::Delayed,
+            "2026-11-23T08:00:00Z",
+            "12.99",
+        )],
+        ..History::default()
+    };
+    let cancelled = incident("order.cancelled", |e| {
+        e["data"]["customer"]["tier"] = Value::Null;
+    });
+    let decision = policy.decide(&cancelled, &history, now());
+    assert!(decision.coalesced.is_none());
+    assert_eq!(decision.rule, "merchant-cancellation");
+    assert!(
+        decision.explanation.frequency.contains("upgrades"),
+        "{}",
+        decision.explanation.frequency
+    );
+    // The 10.00 gift certificate is worth less than the 12.99 already given: dropped; the
+    // refund confirmation stays.
+    let kinds: Vec<OfferKind> = decision.plans[0].offers.iter().map(|o| o.kind).collect();
+    assert_eq!(kinds, [OfferKind::RefundConfirmation]);
+
+    let vip = incident("order.cancelled", |_| {});
+    let decision = policy.decide(&vip, &history, now());
+    let gift = &decision.plans[0].offers[1];
+    assert_eq!(gift.kind, OfferKind::GiftCertificate);
+    assert_eq!(
+        gift.amount,
+        Some(money("12.01")),
+        "25.00 minus the 12.99 given"
+    );
+}
+
+#[test]
+fn account_for_given_reduces_amounts_and_drops_what_is_covered() {
+    let policy = shipped();
+    let long = policy.decide(&delay(6, None), &History::default(), now());
+    let percent = long.plans[0].offers[0].clone();
+    let (kept, notes) = account_for_given(vec![percent.clone()], Decimal::new(1299, 2));
+    assert!(kept.is_empty(), "{notes:?}");
+    let (kept, _) = account_for_given(vec![percent], Decimal::new(500, 2));
+    assert_eq!(kept.len(), 1);
+}
+
+#[test]
+fn channels_fall_back_and_say_why() {
+    let policy = shipped();
+    let no_consent = incident("order.cancelled", |e| {
+        e["data"]["customer"]["consent"]["sms"] = false.into();
+    });
+    let decision = policy.decide(&no_consent, &History::default(), now());
+    assert_eq!(decision.rule, "vip-merchant-cancellation");
+    assert_eq!(decision.channels, vec![Channel::Email]);
+    assert_eq!(
+        decision.skipped,
+        vec![(Channel::Sms, SkipReason::NoSmsConsent)]
+    );
+    assert_eq!(
+        decision.explanation.channels,
+        [
+            "sms: skipped, no SMS consent",
+            "email: used (next in the rule's order)"
+        ]
+    );
+
+    // A rule naming only email still reaches a customer who has only a phone.
+    let text = "[budget]\n[[rule]]\nname = \"a\"\ntemplate = \"t\"\nchannels = [\"email\"]\n";
+    let policy = Policy::parse(text).unwrap();
+    let phone_only = incident("order.delayed", |e| {
+        e["data"]["customer"]
+            .as_object_mut()
+            .unwrap()
+            .remove("email");
+        e["data"]["customer"]["consent"]["sms"] = true.into();
+    });
+    let decision = policy.decide(&phone_only, &History::default(), now());
+    assert_eq!(decision.channels, vec![Channel::Sms]);
+
+    let nobody = incident("order.delayed", |e| {
+        let customer = e["data"]["customer"].as_object_mut().unwrap();
+        customer.remove("email");
+        customer.remove("phone");
+    });
+    let decision = policy.decide(&nobody, &History::default(), now());
+    assert_eq!(
+        decision.unreachable().unwrap(),
+        "no usable channel: email: no email address; sms: no phone number"
+    );
+
+    // Nobody can be told of a code: none is issued, no budget is spent, a person still calls.
+    let vip_nobody = incident("order.cancelled", |e| {
+        let customer = e["data"]["customer"].as_object_mut().unwrap();
+        customer.remove("email");
+        customer.remove("phone");
+    });
+    let decision = shipped().decide(&vip_nobody, &History::default(), now());
+    assert_eq!(decision.plans.len(), 1);
+    let kinds: Vec<OfferKind> = decision.plans[0].offers.iter().map(|o| o.kind).collect();
+    assert_eq!(kinds, [OfferKind::RefundConfirmation]);
+    assert!(decision.plans[0].escalation.is_some());
+}
+
+#[test]
+fn the_explanation_says_why_earlier_rules_did_not_match() {
+    let decision = shipped().decide(&delay(1, None), &History::default(), now());
+    let first = &decision.explanation.rules[0];
+    assert_eq!(first.rule, "vip-merchant-cancellation");
+    assert_eq!(first.outcome, "not matched");
+    assert_eq!(first.seen["incident.type"], "order.delayed");
+    assert_eq!(first.seen["customer.tier"], "");
+    let text = decision.explanation.to_text();
+    assert!(text.contains("✔ delay-short"), "{text}");
+    assert!(text.contains("saw incident.delay_days = 1"), "{text}");
+}
+
+#[test]
+fn no_matching_rule_is_recorded_not_an_error() {
+    let policy = Policy::parse(
+        "[[rule]]\nname = \"a\"\nwhen = 'incident.type == \"order.cancelled\"'\ntemplate = \"t\"\nchannels = [\"email\"]\n",
+    )
+    .unwrap();
+    let decision = policy.decide(&delay(1, None), &History::default(), now());
+    assert_eq!(decision.rule, Decision::NO_RULE);
+    assert_eq!(decision.unreachable().unwrap(), "no policy rule matched");
+}
+
+#[test]
+fn delay_moves_send_at_and_the_version_is_the_content_hash() {
+    let text =
+        "[[rule]]\nname = \"a\"\ntemplate = \"t\"\nchannels = [\"email\"]\ndelay = \"10m\"\n";
+    let policy = Policy::parse(text).unwrap();
+    let decision = policy.decide(&delay(1, None), &History::default(), now());
+    assert_eq!(decision.send_at, now() + chrono::Duration::minutes(10));
+    assert_eq!(policy.version(), version_of(text));
+    assert_eq!(policy.version().len(), 64);
+    assert_ne!(
+        Policy::parse(&format!("{text}\n")).unwrap().version(),
+        policy.version()
+    );
+}
+
+/// A rule around `when` and `extra` lines, at line 1.
+fn rule(when: &str, extra: &str) -> String {
+    format!(
+        "[[rule]]\nname = \"r\"\nwhen = '{when}'\ntemplate = \"t\"\nchannels = [\"email\"]\n{extra}"
+    )
+}
+
+#[test]
+fn errors_name_the_line_the_rule_and_the_cause() {
+    let cases: Vec<(String, &str, &str)> = vec![
+        (
+            rule("incident.type ==", ""),
+            "line 3: rule \"r\": condition: ",
+            "Syntax error",
+        ),
+        (
+            rule("incident.dely_days > 3", ""),
+            "line 3: rule \"r\": condition: ",
+            "`incident` has no field `dely_days`",
+        ),
+        (
+            rule("incidnt.type == \"x\"", ""),
+            "line 3: ",
+            "unknown variable `incidnt`",
+        ),
+        (
+            rule("customer.tier > 3", ""),
+            "line 3: ",
+            "condition fails on a sample",
+        ),
+        (
+            rule("incident.delay_days + 1", ""),
+            "line 3: ",
+            "not true or false",
+        ),
+        (
+            rule(
+                "true",
+                "offers = [{ kind = \"percent_off\", percent = 150 }]\n",
+            ),
+            "line 6: rule \"r\": offer: ",
+            "`percent` must be 1 to 100",
+        ),
+        (
+            rule("true", "offers = [{ kind = \"amount_off\" }]\n"),
+            "line 6: ",
+            "amount_off needs `amount`",
+        ),
+        (
+            rule(
+                "true",
+                "offers = [{ kind = \"amount_off\", amount = { EUR = \"1.234\" } }]\n",
+            ),
+            "line 6: ",
+            "more decimal places",
+        ),
+        (
+            rule("true", "offers = [{ kind = \"coupon\" }]\n"),
+            "line 6: ",
+            "unknown variant `coupon`",
+        ),
+        (
+            rule("true", "fallback = \"sorry\"\n"),
+            "line 6: rule \"r\": fallback: ",
+            "is not a fallback",
+        ),
+        (
+            rule("true", "escalate = 3\n"),
+            "line 1: ",
+            "escalate must be true or the reason",
+        ),
+        (
+            "[codes]\nlength = 2\n".to_owned() + &rule("true", ""),
+            "[codes]: ",
+            "code length must be 6 to 32",
+        ),
+        (
+            "[budget]\ndaily = { EUR = \"ten\" }\n".to_owned() + &rule("true", ""),
+            "[budget] daily.EUR: ",
+            "not a decimal amount",
+        ),
+        (
+            "[frequency]\norder_window = \"soon\"\n".to_owned() + &rule("true", ""),
+            "[frequency] order_window",
+            "not a duration",
+        ),
+    ];
+    for (text, prefix, cause) in cases {
+        let err = Policy::parse(&text).unwrap_err();
+        assert!(
+            err.starts_with(prefix),
+            "{err:?} should start with {prefix:?}\n{text}"
+        );
+        assert!(
+            err.contains(cause),
+            "{err:?} should contain {cause:?}\n{text}"
+        );
+    }
+    let dup = format!("{}\n{}", rule("true", ""), rule("true", ""));
+    assert_eq!(
+        Policy::parse(&dup).unwrap_err(),
+        "line 7: rule \"r\": duplicate rule name"
+    );
+}
+
+#[test]
+fn conditions_can_use_the_history_and_cel_macros() {
+    let text = rule(
+        "history.incidents >= 2 && customer.language == \"es\" && [\"ES\", \"MX\"].exists(c, c == customer.country)",
+        "",
+    );
+    let policy = Policy::parse(&text).unwrap();
+    let busy = History {
+        incidents: 2,
+        ..History::default()
+    };
+    assert_eq!(policy.decide(&delay(1, None), &busy, now()).rule, "r");
+    assert_eq!(
+        policy
+            .decide(&delay(1, None), &History::default(), now())
+            .rule,
+        Decision::NO_RULE
+    );
+}
