@@ -1,4 +1,5 @@
-//! PostgreSQL: incidents, decisions, the outbox and its attempts, and outcome events.
+//! PostgreSQL: incidents, decisions, the compensation ledger and budgets, escalations, the outbox
+//! and its attempts, and outcome events.
 //!
 //! Every statement lives in `queries/` as one `.sql` file, checked at compile time by sqlx
 //! against the migrations (offline data in `.sqlx/`). The rest of the crate sees typed functions
@@ -18,7 +19,7 @@ use sqlx::{PgPool, Postgres};
 
 pub use events::OutcomeEvent;
 pub use outbox::{AttemptOutcome, ClaimedMessage, FinishedAttempt};
-pub use record::{NewMessage, RecordOutcome, Recording};
+pub use record::{Begun, DeclinedOffer, HistoryWindows, IncidentTx, NewMessage, Outcome};
 
 /// Errors of the store.
 #[derive(Debug, thiserror::Error)]
@@ -46,6 +47,13 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// True when a generated coupon code was already taken (the unique ledger constraint): the
+    /// caller retries with new codes.
+    pub fn is_code_taken(&self) -> bool {
+        matches!(self, StoreError::Query(sqlx::Error::Database(db))
+            if db.constraint() == Some("compensation_code_key"))
+    }
+
     /// The database's reason when it refused the data itself (SQLSTATE class 22, "data
     /// exception", e.g. a `\u0000` in JSON), as opposed to failing to run the statement.
     pub fn rejected_data(&self) -> Option<String> {

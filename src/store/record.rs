@@ -1,11 +1,20 @@
-//! The record step: incident, decision and outbox rows in one statement.
+//! The record step, in one transaction per incident:
+//!
+//! 1. lock the customer (advisory, to commit), so their history cannot change under us;
+//! 2. insert the incident, or find it is a duplicate, and read the history in the same statement;
+//! 3. (the caller decides) reserve the global budget, as often as plans need;
+//! 4. write decision, messages, ledger, escalation and outcome events in one statement; commit.
 
-use chrono::{DateTime, Utc};
+use std::time::Duration;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use rust_decimal::Decimal;
+use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
 
 use super::{Store, StoreError};
-use crate::incident::Incident;
-use crate::policy::{Channel, Decision};
+use crate::incident::{Incident, Money};
+use crate::policy::{Channel, Decision, History, Offer, PriorIncident};
 
 /// A rendered message to queue for sending.
 #[derive(Debug, Clone)]
@@ -26,51 +35,192 @@ pub struct NewMessage {
     pub body_html: Option<String>,
 }
 
-/// Everything the record step stores for one event.
-#[derive(Debug)]
-pub struct Recording<'a> {
-    /// New id for the incident row.
-    pub incident_id: Uuid,
-    /// The typed incident.
-    pub incident: &'a Incident,
-    /// The CloudEvent exactly as received (valid JSON text).
-    pub payload: &'a str,
-    /// What the policy decided.
-    pub decision: &'a Decision,
-    /// The rendered messages.
-    pub messages: Vec<NewMessage>,
+/// The windows the history is read over.
+#[derive(Debug, Clone, Copy)]
+pub struct HistoryWindows {
+    /// `history.incidents` and `history.messages`.
+    pub history: Duration,
+    /// Compensation counted against the per-customer cap.
+    pub customer: Duration,
 }
 
-/// What the record step did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RecordOutcome {
-    /// First time this (source, id) was seen: stored, with this many messages queued.
-    Recorded {
-        /// Messages queued.
-        queued: i64,
-    },
-    /// The (source, id) was already recorded; nothing new was stored.
+/// An offer the budget refused, for the ledger.
+#[derive(Debug, Clone)]
+pub struct DeclinedOffer {
+    /// The offer.
+    pub offer: Offer,
+    /// Why it was declined.
+    pub reason: String,
+}
+
+/// Everything recorded for an incident after the decision.
+#[derive(Debug)]
+pub struct Outcome<'a> {
+    /// What the policy decided.
+    pub decision: &'a Decision,
+    /// The explanation, budget lines included.
+    pub explanation: serde_json::Value,
+    /// The offers given, with their codes.
+    pub offers: &'a [Offer],
+    /// Why the offers given are a fallback, when they are.
+    pub fallback_reason: Option<String>,
+    /// Offers the budget refused.
+    pub declined: Vec<DeclinedOffer>,
+    /// Why a person should follow up, if they should.
+    pub escalation: Option<String>,
+    /// The rendered messages.
+    pub messages: Vec<NewMessage>,
+    /// This replica's name: the `source` of the outcome events.
+    pub instance: &'a str,
+}
+
+/// An incident being recorded: the open transaction holding the customer's lock.
+pub struct IncidentTx {
+    tx: Transaction<'static, Postgres>,
+    incident_id: Uuid,
+}
+
+impl std::fmt::Debug for IncidentTx {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IncidentTx")
+            .field("incident_id", &self.incident_id)
+            .finish()
+    }
+}
+
+/// What the record step found when it began.
+#[derive(Debug)]
+pub enum Begun {
+    /// A new incident; decide, then [`IncidentTx::finish`].
+    New(IncidentTx, History),
+    /// The (source, id) was already recorded; nothing was stored.
     Duplicate,
 }
 
+/// Encodes a value for a jsonb parameter.
+fn json<T: serde::Serialize>(
+    what: &'static str,
+    value: &T,
+) -> Result<serde_json::Value, StoreError> {
+    serde_json::to_value(value).map_err(|e| StoreError::Encode {
+        what,
+        message: e.to_string(),
+    })
+}
+
 impl Store {
-    /// Stores the incident, its decision and its messages atomically, or nothing for a duplicate.
-    pub async fn record(&self, recording: Recording<'_>) -> Result<RecordOutcome, StoreError> {
-        let incident = recording.incident;
-        let decision = recording.decision;
+    /// Begins recording `incident`: locks its customer, inserts it, reads its history.
+    pub async fn begin_incident(
+        &self,
+        incident_id: Uuid,
+        incident: &Incident,
+        payload: &str,
+        windows: HistoryWindows,
+    ) -> Result<Begun, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query_file!("src/store/queries/lock_customer.sql", incident.customer.id)
+            .fetch_one(&mut *tx)
+            .await?;
+        let currency = incident.order.total.currency();
+        let row = sqlx::query_file!(
+            "src/store/queries/insert_incident.sql",
+            incident_id,
+            incident.key.source(),
+            incident.key.id(),
+            incident.event_type.as_str(),
+            incident.order.id,
+            incident.customer.id,
+            payload,
+            incident.time,
+            windows.history.as_secs_f64(),
+            currency.code(),
+            windows.customer.as_secs_f64(),
+        )
+        .fetch_one(&mut *tx)
+        .await?;
+        if row.inserted == 0 {
+            tx.rollback().await?;
+            return Ok(Begun::Duplicate);
+        }
+        let decode = |what: &'static str, message: String| StoreError::Encode { what, message };
+        let mut order_incidents: Vec<PriorIncident> =
+            serde_json::from_value(row.order_incidents)
+                .map_err(|e| decode("order history", e.to_string()))?;
+        // numeric(20, 4) comes back as 19.4900: show and compute it as the amount it is.
+        for prior in &mut order_incidents {
+            prior.given = prior.given.normalize();
+        }
+        let history = History {
+            incidents: row.customer_incidents,
+            messages: row.customer_messages,
+            compensation: row
+                .customer_compensation
+                .parse::<Decimal>()
+                .map_err(|e| decode("customer compensation", e.to_string()))?
+                .normalize(),
+            order_incidents,
+            budget_spent_today: Decimal::ZERO,
+        };
+        Ok(Begun::New(IncidentTx { tx, incident_id }, history))
+    }
+}
+
+impl IncidentTx {
+    /// The incident's id.
+    pub fn incident_id(&self) -> Uuid {
+        self.incident_id
+    }
+
+    /// Reserves `cost` from day `day`'s budget if the day stays within `limit`; `Err(spent)`
+    /// (what the day had spent) when it would not.
+    pub async fn reserve_budget(
+        &mut self,
+        day: NaiveDate,
+        cost: &Money,
+        limit: Decimal,
+    ) -> Result<Result<(), Decimal>, StoreError> {
+        let currency = cost.currency().code();
+        if cost.amount() <= limit {
+            let reserved = sqlx::query_file!(
+                "src/store/queries/reserve_budget.sql",
+                day,
+                currency,
+                cost.amount().to_string(),
+                limit.to_string(),
+            )
+            .fetch_optional(&mut *self.tx)
+            .await?;
+            if reserved.is_some() {
+                return Ok(Ok(()));
+            }
+        }
+        let spent = sqlx::query_file_scalar!("src/store/queries/budget_spent.sql", day, currency)
+            .fetch_one(&mut *self.tx)
+            .await?;
+        Ok(Err(spent
+            .parse::<Decimal>()
+            .unwrap_or_default()
+            .normalize()))
+    }
+
+    /// Writes everything decided and commits; returns how many messages were queued.
+    pub async fn finish(
+        mut self,
+        incident: &Incident,
+        outcome: Outcome<'_>,
+    ) -> Result<i64, StoreError> {
+        let decision = outcome.decision;
         let channels: Vec<String> = decision
             .channels
             .iter()
             .map(|c| c.as_str().to_owned())
             .collect();
-        let skipped =
-            serde_json::to_value(decision.skipped_map()).map_err(|e| StoreError::Encode {
-                what: "skipped channels",
-                message: e.to_string(),
-            })?;
+        let skipped = json("skipped channels", &decision.skipped_map())?;
+        let offers = json("offers", &outcome.offers)?;
         let send_at: DateTime<Utc> = decision.send_at;
+
         // Columns as arrays for unnest(); the messages are moved, not copied (bodies are large).
-        let count = recording.messages.len();
+        let count = outcome.messages.len();
         let mut ids = Vec::with_capacity(count);
         let mut msg_channels = Vec::with_capacity(count);
         let mut recipients = Vec::with_capacity(count);
@@ -78,7 +228,7 @@ impl Store {
         let mut subjects: Vec<Option<String>> = Vec::with_capacity(count);
         let mut texts = Vec::with_capacity(count);
         let mut htmls: Vec<Option<String>> = Vec::with_capacity(count);
-        for m in recording.messages {
+        for m in outcome.messages {
             ids.push(m.outbox_id);
             msg_channels.push(m.channel.as_str().to_owned());
             recipients.push(m.recipient);
@@ -88,22 +238,56 @@ impl Store {
             htmls.push(m.body_html);
         }
 
+        // The ledger: issued codes, then declined offers.
+        let mut comp_ids = Vec::new();
+        let mut kinds = Vec::new();
+        let mut statuses = Vec::new();
+        let mut codes: Vec<Option<String>> = Vec::new();
+        let mut amounts: Vec<Option<String>> = Vec::new();
+        let mut percents: Vec<Option<String>> = Vec::new();
+        let mut costs = Vec::new();
+        let mut expiries: Vec<Option<DateTime<Utc>>> = Vec::new();
+        let mut reasons: Vec<Option<String>> = Vec::new();
+        let issued = outcome
+            .offers
+            .iter()
+            .filter(|o| o.kind.issues_code())
+            .map(|o| (o, "issued", outcome.fallback_reason.clone()));
+        let declined = outcome
+            .declined
+            .iter()
+            .filter(|d| d.offer.kind.issues_code())
+            .map(|d| (&d.offer, "declined", Some(d.reason.clone())));
+        for (offer, status, reason) in issued.chain(declined) {
+            comp_ids.push(Uuid::now_v7());
+            kinds.push(offer.kind.as_str().to_owned());
+            statuses.push(status.to_owned());
+            codes.push(if status == "issued" {
+                offer.code.clone()
+            } else {
+                None
+            });
+            amounts.push(offer.amount.map(|m| m.amount().to_string()));
+            percents.push(offer.percent.map(|p| p.to_string()));
+            costs.push(offer.cost.amount().to_string());
+            expiries.push(offer.expires_at);
+            reasons.push(reason);
+        }
+
         let row = sqlx::query_file!(
-            "src/store/queries/record_incident.sql",
-            recording.incident_id,
-            incident.key.source(),
-            incident.key.id(),
-            incident.event_type.as_str(),
-            incident.order.id,
-            incident.customer.id,
-            recording.payload,
-            incident.time,
+            "src/store/queries/finish_incident.sql",
+            self.incident_id,
             decision.rule,
             decision.template,
             &channels,
             skipped,
             decision.unreachable(),
             send_at,
+            decision.policy_version,
+            outcome.explanation,
+            offers,
+            decision.coalesced,
+            outcome.escalation,
             incident.customer.locale.to_string(),
             &ids,
             &msg_channels,
@@ -112,13 +296,27 @@ impl Store {
             &subjects as &[Option<String>],
             &texts,
             &htmls as &[Option<String>],
+            incident.customer.id,
+            incident.order.id,
+            incident.order.total.currency().code(),
+            &comp_ids,
+            &kinds,
+            &statuses,
+            &codes as &[Option<String>],
+            &amounts as &[Option<String>],
+            &percents as &[Option<String>],
+            &costs,
+            &expiries as &[Option<DateTime<Utc>>],
+            &reasons as &[Option<String>],
+            Uuid::now_v7(),
+            outcome.instance,
+            incident.key.source(),
+            incident.key.id(),
+            incident.event_type.as_str(),
         )
-        .fetch_one(&self.pool)
+        .fetch_one(&mut *self.tx)
         .await?;
-        Ok(if row.inserted == 0 {
-            RecordOutcome::Duplicate
-        } else {
-            RecordOutcome::Recorded { queued: row.queued }
-        })
+        self.tx.commit().await?;
+        Ok(row.queued)
     }
 }

@@ -1,0 +1,27 @@
+-- Inserts the incident (nothing for a duplicate (source, id)) and reads what came before it:
+-- the customer's recent incidents and messages, the compensation they received in the
+-- per-customer window ($11 seconds, currency $10), and the earlier incidents of this order. The
+-- reads see the database as it was before this statement, so the new incident is not among them.
+with inserted as (
+    insert into incident (incident_id, source, event_id, event_type, order_id, customer_id, payload, occurred_at)
+    values ($1, $2, $3, $4, $5, $6, cast($7::text as jsonb), $8)
+    on conflict on constraint incident_source_event_id_key do nothing
+    returning incident_id
+)
+select
+    (select count(*) from inserted) as "inserted!",
+    (select count(*) from incident i
+      where i.customer_id = $6 and i.created_at > now() - make_interval(secs => $9)) as "customer_incidents!",
+    (select count(*) from outbox o join incident i using (incident_id)
+      where i.customer_id = $6 and o.created_at > now() - make_interval(secs => $9)) as "customer_messages!",
+    (select coalesce(sum(c.cost), 0)::text from compensation c
+      where c.customer_id = $6 and c.currency = $10 and c.status = 'issued'
+        and c.created_at > now() - make_interval(secs => $11)) as "customer_compensation!",
+    (select coalesce(jsonb_agg(jsonb_build_object(
+                'type', i.event_type,
+                'at', i.created_at,
+                'messaged', exists (select 1 from outbox o where o.incident_id = i.incident_id),
+                'given', (select coalesce(sum(c.cost), 0)::text from compensation c
+                          where c.incident_id = i.incident_id and c.status = 'issued' and c.currency = $10))
+            order by i.created_at), '[]'::jsonb)
+      from incident i where i.order_id = $5 and i.customer_id = $6) as "order_incidents!"
