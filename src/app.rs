@@ -12,7 +12,8 @@ use crate::config::Config;
 use crate::deliver::{Announcer, Dispatcher, SmtpUrlError, Transports};
 use crate::http::{self, AppState};
 use crate::ingest::Ingest;
-use crate::policy::{Policy, PolicyError};
+use crate::policy::{Channel, Policy, PolicyError};
+use crate::reload::{PolicyCell, PolicyReloader};
 use crate::store::{Store, StoreError};
 use crate::telemetry::Metrics;
 use crate::templates::{TemplateError, Templates};
@@ -61,8 +62,15 @@ pub enum AppError {
 pub fn load_content(config: &Config) -> Result<(Policy, Templates), AppError> {
     let policy = Policy::load(&config.policy)?;
     let templates = Templates::load(&config.templates_dir, &config.default_locale)?;
+    check_templates(&policy, &templates)?;
+    Ok((policy, templates))
+}
+
+/// Checks that every template a rule may send exists in the default locale, on every channel:
+/// a rule's channels fall back to the others when they cannot reach a customer.
+pub fn check_templates(policy: &Policy, templates: &Templates) -> Result<(), AppError> {
     for rule in policy.rules() {
-        for &channel in &rule.channels {
+        for channel in [Channel::Email, Channel::Sms] {
             if !templates.has(&rule.template, channel) {
                 return Err(AppError::MissingTemplate {
                     rule: rule.name.clone(),
@@ -72,14 +80,14 @@ pub fn load_content(config: &Config) -> Result<(Policy, Templates), AppError> {
             }
         }
     }
-    Ok((policy, templates))
+    Ok(())
 }
 
 /// A built daemon, ready to run.
 pub struct App {
     config: Arc<Config>,
     store: Store,
-    policy: Arc<Policy>,
+    policy: PolicyCell,
     templates: Arc<Templates>,
     transports: Transports,
     metrics: Arc<Metrics>,
@@ -106,7 +114,7 @@ impl App {
         Ok(App {
             config: Arc::new(config),
             store,
-            policy: Arc::new(policy),
+            policy: Arc::new(arc_swap::ArcSwap::from_pointee(policy)),
             templates: Arc::new(templates),
             transports,
             metrics: Metrics::new(),
@@ -128,6 +136,7 @@ impl App {
     /// flight, the dispatcher finishes its sends, the HTTP server drains; then returns.
     pub async fn run(self, token: CancellationToken) -> Result<(), AppError> {
         let wake = Arc::new(Notify::new());
+        let announce = Arc::new(Notify::new());
         let ingest = Ingest::new(
             self.config.clone(),
             self.store.clone(),
@@ -135,8 +144,14 @@ impl App {
             self.templates.clone(),
             self.metrics.clone(),
             wake.clone(),
+            announce.clone(),
         );
-        let announce = Arc::new(Notify::new());
+        let reloader = PolicyReloader {
+            path: self.config.policy.clone(),
+            cell: self.policy.clone(),
+            templates: self.templates.clone(),
+            interval: self.config.policy_reload_interval,
+        };
         let dispatcher = Dispatcher::new(
             self.store.clone(),
             self.transports,
@@ -168,6 +183,7 @@ impl App {
         );
 
         let consumer = tokio::spawn(ingest.run(token.child_token()));
+        let watcher = tokio::spawn(reloader.run(token.child_token()));
         let sender = tokio::spawn(dispatcher.run(token.child_token()));
         // The announcer stops last, so the outcomes of the final sends are announced too.
         let announcer_token = CancellationToken::new();
@@ -179,7 +195,7 @@ impl App {
         let served = server.await.map_err(AppError::Serve);
         // However the server ended, the others must stop too.
         token.cancel();
-        for task in [consumer, sender] {
+        for task in [consumer, sender, watcher] {
             if let Err(e) = task.await {
                 tracing::error!(error = %e, "a task panicked");
             }

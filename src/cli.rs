@@ -1,4 +1,5 @@
-//! The command line (CONTRACT §4): `run`, `migrate`, `publish`, `policy check`, `templates check`.
+//! The command line (CONTRACT §4): `run`, `migrate`, `publish`, `policy check`, `policy explain`,
+//! `templates check`.
 
 use std::path::PathBuf;
 
@@ -7,11 +8,11 @@ use clap::{Args, Parser, Subcommand};
 use lapin::BasicProperties;
 use tokio_util::sync::CancellationToken;
 
-use crate::app::{App, load_content};
+use crate::app::App;
 use crate::broker;
 use crate::config::Config;
 use crate::incident::{self, SUPPORTED_TYPES};
-use crate::policy::{Channel, Policy};
+use crate::policy::{Channel, History, Policy};
 use crate::store::Store;
 use crate::telemetry;
 use crate::templates::Templates;
@@ -64,6 +65,19 @@ pub enum PolicyCommand {
         /// Policy file to check instead of the configured one.
         file: Option<PathBuf>,
     },
+    /// Show which rule an event matches and why each earlier rule did not, the offer, the
+    /// budget, the channels and any escalation.
+    Explain {
+        /// The event: one CloudEvent (JSON), as it would be published.
+        event: PathBuf,
+        /// The customer's history as amends' database would report it (JSON: incidents,
+        /// messages, compensation, order_incidents, budget_spent_today); default: none.
+        #[arg(long, value_name = "FILE")]
+        customer_history: Option<PathBuf>,
+        /// Policy file to use instead of the configured one.
+        #[arg(long, value_name = "FILE")]
+        policy: Option<PathBuf>,
+    },
 }
 
 /// `templates` subcommands.
@@ -92,12 +106,26 @@ pub async fn execute(cli: Cli) -> anyhow::Result<()> {
         Command::Policy(PolicyCommand::Check { file }) => {
             let path = file.unwrap_or_else(|| config.policy.clone());
             let policy = Policy::load(&path)?;
-            if path == config.policy {
-                load_content(&config)?;
-            }
-            println!("{}: {} rules, OK", path.display(), policy.rules().len());
+            let templates = Templates::load(&config.templates_dir, &config.default_locale)?;
+            crate::app::check_templates(&policy, &templates)?;
+            println!(
+                "{}: {} rules, version {}, OK",
+                path.display(),
+                policy.rules().len(),
+                crate::policy::short(policy.version())
+            );
             Ok(())
         }
+        Command::Policy(PolicyCommand::Explain {
+            event,
+            customer_history,
+            policy,
+        }) => explain(
+            &config,
+            &event,
+            customer_history.as_deref(),
+            policy.as_deref(),
+        ),
         Command::Templates(TemplatesCommand::Check) => templates_check(&config),
     }
 }
@@ -143,8 +171,15 @@ async fn publish(config: &Config, args: PublishArgs) -> anyhow::Result<()> {
             let text = incident::sample(event_type)
                 .with_context(|| format!("no sample for {event_type}"))?;
             let mut event: serde_json::Value = serde_json::from_str(text)?;
-            // A fresh id each time: the same id twice is, by design, the same event.
+            // A fresh id each time: the same id twice is, by design, the same event. A fresh
+            // order too, or the second sample would be one more incident on the same order,
+            // which the policy coalesces into the first apology.
             event["id"] = uuid::Uuid::now_v7().to_string().into();
+            let order = format!("A-{}", rand::random_range(10_000..100_000));
+            event["subject"] = order.clone().into();
+            event["data"]["order"]["number"] = format!("#{}", &order[2..]).into();
+            event["data"]["order"]["url"] = format!("https://shop.example/orders/{order}").into();
+            event["data"]["order"]["id"] = order.into();
             event["time"] = chrono::Utc::now().to_rfc3339().into();
             serde_json::to_vec_pretty(&event)?
         }
@@ -184,6 +219,95 @@ async fn publish(config: &Config, args: PublishArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn explain(
+    config: &Config,
+    event: &std::path::Path,
+    history: Option<&std::path::Path>,
+    policy: Option<&std::path::Path>,
+) -> anyhow::Result<()> {
+    let path = policy.unwrap_or(&config.policy);
+    let policy = Policy::load(path)?;
+    let body = std::fs::read(event).with_context(|| format!("cannot read {}", event.display()))?;
+    let incident = incident::parse(&body, None, &config.default_locale)
+        .with_context(|| format!("{} is not a valid order event", event.display()))?;
+    let history: History = match history {
+        Some(file) => {
+            let text = std::fs::read_to_string(file)
+                .with_context(|| format!("cannot read {}", file.display()))?;
+            serde_json::from_str(&text)
+                .with_context(|| format!("{} is not a customer history", file.display()))?
+        }
+        None => History::default(),
+    };
+    let now = chrono::Utc::now();
+    let decision = policy.decide(&incident, &history, now);
+    let currency = incident.order.total.currency();
+    let (plan, budget) = policy.settle_offline(&decision, &history, currency);
+    let mut explanation = decision.explanation.clone();
+    explanation.budget = budget;
+    if let Some(plan) = plan {
+        explanation.escalation = plan.escalation.clone();
+    }
+
+    println!(
+        "event {} {} from {} (order {}, {})",
+        incident.event_type,
+        incident.key.id(),
+        incident.key.source(),
+        incident.order.id,
+        incident.order.total
+    );
+    println!(
+        "customer {}: tier {}, locale {}",
+        incident.customer.id,
+        incident.customer.tier.as_deref().unwrap_or("(none)"),
+        incident.customer.locale
+    );
+    println!("policy {}", path.display());
+    print!("{}", explanation.to_text());
+    match (&decision.coalesced, decision.unreachable()) {
+        (Some(why), _) => println!("result: nothing sent, {why}"),
+        (None, Some(why)) => println!("result: rule {}, nothing sent: {why}", decision.rule),
+        (None, None) => {
+            let given = plan
+                .map(|p| {
+                    p.offers
+                        .iter()
+                        .map(crate::policy::Offer::describe)
+                        .collect::<Vec<_>>()
+                })
+                .unwrap_or_default();
+            println!(
+                "result: rule {}, template {} by {}{}, offers: {}",
+                decision.rule,
+                decision.template,
+                decision
+                    .channels
+                    .iter()
+                    .map(|c| c.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                if decision.send_at > now {
+                    format!(
+                        " after {}",
+                        humantime::format_duration(
+                            (decision.send_at - now).to_std().unwrap_or_default()
+                        )
+                    )
+                } else {
+                    String::new()
+                },
+                if given.is_empty() {
+                    "none".to_owned()
+                } else {
+                    given.join("; ")
+                }
+            );
+        }
+    }
+    Ok(())
+}
+
 fn templates_check(config: &Config) -> anyhow::Result<()> {
     let templates = Templates::load(&config.templates_dir, &config.default_locale)?;
     let mut rendered = 0;
@@ -197,7 +321,7 @@ fn templates_check(config: &Config) -> anyhow::Result<()> {
                 bail!("missing {channel} template {key:?} for the default locale");
             }
             let message = templates
-                .render(&key, channel, &incident, &config.store)
+                .render(&key, channel, &incident, &config.store, &Default::default())
                 .with_context(|| format!("{key} {channel}"))?;
             if channel == Channel::Sms {
                 let info = crate::templates::sms::analyse(&message.text);

@@ -145,6 +145,8 @@ pub struct Config {
     pub templates_dir: PathBuf,
     /// The policy file.
     pub policy: PathBuf,
+    /// How often the running daemon looks for a changed policy file.
+    pub policy_reload_interval: Duration,
     /// Email transports in failover order.
     pub email_transports: Vec<EmailTransportKind>,
     /// SMS transports in failover order.
@@ -189,6 +191,7 @@ const KEYS: &[(&str, Option<&str>)] = &[
     ("http_bind", Some("127.0.0.1:8080")),
     ("templates_dir", Some("templates")),
     ("policy", Some("policy/default.toml")),
+    ("policy_reload_interval", Some("2s")),
     ("email_transport", Some("outbox")),
     ("sms_transport", Some("outbox")),
     ("outbox_dir", Some("var/outbox")),
@@ -610,6 +613,7 @@ impl Config {
             http_bind,
             templates_dir: PathBuf::from(layers.require("templates_dir", "")?),
             policy: PathBuf::from(layers.require("policy", "")?),
+            policy_reload_interval: layers.duration("policy_reload_interval")?,
             email_transports,
             sms_transports,
             outbox_dir: PathBuf::from(layers.require("outbox_dir", "")?),

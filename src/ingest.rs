@@ -1,4 +1,4 @@
-//! The consumer: receive → parse → decide → render → record → ack.
+//! The consumer: receive → parse → record (decide, budget, render; see [`crate::recovery`]) → ack.
 //!
 //! A message is acknowledged only after its record committed, or after it was published to the
 //! dead-letter queue with a confirm. Anything else (database down, broker trouble) leaves it
@@ -8,7 +8,6 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chrono::Utc;
 use futures_util::StreamExt;
 use lapin::message::Delivery;
 use lapin::options::{
@@ -24,9 +23,10 @@ use uuid::Uuid;
 
 use crate::broker::{self, BrokerError};
 use crate::config::Config;
-use crate::incident::{self, Incident};
-use crate::policy::{Decision, Policy};
-use crate::store::{NewMessage, RecordOutcome, Recording, Store, StoreError};
+use crate::incident;
+use crate::recovery::{Recorded, Recorder, RecoveryError};
+use crate::reload::PolicyCell;
+use crate::store::{Store, StoreError};
 use crate::telemetry::Metrics;
 use crate::templates::Templates;
 
@@ -36,12 +36,12 @@ pub const ERROR_HEADER: &str = "x-amends-error";
 /// Everything the consumer needs, shared by its handler tasks.
 pub struct Ingest {
     config: Arc<Config>,
-    store: Store,
-    policy: Arc<Policy>,
-    templates: Arc<Templates>,
+    recorder: Recorder,
     metrics: Arc<Metrics>,
     /// Wakes the dispatcher when new messages were queued.
     wake: Arc<Notify>,
+    /// Wakes the announcer when outcome events were recorded.
+    announce: Arc<Notify>,
 }
 
 /// Why one message could not be handled.
@@ -61,6 +61,13 @@ impl Failure {
             None => Failure::Transient(e),
         }
     }
+
+    fn from_recovery(e: RecoveryError) -> Failure {
+        match e {
+            RecoveryError::Store(e) => Failure::from_store(e),
+            other => Failure::Reject(other.to_string()),
+        }
+    }
 }
 
 impl Ingest {
@@ -68,18 +75,18 @@ impl Ingest {
     pub fn new(
         config: Arc<Config>,
         store: Store,
-        policy: Arc<Policy>,
+        policy: PolicyCell,
         templates: Arc<Templates>,
         metrics: Arc<Metrics>,
         wake: Arc<Notify>,
+        announce: Arc<Notify>,
     ) -> Ingest {
         Ingest {
+            recorder: Recorder::new(config.clone(), store, policy, templates),
             config,
-            store,
-            policy,
-            templates,
             metrics,
             wake,
+            announce,
         }
     }
 
@@ -206,7 +213,7 @@ impl Ingest {
         .await
     }
 
-    /// Parse, decide, render, record.
+    /// Parse, then decide and record.
     async fn process(&self, delivery: &Delivery) -> Result<(), Failure> {
         let content_type = delivery
             .properties
@@ -224,82 +231,53 @@ impl Ingest {
         span.record("id", incident.key.id());
         span.record("type", incident.event_type.as_str());
 
-        let decision = self.policy.decide(&incident, Utc::now());
-        let messages = self.render(&incident, &decision)?;
         // parse() accepted the body as JSON, so it is UTF-8.
         let payload = std::str::from_utf8(&delivery.data)
             .map_err(|e| Failure::Reject(format!("body is not UTF-8: {e}")))?;
-        let outcome = self
-            .store
-            .record(Recording {
-                incident_id: Uuid::now_v7(),
-                incident: &incident,
-                payload,
-                decision: &decision,
-                messages,
-            })
+        let recorded = self
+            .recorder
+            .record(&incident, payload)
             .await
-            .map_err(Failure::from_store)?;
-        match outcome {
-            RecordOutcome::Duplicate => {
+            .map_err(Failure::from_recovery)?;
+        match recorded {
+            Recorded::Duplicate => {
                 self.metrics.events_duplicate.inc();
                 tracing::info!("duplicate event; already recorded");
             }
-            RecordOutcome::Recorded { queued } => {
+            Recorded::New {
+                rule,
+                queued,
+                codes,
+                escalated,
+                quiet,
+            } => {
                 self.metrics.events_recorded.inc();
-                if let Some(why) = decision.unreachable() {
-                    self.metrics.events_unreachable.inc();
-                    tracing::warn!(rule = %decision.rule, customer = %incident.customer.id, reason = %why, "customer cannot be reached");
-                } else {
-                    tracing::info!(rule = %decision.rule, channels = ?decision.channels, queued, "event recorded");
+                self.metrics.codes_issued.inc_by(codes as u64);
+                if escalated {
+                    self.metrics.escalations.inc();
+                }
+                match quiet {
+                    Some(why) if why.starts_with("coalesced") => {
+                        self.metrics.events_coalesced.inc();
+                        tracing::info!(rule = %rule, reason = %why, "nothing new to send");
+                    }
+                    Some(why) => {
+                        self.metrics.events_unreachable.inc();
+                        tracing::warn!(rule = %rule, customer = %incident.customer.id, reason = %why, "customer cannot be reached");
+                    }
+                    None => {
+                        tracing::info!(rule = %rule, queued, codes, escalated, "event recorded")
+                    }
                 }
                 if queued > 0 {
                     self.wake.notify_one();
                 }
+                if codes > 0 || escalated {
+                    self.announce.notify_one();
+                }
             }
         }
         Ok(())
-    }
-
-    /// Renders one message per chosen channel.
-    fn render(&self, incident: &Incident, decision: &Decision) -> Result<Vec<NewMessage>, Failure> {
-        decision
-            .channels
-            .iter()
-            .map(|&channel| {
-                let rendered = self
-                    .templates
-                    .render(&decision.template, channel, incident, &self.config.store)
-                    .map_err(|e| Failure::Reject(format!("template: {e}")))?;
-                let customer = &incident.customer;
-                let recipient = match channel {
-                    crate::policy::Channel::Email => {
-                        customer.email.as_ref().map(|e| e.as_str().to_owned())
-                    }
-                    crate::policy::Channel::Sms => {
-                        customer.phone.as_ref().map(|p| p.as_str().to_owned())
-                    }
-                }
-                .ok_or_else(|| Failure::Reject(format!("no {channel} contact")))?;
-                let name = [
-                    customer.first_name.as_deref(),
-                    customer.last_name.as_deref(),
-                ]
-                .into_iter()
-                .flatten()
-                .collect::<Vec<_>>()
-                .join(" ");
-                Ok(NewMessage {
-                    outbox_id: Uuid::now_v7(),
-                    channel,
-                    recipient,
-                    recipient_name: (!name.is_empty()).then_some(name),
-                    subject: rendered.subject,
-                    body_text: rendered.text,
-                    body_html: rendered.html,
-                })
-            })
-            .collect()
     }
 
     /// Publishes the original message, with the reason, to the dead-letter queue (confirmed).

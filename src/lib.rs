@@ -4,9 +4,11 @@
 //! The flow runs one way:
 //! - [`ingest`]: consume order events from RabbitMQ, dead-letter what cannot be processed;
 //! - [`incident`]: parse and validate a CloudEvent into a typed incident (pure);
-//! - [`policy`]: decide template and channels for an incident (pure);
+//! - [`policy`]: decide template, channels, offers and escalation for an incident (pure);
+//!   [`reload`] swaps in a changed policy file while the daemon runs;
 //! - [`templates`]: render the message per channel and locale (pure);
-//! - [`store`]: record incident, decision and outbox rows in one statement (PostgreSQL);
+//! - [`store`]: record incident, decision, compensation ledger, budgets, escalations and outbox
+//!   rows in one transaction (PostgreSQL);
 //! - [`deliver`]: claim due outbox rows with a lease and send them through transports;
 //! - [`http`]: health, readiness and metrics.
 //!
@@ -24,6 +26,8 @@ pub mod http;
 pub mod incident;
 pub mod ingest;
 pub mod policy;
+pub mod recovery;
+pub mod reload;
 pub mod store;
 pub mod telemetry;
 pub mod templates;

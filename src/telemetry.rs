@@ -56,6 +56,12 @@ pub struct Metrics {
     pub events_dead_lettered: Counter,
     /// Events whose customer could not be reached on any channel.
     pub events_unreachable: Counter,
+    /// Events coalesced into an earlier message about the same order.
+    pub events_coalesced: Counter,
+    /// Coupon and gift-certificate codes issued.
+    pub codes_issued: Counter,
+    /// Incidents escalated to a person.
+    pub escalations: Counter,
     /// Seconds from delivery to ack, per event.
     pub event_seconds: Histogram,
     /// Messages delivered to a provider.
@@ -82,6 +88,9 @@ impl Metrics {
             events_duplicate: Counter::default(),
             events_dead_lettered: Counter::default(),
             events_unreachable: Counter::default(),
+            events_coalesced: Counter::default(),
+            codes_issued: Counter::default(),
+            escalations: Counter::default(),
             // 1 ms to ~16 s.
             event_seconds: Histogram::new(exponential_buckets(0.001, 2.0, 15)),
             messages_sent: Family::default(),
@@ -116,6 +125,21 @@ impl Metrics {
             "events_unreachable",
             "Order events whose customer no channel could reach",
             metrics.events_unreachable.clone(),
+        );
+        registry.register(
+            "events_coalesced",
+            "Order events the customer had already been told about (one apology per order per window)",
+            metrics.events_coalesced.clone(),
+        );
+        registry.register(
+            "codes_issued",
+            "Coupon and gift-certificate codes issued",
+            metrics.codes_issued.clone(),
+        );
+        registry.register(
+            "escalations",
+            "Incidents escalated to a person",
+            metrics.escalations.clone(),
         );
         registry.register(
             "event_processing_seconds",

@@ -1,0 +1,296 @@
+//! Recovery: one parsed incident becomes its recorded decision, in one transaction.
+//!
+//! History → policy → budgets (the plans tried in order until one fits) → codes → messages →
+//! record and commit. The policy, the templates and the budget checks are pure; this module
+//! sequences them around the store's transaction.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use crate::config::Config;
+use crate::incident::Incident;
+use crate::policy::{Channel, Decision, History, Offer, Policy};
+use crate::reload::PolicyCell;
+use crate::store::{
+    Begun, DeclinedOffer, HistoryWindows, IncidentTx, NewMessage, Outcome, Store, StoreError,
+};
+use crate::templates::{Recovery as Extras, TemplateError, Templates};
+
+/// How many times a collision of generated codes is retried with new codes.
+const CODE_ATTEMPTS: usize = 5;
+
+/// Why an incident could not be recorded.
+#[derive(Debug, thiserror::Error)]
+pub enum RecoveryError {
+    /// A template failed to render: the event cannot be processed as it is.
+    #[error("template: {0}")]
+    Template(#[from] TemplateError),
+    /// The database failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The decision names a channel the customer has no contact for (a policy bug).
+    #[error("no {0} contact")]
+    NoContact(Channel),
+}
+
+/// What was recorded.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Recorded {
+    /// First time this (source, id) was seen.
+    New {
+        /// The rule that decided.
+        rule: String,
+        /// Messages queued.
+        queued: i64,
+        /// Codes issued.
+        codes: usize,
+        /// Whether a person was asked to follow up.
+        escalated: bool,
+        /// Why nothing was sent, when nothing was.
+        quiet: Option<String>,
+    },
+    /// Already recorded; nothing new.
+    Duplicate,
+}
+
+/// The plan that fit the budgets, and what was refused on the way.
+#[derive(Debug, Default)]
+struct Settled {
+    offers: Vec<Offer>,
+    declined: Vec<DeclinedOffer>,
+    fallback_reason: Option<String>,
+    escalation: Option<String>,
+    lines: Vec<String>,
+}
+
+/// Records incidents: shared by the consumer's handler tasks.
+pub struct Recorder {
+    config: Arc<Config>,
+    store: Store,
+    policy: PolicyCell,
+    templates: Arc<Templates>,
+}
+
+impl Recorder {
+    /// A recorder over these parts.
+    pub fn new(
+        config: Arc<Config>,
+        store: Store,
+        policy: PolicyCell,
+        templates: Arc<Templates>,
+    ) -> Recorder {
+        Recorder {
+            config,
+            store,
+            policy,
+            templates,
+        }
+    }
+
+    /// Decides and records `incident` (received as `payload`), exactly once per (source, id).
+    pub async fn record(
+        &self,
+        incident: &Incident,
+        payload: &str,
+    ) -> Result<Recorded, RecoveryError> {
+        let mut attempt = 1;
+        loop {
+            match self.record_once(incident, payload).await {
+                Err(RecoveryError::Store(e)) if e.is_code_taken() && attempt < CODE_ATTEMPTS => {
+                    // Astronomically rare with the default format; the transaction rolled back.
+                    tracing::warn!(
+                        attempt,
+                        "a generated code was already taken; retrying with new codes"
+                    );
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn record_once(
+        &self,
+        incident: &Incident,
+        payload: &str,
+    ) -> Result<Recorded, RecoveryError> {
+        // One policy for the whole incident, even if a reload lands meanwhile.
+        let policy = self.policy.load_full();
+        let settings = policy.settings();
+        let windows = HistoryWindows {
+            history: settings.history_window,
+            customer: settings.budget.customer_window,
+        };
+        let (mut tx, history) = match self
+            .store
+            .begin_incident(Uuid::now_v7(), incident, payload, windows)
+            .await?
+        {
+            Begun::Duplicate => return Ok(Recorded::Duplicate),
+            Begun::New(tx, history) => (tx, history),
+        };
+        let now = Utc::now();
+        let decision = policy.decide(incident, &history, now);
+        let settled = settle(&policy, &decision, &history, incident, &mut tx, now).await?;
+        let messages = self.render(incident, &decision, &settled)?;
+        let mut explanation = decision.explanation.clone();
+        explanation.budget = settled.lines.clone();
+        explanation.escalation = settled.escalation.clone();
+        let explanation = serde_json::to_value(&explanation).map_err(|e| StoreError::Encode {
+            what: "explanation",
+            message: e.to_string(),
+        })?;
+        let codes = settled.offers.iter().filter(|o| o.code.is_some()).count();
+        let escalated = settled.escalation.is_some();
+        let queued = tx
+            .finish(
+                incident,
+                Outcome {
+                    decision: &decision,
+                    explanation,
+                    offers: &settled.offers,
+                    fallback_reason: settled.fallback_reason,
+                    declined: settled.declined,
+                    escalation: settled.escalation,
+                    messages,
+                    instance: &self.config.instance_name,
+                },
+            )
+            .await?;
+        Ok(Recorded::New {
+            rule: decision.rule.clone(),
+            queued,
+            codes,
+            escalated,
+            quiet: decision
+                .coalesced
+                .clone()
+                .or_else(|| decision.unreachable()),
+        })
+    }
+
+    /// Renders one message per chosen channel, with the offers that were granted.
+    fn render(
+        &self,
+        incident: &Incident,
+        decision: &Decision,
+        settled: &Settled,
+    ) -> Result<Vec<NewMessage>, RecoveryError> {
+        let extras = Extras {
+            offers: &settled.offers,
+            escalated: settled.escalation.is_some(),
+        };
+        decision
+            .channels
+            .iter()
+            .map(|&channel| {
+                let rendered = self.templates.render(
+                    &decision.template,
+                    channel,
+                    incident,
+                    &self.config.store,
+                    &extras,
+                )?;
+                let customer = &incident.customer;
+                let recipient = match channel {
+                    Channel::Email => customer.email.as_ref().map(|e| e.as_str().to_owned()),
+                    Channel::Sms => customer.phone.as_ref().map(|p| p.as_str().to_owned()),
+                }
+                .ok_or(RecoveryError::NoContact(channel))?;
+                let name = [
+                    customer.first_name.as_deref(),
+                    customer.last_name.as_deref(),
+                ]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join(" ");
+                Ok(NewMessage {
+                    outbox_id: Uuid::now_v7(),
+                    channel,
+                    recipient,
+                    recipient_name: (!name.is_empty()).then_some(name),
+                    subject: rendered.subject,
+                    body_text: rendered.text,
+                    body_html: rendered.html,
+                })
+            })
+            .collect()
+    }
+}
+
+/// Tries the decision's plans in order until one fits the per-customer cap and the daily budget
+/// (reserved in the transaction), and issues codes for the one that does.
+async fn settle(
+    policy: &Policy,
+    decision: &Decision,
+    history: &History,
+    incident: &Incident,
+    tx: &mut IncidentTx,
+    now: DateTime<Utc>,
+) -> Result<Settled, StoreError> {
+    let budget = &policy.settings().budget;
+    let currency = incident.order.total.currency();
+    let mut settled = Settled::default();
+    let mut refused: Option<String> = None;
+    for plan in &decision.plans {
+        let cost = plan.cost(currency);
+        let verdict = if cost.amount().is_zero() {
+            Ok(())
+        } else if let Err(why) = budget.customer_allows(&cost, history.compensation) {
+            Err(why)
+        } else if let Some(limit) = budget.daily_limit(currency) {
+            match tx.reserve_budget(budget.day(now), &cost, limit).await? {
+                Ok(()) => Ok(()),
+                Err(spent) => Err(budget
+                    .daily_allows(&cost, spent)
+                    .err()
+                    .unwrap_or_else(|| format!("over the daily budget in {currency}"))),
+            }
+        } else {
+            Err(format!("no daily budget is set for {currency}"))
+        };
+        match verdict {
+            Ok(()) => {
+                if !cost.amount().is_zero() {
+                    settled.lines.push(format!(
+                        "{}: {cost} fits the per-customer cap ({} {currency} given before) and today's budget, reserved",
+                        plan.label, history.compensation
+                    ));
+                }
+                let mut rng = rand::rng();
+                settled.offers = plan
+                    .offers
+                    .iter()
+                    .cloned()
+                    .map(|mut offer| {
+                        if offer.kind.issues_code() {
+                            offer.code = Some(policy.settings().codes.generate(&mut rng));
+                        }
+                        offer
+                    })
+                    .collect();
+                settled.escalation = plan.escalation.clone();
+                settled.fallback_reason = refused.map(|why| format!("fallback: {why}"));
+                return Ok(settled);
+            }
+            Err(why) => {
+                settled.lines.push(format!("{}: {why}", plan.label));
+                settled.declined.extend(
+                    plan.offers
+                        .iter()
+                        .filter(|o| !o.cost.amount().is_zero())
+                        .map(|o| DeclinedOffer {
+                            offer: o.clone(),
+                            reason: why.clone(),
+                        }),
+                );
+                refused = Some(why);
+            }
+        }
+    }
+    // The last plan costs nothing and always fits; this is reached only by a policy with none.
+    Ok(settled)
+}

@@ -1,0 +1,86 @@
+//! Policy reloading: the running daemon picks up a changed policy file within seconds.
+//!
+//! The file is polled rather than watched with inotify: polling sees every way a file can be
+//! replaced (an editor's rename, a Kubernetes ConfigMap's symlink swap, a network mount) and costs
+//! one small read every few seconds. A new text that fails the check is logged once with the
+//! problem, and the policy in force stays; a consumer reads the current policy once per event.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use tokio_util::sync::CancellationToken;
+
+use crate::policy::Policy;
+use crate::templates::Templates;
+
+/// The policy in force, swapped atomically when the file changes.
+pub type PolicyCell = Arc<ArcSwap<Policy>>;
+
+/// Watches the policy file and swaps in each new version that passes the check.
+pub struct PolicyReloader {
+    /// The file.
+    pub path: PathBuf,
+    /// The policy in force.
+    pub cell: PolicyCell,
+    /// The templates the rules must name.
+    pub templates: Arc<Templates>,
+    /// How often to look.
+    pub interval: Duration,
+}
+
+impl PolicyReloader {
+    /// Polls until `token` is cancelled.
+    pub async fn run(self, token: CancellationToken) {
+        // The last text that failed, so a bad file is reported once, not every interval.
+        let mut rejected: Option<String> = None;
+        loop {
+            tokio::select! {
+                _ = token.cancelled() => break,
+                _ = tokio::time::sleep(self.interval) => {}
+            }
+            let text = match tokio::fs::read_to_string(&self.path).await {
+                Ok(text) => text,
+                Err(e) => {
+                    if rejected.as_deref() != Some("") {
+                        tracing::error!(path = %self.path.display(), error = %e, "cannot read the policy; keeping the one in force");
+                        rejected = Some(String::new());
+                    }
+                    continue;
+                }
+            };
+            if crate::policy::version_of(&text) == self.cell.load().version()
+                || rejected.as_deref() == Some(text.as_str())
+            {
+                continue;
+            }
+            let checked = Policy::parse(&text).and_then(|p| {
+                crate::app::check_templates(&p, &self.templates)
+                    .map(|()| p)
+                    .map_err(|e| e.to_string())
+            });
+            match checked {
+                Ok(policy) => {
+                    tracing::info!(
+                        path = %self.path.display(),
+                        version = %crate::policy::short(policy.version()),
+                        rules = policy.rules().len(),
+                        "policy reloaded"
+                    );
+                    self.cell.store(Arc::new(policy));
+                    rejected = None;
+                }
+                Err(problem) => {
+                    tracing::error!(
+                        path = %self.path.display(),
+                        problem = %problem,
+                        keeping = %crate::policy::short(self.cell.load().version()),
+                        "policy rejected; the previous one stays in force"
+                    );
+                    rejected = Some(text);
+                }
+            }
+        }
+    }
+}
