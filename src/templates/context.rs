@@ -8,9 +8,47 @@ use serde_json::{Value, json};
 
 use crate::config::StoreInfo;
 use crate::incident::{Eta, Incident, IncidentDetails, Money};
+use crate::policy::{Offer, OfferKind};
+
+/// What the decision adds to a message beside the incident: the offers (with their codes) and
+/// whether a person will follow up.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Recovery<'a> {
+    /// The offers given.
+    pub offers: &'a [Offer],
+    /// A person from the care team will contact the customer.
+    pub escalated: bool,
+}
+
+/// One offer for templates: every key present, amounts and dates formatted, and a flag per
+/// kind (`is_percent_off`, …) since templates cannot compare strings without a helper.
+fn offer(o: &Offer, tz: &crate::incident::TimeZone) -> Value {
+    let kind = o.kind;
+    json!({
+        "kind": kind.as_str(),
+        "is_percent_off": kind == OfferKind::PercentOff,
+        "is_amount_off": kind == OfferKind::AmountOff,
+        "is_free_shipping": kind == OfferKind::FreeShipping,
+        "is_gift_certificate": kind == OfferKind::GiftCertificate,
+        "is_substitute": kind == OfferKind::Substitute,
+        "is_refund_confirmation": kind == OfferKind::RefundConfirmation,
+        "code": o.code,
+        "amount": o.amount.as_ref().map(money),
+        "percent": o.percent.map(|p| p.normalize().to_string()),
+        "expires": o.expires_at.map(|t| date(Eta::DateTime(t).date_in(tz))),
+        "substitutes": o.substitutes.iter().map(|sub| json!({
+            "sku": sub.sku, "name": sub.name,
+            "price": sub.price.as_ref().map(money), "url": sub.url,
+        })).collect::<Vec<_>>(),
+        "refund": o.refund.as_ref().map(|r| json!({
+            "amount": money(&r.amount),
+            "method": r.method,
+        })),
+    })
+}
 
 /// Builds the context for one incident.
-pub fn build(incident: &Incident, store: &StoreInfo) -> Value {
+pub fn build(incident: &Incident, store: &StoreInfo, recovery: &Recovery<'_>) -> Value {
     let customer = &incident.customer;
     let order = &incident.order;
     let tz = &customer.timezone;
@@ -88,6 +126,9 @@ pub fn build(incident: &Incident, store: &StoreInfo) -> Value {
             "item_count": order.items.iter().map(|i| u64::from(i.quantity)).sum::<u64>(),
         },
         "incident": { "type": incident.event_type.as_str() },
+        "offers": recovery.offers.iter().map(|o| offer(o, tz)).collect::<Vec<_>>(),
+        "codes": recovery.offers.iter().filter(|o| o.code.is_some()).map(|o| offer(o, tz)).collect::<Vec<_>>(),
+        "escalated": recovery.escalated,
         "delay": delay,
         "stockout": stockout,
         "cancellation": cancellation,

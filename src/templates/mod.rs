@@ -12,6 +12,8 @@
 pub mod context;
 pub mod sms;
 
+pub use context::Recovery;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -255,6 +257,7 @@ impl Templates {
         channel: Channel,
         incident: &Incident,
         store: &StoreInfo,
+        recovery: &Recovery<'_>,
     ) -> Result<Rendered, TemplateError> {
         let locales = self.variants.get(&(key.to_owned(), channel));
         let chain = incident
@@ -272,7 +275,7 @@ impl Templates {
                 locale: incident.customer.locale.to_string(),
             });
         };
-        let mut data = context::build(incident, store);
+        let mut data = context::build(incident, store, recovery);
         match channel {
             Channel::Sms => Ok(Rendered {
                 locale,
@@ -477,7 +480,13 @@ mod tests {
         ] {
             let incident = incident(event_type, |_| {});
             let email = templates
-                .render(key, Channel::Email, &incident, &store())
+                .render(
+                    key,
+                    Channel::Email,
+                    &incident,
+                    &store(),
+                    &Recovery::default(),
+                )
                 .unwrap();
             let subject = email.subject.unwrap();
             assert!(!subject.is_empty() && !subject.contains('\n'));
@@ -488,7 +497,7 @@ mod tests {
                     .contains(incident.order.number.as_deref().unwrap())
             );
             let sms = templates
-                .render(key, Channel::Sms, &incident, &store())
+                .render(key, Channel::Sms, &incident, &store(), &Recovery::default())
                 .unwrap();
             assert!(!sms.text.contains('<'), "{}", sms.text);
             assert!(sms.text.contains("Northwind Outfitters"));
@@ -513,7 +522,9 @@ mod tests {
                 e["data"]["order"].as_object_mut().unwrap().remove("url");
             });
             for channel in [Channel::Email, Channel::Sms] {
-                let message = templates.render(key, channel, &incident, &bare).unwrap();
+                let message = templates
+                    .render(key, channel, &incident, &bare, &Recovery::default())
+                    .unwrap();
                 let all = format!("{}\n{}", message.text, message.html.unwrap_or_default());
                 for dangling in [
                     "write to .",
@@ -544,7 +555,13 @@ mod tests {
             e["data"]["customer"]["first_name"] = "<script>alert(1)</script> & Co".into();
         });
         let email = templates
-            .render("order-delayed", Channel::Email, &incident, &store())
+            .render(
+                "order-delayed",
+                Channel::Email,
+                &incident,
+                &store(),
+                &Recovery::default(),
+            )
             .unwrap();
         let html = email.html.unwrap();
         assert!(!html.contains("<script>"));
@@ -559,7 +576,13 @@ mod tests {
             e["data"]["customer"]["locale"] = "fr-CA".into();
         });
         let email = templates
-            .render("order-delayed", Channel::Email, &incident, &store())
+            .render(
+                "order-delayed",
+                Channel::Email,
+                &incident,
+                &store(),
+                &Recovery::default(),
+            )
             .unwrap();
         assert_eq!(email.locale, "en");
     }
@@ -573,6 +596,7 @@ mod tests {
                 Channel::Sms,
                 &incident("order.delayed", |_| {}),
                 &store(),
+                &Recovery::default(),
             )
             .unwrap_err();
         assert_eq!(
@@ -594,6 +618,7 @@ mod tests {
                 Channel::Sms,
                 &incident("order.delayed", |_| {}),
                 &store(),
+                &Recovery::default(),
             )
             .unwrap_err();
         assert!(err.to_string().contains("customer.nickname"), "{err}");
