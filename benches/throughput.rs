@@ -153,7 +153,13 @@ async fn daemon_run(events: usize, transport: Transport) -> anyhow::Result<RunRe
     let start = Instant::now();
     for _ in 0..events {
         let mut event = template.clone();
-        event["id"] = uuid::Uuid::new_v4().to_string().into();
+        let event_id = uuid::Uuid::new_v4();
+        event["id"] = event_id.to_string().into();
+        // One incident per order and customer, as in a real stream: the same order a thousand
+        // times would be one apology and 999 coalesced incidents.
+        let short = event_id.simple().to_string();
+        event["data"]["order"]["id"] = format!("A-{}", &short[..12]).into();
+        event["data"]["customer"]["id"] = format!("C-{}", &short[..12]).into();
         channel
             .basic_publish(
                 format!("{id}.orders").as_str().into(),

@@ -417,11 +417,18 @@ where
     }
 }
 
-/// A sample event of `event_type` with a fresh id, edited by `edit`.
+/// A sample event of `event_type` with a fresh id, order and customer, edited by `edit`.
+///
+/// Fresh orders and customers keep tests independent of the policy's memory: one apology per
+/// order per window, and per-customer caps.
 pub fn event(event_type: &str, edit: impl FnOnce(&mut Value)) -> Value {
     let text = amends::incident::sample(event_type).expect("sample exists");
     let mut event: Value = serde_json::from_str(text).expect("sample is JSON");
-    event["id"] = uuid::Uuid::new_v4().to_string().into();
+    let id = uuid::Uuid::new_v4();
+    event["id"] = id.to_string().into();
+    let short = &id.simple().to_string()[..10];
+    event["data"]["order"]["id"] = format!("A-{short}").into();
+    event["data"]["customer"]["id"] = format!("C-{short}").into();
     edit(&mut event);
     event
 }

@@ -61,7 +61,13 @@ async fn a_permanent_smtp_failure_fails_at_once() {
     })
     .await;
     let listener = app.listen_to_outcome_events().await;
-    app.publish(&event("order.delayed", |_| {})).await;
+    // A one-day delay for a regular customer: an apology with no offer, so the only outcome
+    // event is the notification's.
+    app.publish(&event("order.delayed", |e| {
+        e["data"]["customer"]["tier"] = serde_json::Value::Null;
+        e["data"]["delay"]["new_eta"] = "2026-11-25".into();
+    }))
+    .await;
     app.wait_for_count("select count(*) from outbox where status = 'failed'", 1)
         .await;
     let announced = app.take(&listener, 1).await;
