@@ -249,25 +249,22 @@ impl Ingest {
                 queued,
                 codes,
                 escalated,
-                quiet,
+                coalesced,
+                unreachable,
             } => {
                 self.metrics.events_recorded.inc();
                 self.metrics.codes_issued.inc_by(codes as u64);
                 if escalated {
                     self.metrics.escalations.inc();
                 }
-                match quiet {
-                    Some(why) if why.starts_with("coalesced") => {
-                        self.metrics.events_coalesced.inc();
-                        tracing::info!(rule = %rule, reason = %why, "nothing new to send");
-                    }
-                    Some(why) => {
-                        self.metrics.events_unreachable.inc();
-                        tracing::warn!(rule = %rule, customer = %incident.customer.id, reason = %why, "customer cannot be reached");
-                    }
-                    None => {
-                        tracing::info!(rule = %rule, queued, codes, escalated, "event recorded")
-                    }
+                if let Some(why) = coalesced {
+                    self.metrics.events_coalesced.inc();
+                    tracing::info!(rule = %rule, reason = %why, "nothing new to send");
+                } else if let Some(why) = unreachable {
+                    self.metrics.events_unreachable.inc();
+                    tracing::warn!(rule = %rule, customer = %incident.customer.id, reason = %why, "customer cannot be reached");
+                } else {
+                    tracing::info!(rule = %rule, queued, codes, escalated, "event recorded");
                 }
                 if queued > 0 {
                     self.wake.notify_one();

@@ -48,8 +48,10 @@ pub enum Recorded {
         codes: usize,
         /// Whether a person was asked to follow up.
         escalated: bool,
-        /// Why nothing was sent, when nothing was.
-        quiet: Option<String>,
+        /// Set when the incident was coalesced into an earlier message about its order.
+        coalesced: Option<String>,
+        /// Set when no channel could reach the customer (or no rule matched).
+        unreachable: Option<String>,
     },
     /// Already recorded; nothing new.
     Duplicate,
@@ -164,10 +166,8 @@ impl Recorder {
             queued,
             codes,
             escalated,
-            quiet: decision
-                .coalesced
-                .clone()
-                .or_else(|| decision.unreachable()),
+            coalesced: decision.coalesced.clone(),
+            unreachable: decision.unreachable(),
         })
     }
 

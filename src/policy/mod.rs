@@ -305,6 +305,31 @@ impl Decision {
         ))
     }
 
+    /// A decision that sends and gives nothing: no rule matched, or the incident was coalesced.
+    fn silent(
+        rule: &str,
+        template: &str,
+        now: DateTime<Utc>,
+        coalesced: Option<String>,
+        explanation: Explanation,
+    ) -> Decision {
+        Decision {
+            rule: rule.to_owned(),
+            policy_version: explanation.policy_version.clone(),
+            template: template.to_owned(),
+            channels: Vec::new(),
+            skipped: Vec::new(),
+            send_at: now,
+            plans: vec![Plan {
+                label: "apology only",
+                offers: Vec::new(),
+                escalation: None,
+            }],
+            coalesced,
+            explanation,
+        }
+    }
+
     /// Skipped channels as a map for storage (`{"sms": "no SMS consent"}`).
     pub fn skipped_map(&self) -> BTreeMap<&'static str, &'static str> {
         self.skipped
@@ -552,42 +577,15 @@ impl Policy {
         );
         explanation.frequency = frequency.describe(self.settings.order_window);
         let Some(rule) = matched else {
-            return Decision {
-                rule: Decision::NO_RULE.to_owned(),
-                policy_version: self.version.clone(),
-                template: String::new(),
-                channels: Vec::new(),
-                skipped: Vec::new(),
-                send_at: now,
-                plans: vec![Plan {
-                    label: "apology only",
-                    offers: Vec::new(),
-                    escalation: None,
-                }],
-                coalesced: None,
-                explanation,
-            };
+            return Decision::silent(Decision::NO_RULE, "", now, None, explanation);
         };
 
         if let Frequency::Repeat { .. } = frequency {
             explanation
                 .channels
                 .push("none: coalesced into the earlier message".to_owned());
-            return Decision {
-                rule: rule.name.clone(),
-                policy_version: self.version.clone(),
-                template: rule.template.clone(),
-                channels: Vec::new(),
-                skipped: Vec::new(),
-                send_at: now,
-                plans: vec![Plan {
-                    label: "apology only",
-                    offers: Vec::new(),
-                    escalation: None,
-                }],
-                coalesced: Some(explanation.frequency.clone()),
-                explanation,
-            };
+            let why = explanation.frequency.clone();
+            return Decision::silent(&rule.name, &rule.template, now, Some(why), explanation);
         }
 
         // Offers: resolve, then take off what this order already received.

@@ -570,6 +570,68 @@ mod tests {
     }
 
     #[test]
+    fn issued_codes_and_a_follow_up_are_shown_on_every_channel() {
+        let templates = shipped();
+        let incident = incident("order.delayed", |_| {});
+        let eur = crate::incident::Currency::parse("EUR").unwrap();
+        let gift = crate::policy::Offer {
+            kind: crate::policy::OfferKind::GiftCertificate,
+            amount: Some(crate::incident::Money::parse("25.00", eur).unwrap()),
+            percent: None,
+            cost: crate::incident::Money::parse("25.00", eur).unwrap(),
+            expires_at: Some("2027-02-21T10:00:00Z".parse().unwrap()),
+            substitutes: Vec::new(),
+            refund: None,
+            code: Some("SORRY-ABCD2345".to_owned()),
+        };
+        let offers = [gift];
+        let recovery = Recovery {
+            offers: &offers,
+            escalated: true,
+        };
+        let email = templates
+            .render(
+                "order-delayed",
+                Channel::Email,
+                &incident,
+                &store(),
+                &recovery,
+            )
+            .unwrap();
+        for part in [&email.text, email.html.as_ref().unwrap()] {
+            assert!(part.contains("SORRY-ABCD2345"), "{part}");
+            assert!(part.contains("€25.00 gift certificate"), "{part}");
+            assert!(part.contains("Sunday, 21 February 2027"), "{part}");
+            assert!(part.contains("get in touch with you personally"), "{part}");
+        }
+        let sms = templates
+            .render(
+                "order-delayed",
+                Channel::Sms,
+                &incident,
+                &store(),
+                &recovery,
+            )
+            .unwrap();
+        assert!(
+            sms.text
+                .contains("A €25.00 gift card: code SORRY-ABCD2345."),
+            "{}",
+            sms.text
+        );
+        let plain = templates
+            .render(
+                "order-delayed",
+                Channel::Sms,
+                &incident,
+                &store(),
+                &Recovery::default(),
+            )
+            .unwrap();
+        assert!(!plain.text.contains("code"), "{}", plain.text);
+    }
+
+    #[test]
     fn missing_locale_falls_back_to_default() {
         let templates = shipped();
         let incident = incident("order.delayed", |e| {
