@@ -179,28 +179,38 @@ impl IncidentTx {
         cost: &Money,
         limit: Decimal,
     ) -> Result<Result<(), Decimal>, StoreError> {
-        let currency = cost.currency().code();
-        if cost.amount() <= limit {
-            let reserved = sqlx::query_file!(
-                "src/store/queries/reserve_budget.sql",
-                day,
-                currency,
-                cost.amount().to_string(),
-                limit.to_string(),
-            )
-            .fetch_optional(&mut *self.tx)
-            .await?;
-            if reserved.is_some() {
-                return Ok(Ok(()));
-            }
+        // A day's spending only grows: when it is already too high, say so without queueing on
+        // the day's row lock (every reservation of the day takes that one row).
+        let spent = self.budget_spent(day, cost).await?;
+        if spent + cost.amount() > limit {
+            return Ok(Err(spent));
         }
-        let spent = sqlx::query_file_scalar!("src/store/queries/budget_spent.sql", day, currency)
-            .fetch_one(&mut *self.tx)
-            .await?;
-        Ok(Err(spent
-            .parse::<Decimal>()
-            .unwrap_or_default()
-            .normalize()))
+        let reserved = sqlx::query_file!(
+            "src/store/queries/reserve_budget.sql",
+            day,
+            cost.currency().code(),
+            cost.amount().to_string(),
+            limit.to_string(),
+        )
+        .fetch_optional(&mut *self.tx)
+        .await?;
+        if reserved.is_some() {
+            return Ok(Ok(()));
+        }
+        // Others reserved the rest meanwhile.
+        Ok(Err(self.budget_spent(day, cost).await?))
+    }
+
+    async fn budget_spent(&mut self, day: NaiveDate, cost: &Money) -> Result<Decimal, StoreError> {
+        let spent = sqlx::query_file_scalar!(
+            "src/store/queries/budget_spent.sql",
+            day,
+            cost.currency().code()
+        )
+        .fetch_one(&mut *self.tx)
+        .await?;
+        // numeric(20, 4) comes back as 12.0000.
+        Ok(spent.parse::<Decimal>().unwrap_or_default().normalize())
     }
 
     /// Writes everything decided and commits; returns how many messages were queued.
