@@ -237,29 +237,25 @@ async fn settle(
     let mut refused: Option<String> = None;
     for plan in &decision.plans {
         let cost = plan.cost(currency);
-        let verdict = if cost.amount().is_zero() {
-            Ok(())
-        } else if let Err(why) = budget.customer_allows(&cost, history.compensation) {
-            Err(why)
-        } else if let Some(limit) = budget.daily_limit(currency) {
-            match tx.reserve_budget(budget.day(now), &cost, limit).await? {
-                Ok(()) => Ok(()),
-                Err(spent) => Err(budget
-                    .daily_allows(&cost, spent)
-                    .err()
-                    .unwrap_or_else(|| format!("over the daily budget in {currency}"))),
-            }
-        } else {
-            Err(format!("no daily budget is set for {currency}"))
-        };
-        match verdict {
-            Ok(()) => {
-                if !cost.amount().is_zero() {
+        let verdict = match budget.precheck(&cost, history.compensation) {
+            Ok(None) => Ok(()),
+            Ok(Some(limit)) => match tx.reserve_budget(budget.day(now), &cost, limit).await? {
+                Ok(()) => {
                     settled.lines.push(format!(
                         "{}: {cost} fits the per-customer cap ({} {currency} given before) and today's budget, reserved",
                         plan.label, history.compensation
                     ));
+                    Ok(())
                 }
+                Err(spent) => Err(budget
+                    .daily_allows(&cost, spent)
+                    .err()
+                    .unwrap_or_else(|| format!("over the daily budget in {currency}"))),
+            },
+            Err(why) => Err(why),
+        };
+        match verdict {
+            Ok(()) => {
                 let mut rng = rand::rng();
                 settled.offers = plan
                     .offers

@@ -64,6 +64,21 @@ impl Budget {
         Ok(())
     }
 
+    /// The checks a plan's `cost` passes before today's spending is looked at: `Ok(None)` when
+    /// it costs nothing; else the per-customer cap given what the customer received (`given`),
+    /// then that the currency has a daily budget, whose limit is returned.
+    pub fn precheck(&self, cost: &Money, given: Decimal) -> Result<Option<Decimal>, String> {
+        if cost.amount().is_zero() {
+            return Ok(None);
+        }
+        self.customer_allows(cost, given)?;
+        let currency = cost.currency();
+        match self.daily_limit(currency) {
+            Some(limit) => Ok(Some(limit)),
+            None => Err(format!("no daily budget is set for {currency}")),
+        }
+    }
+
     /// Whether `cost` fits today's budget given what was spent (`spent`); for explanations, the
     /// database makes the binding check.
     pub fn daily_allows(&self, cost: &Money, spent: Decimal) -> Result<(), String> {

@@ -2,7 +2,7 @@
 //! shape of the facts so a typo is caught by `amends policy check`, not by a customer.
 
 use std::collections::BTreeSet;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use cel::common::ast::{EntryExpr, Expr, IdedExpr};
 use cel::{Context, Env, Program, Value};
@@ -39,8 +39,11 @@ pub enum Verdict {
     Error(String),
 }
 
+/// CEL's standard environment, built once: building it registers every standard function, too
+/// much to repeat for each rule of each event.
 fn env() -> Arc<Env> {
-    Arc::new(Env::stdlib())
+    static ENV: LazyLock<Arc<Env>> = LazyLock::new(|| Arc::new(Env::stdlib()));
+    ENV.clone()
 }
 
 impl Condition {

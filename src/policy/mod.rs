@@ -357,13 +357,10 @@ fn currency_map(
     what: &str,
     map: &BTreeMap<String, String>,
 ) -> Result<BTreeMap<Currency, Decimal>, String> {
-    let mut out = BTreeMap::new();
-    for (code, amount) in map {
-        let currency = Currency::parse(code).map_err(|e| format!("{what}: {e}"))?;
-        let money = Money::parse(amount, currency).map_err(|e| format!("{what}.{code}: {e}"))?;
-        out.insert(currency, money.amount());
-    }
-    Ok(out)
+    offer::per_currency(map).map_err(|(code, e)| match code {
+        Some(code) => format!("{what}.{code}: {e}"),
+        None => format!("{what}: {e}"),
+    })
 }
 
 impl Policy {
@@ -389,11 +386,8 @@ impl Policy {
         if file.rules.is_empty() {
             return Err("no [[rule]] defined".to_owned());
         }
-        let shape = sample_facts()
-            .first()
-            .map(Facts::to_json)
-            .unwrap_or_default();
         let samples = sample_facts();
+        let shape = samples.first().map(Facts::to_json).unwrap_or_default();
         let mut names = HashSet::new();
         let mut rules = Vec::with_capacity(file.rules.len());
         for spanned in file.rules {
@@ -588,101 +582,6 @@ impl Policy {
             return Decision::silent(&rule.name, &rule.template, now, Some(why), explanation);
         }
 
-        // Offers: resolve, then take off what this order already received.
-        let given: Decimal = history.order_incidents.iter().map(|p| p.given).sum();
-        let resolve = |specs: &[OfferSpec], notes: &mut Vec<String>| -> Vec<Offer> {
-            let mut offers = Vec::new();
-            for spec in specs {
-                match spec.resolve(incident, now, self.settings.code_expiry) {
-                    Ok(offer) => offers.push(offer),
-                    Err(why) => notes.push(format!("{} not offered: {why}", spec.kind().as_str())),
-                }
-            }
-            if given > Decimal::ZERO {
-                let (kept, changes) = account_for_given(offers, given);
-                notes.extend(changes);
-                kept
-            } else {
-                offers
-            }
-        };
-        let mut notes = Vec::new();
-        let offers = resolve(&rule.offers, &mut notes);
-        explanation.offers = offers.iter().map(Offer::describe).collect();
-        explanation.offers.extend(notes);
-
-        let free: Vec<Offer> = offers
-            .iter()
-            .filter(|o| o.cost.amount().is_zero())
-            .cloned()
-            .collect();
-        let mut plans = vec![Plan {
-            label: "rule",
-            offers: offers.clone(),
-            escalation: rule.escalate.clone(),
-        }];
-        let currency = incident.order.total.currency();
-        if !total_cost(&offers, currency).amount().is_zero() {
-            let mut fallback_notes = Vec::new();
-            match &rule.fallback {
-                Fallback::Apology => {
-                    explanation.fallback = "apology without the costing offers".to_owned();
-                }
-                Fallback::Escalate => {
-                    explanation.fallback =
-                        "apology without the costing offers, and a person follows up".to_owned();
-                    plans.push(Plan {
-                        label: "fallback",
-                        offers: free.clone(),
-                        escalation: Some(
-                            rule.escalate
-                                .clone()
-                                .unwrap_or_else(|| "the offer did not fit the budget".to_owned()),
-                        ),
-                    });
-                }
-                Fallback::Offers {
-                    offers: specs,
-                    escalate,
-                } => {
-                    let mut smaller = resolve(specs, &mut fallback_notes);
-                    smaller.retain(|o| !o.cost.amount().is_zero());
-                    smaller.extend(free.iter().cloned());
-                    explanation.fallback = format!(
-                        "instead: {}",
-                        smaller
-                            .iter()
-                            .map(Offer::describe)
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    );
-                    plans.push(Plan {
-                        label: "fallback",
-                        offers: smaller,
-                        escalation: if *escalate {
-                            Some(
-                                rule.escalate.clone().unwrap_or_else(|| {
-                                    "the offer did not fit the budget".to_owned()
-                                }),
-                            )
-                        } else {
-                            rule.escalate.clone()
-                        },
-                    });
-                }
-            }
-            explanation.offers.extend(fallback_notes);
-            // Whatever the fallback, an apology that costs nothing always fits.
-            if !matches!(rule.fallback, Fallback::Escalate) {
-                plans.push(Plan {
-                    label: "apology only",
-                    offers: free,
-                    escalation: rule.escalate.clone(),
-                });
-            }
-        }
-        explanation.escalation = rule.escalate.clone();
-
         // Channels: the rule's preference first, then any other as a fallback.
         let mut preference = rule.channels.clone();
         for channel in [Channel::Email, Channel::Sms] {
@@ -710,24 +609,107 @@ impl Policy {
                 .channels
                 .push("none can reach the customer".to_owned()),
         }
-        if chosen.is_none() {
-            // Nobody can be told of a code: give none, spend no budget; a person may still call.
-            let free: Vec<Offer> = offers
-                .into_iter()
-                .filter(|o| o.cost.amount().is_zero())
-                .collect();
-            if plans.len() > 1 || plans[0].offers.len() != free.len() {
-                explanation
-                    .offers
-                    .push("no costing offer: no channel can tell the customer of it".to_owned());
+
+        // Offers: resolve, then take off what this order already received.
+        let given: Decimal = history.order_incidents.iter().map(|p| p.given).sum();
+        let resolve = |specs: &[OfferSpec], notes: &mut Vec<String>| -> Vec<Offer> {
+            let mut offers = Vec::new();
+            for spec in specs {
+                match spec.resolve(incident, now, self.settings.code_expiry) {
+                    Ok(offer) => offers.push(offer),
+                    Err(why) => notes.push(format!("{} not offered: {why}", spec.kind().as_str())),
+                }
             }
-            plans = vec![Plan {
-                label: "apology only",
-                offers: free,
-                escalation: rule.escalate.clone(),
-            }];
-            explanation.fallback = String::new();
-        }
+            if given > Decimal::ZERO {
+                let (kept, changes) = account_for_given(offers, given);
+                notes.extend(changes);
+                kept
+            } else {
+                offers
+            }
+        };
+        let mut notes = Vec::new();
+        let offers = resolve(&rule.offers, &mut notes);
+        explanation.offers = offers.iter().map(Offer::describe).collect();
+        explanation.offers.extend(notes);
+        explanation.escalation = rule.escalate.clone();
+
+        let free: Vec<Offer> = offers
+            .iter()
+            .filter(|o| o.cost.amount().is_zero())
+            .cloned()
+            .collect();
+        let costs_money = free.len() < offers.len();
+        let rule_plan = Plan {
+            label: "rule",
+            offers,
+            escalation: rule.escalate.clone(),
+        };
+        // Whatever the fallback, an apology that costs nothing always fits.
+        let apology = Plan {
+            label: "apology only",
+            offers: free.clone(),
+            escalation: rule.escalate.clone(),
+        };
+        let over_budget_escalation = || {
+            Some(
+                rule.escalate
+                    .clone()
+                    .unwrap_or_else(|| "the offer did not fit the budget".to_owned()),
+            )
+        };
+        let plans = if !costs_money {
+            vec![rule_plan]
+        } else if chosen.is_none() {
+            // Nobody can be told of a code: give none, spend no budget; a person may still call.
+            explanation
+                .offers
+                .push("no costing offer: no channel can tell the customer of it".to_owned());
+            vec![apology]
+        } else {
+            match &rule.fallback {
+                Fallback::Apology => {
+                    explanation.fallback = "apology without the costing offers".to_owned();
+                    vec![rule_plan, apology]
+                }
+                Fallback::Escalate => {
+                    explanation.fallback =
+                        "apology without the costing offers, and a person follows up".to_owned();
+                    let fallback = Plan {
+                        label: "fallback",
+                        offers: free,
+                        escalation: over_budget_escalation(),
+                    };
+                    vec![rule_plan, fallback]
+                }
+                Fallback::Offers {
+                    offers: specs,
+                    escalate,
+                } => {
+                    let mut smaller = resolve(specs, &mut explanation.offers);
+                    smaller.retain(|o| !o.cost.amount().is_zero());
+                    smaller.extend(free);
+                    explanation.fallback = format!(
+                        "instead: {}",
+                        smaller
+                            .iter()
+                            .map(Offer::describe)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    );
+                    let fallback = Plan {
+                        label: "fallback",
+                        offers: smaller,
+                        escalation: if *escalate {
+                            over_budget_escalation()
+                        } else {
+                            rule.escalate.clone()
+                        },
+                    };
+                    vec![rule_plan, fallback, apology]
+                }
+            }
+        };
         let delay = chrono::Duration::from_std(rule.delay).unwrap_or(chrono::Duration::zero());
         Decision {
             rule: rule.name.clone(),
@@ -757,14 +739,18 @@ impl Policy {
         let mut lines = Vec::new();
         for plan in &decision.plans {
             let cost = plan.cost(currency);
-            if cost.amount().is_zero() {
-                return (Some(plan), lines);
-            }
-            let verdict = budget
-                .customer_allows(&cost, history.compensation)
-                .and_then(|()| budget.daily_allows(&cost, history.budget_spent_today));
+            let verdict =
+                budget
+                    .precheck(&cost, history.compensation)
+                    .and_then(|limit| match limit {
+                        None => Ok(false),
+                        Some(_) => budget
+                            .daily_allows(&cost, history.budget_spent_today)
+                            .map(|()| true),
+                    });
             match verdict {
-                Ok(()) => {
+                Ok(false) => return (Some(plan), lines),
+                Ok(true) => {
                     lines.push(format!(
                         "{}: {cost} fits the per-customer cap ({} given before) and today's budget ({} spent)",
                         plan.label, history.compensation, history.budget_spent_today

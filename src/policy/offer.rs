@@ -83,19 +83,13 @@ impl Amounts {
                 any: Some(decimal(s)?),
                 per_currency: BTreeMap::new(),
             }),
-            AmountsFile::PerCurrency(map) => {
-                let mut per_currency = BTreeMap::new();
-                for (code, amount) in map {
-                    let currency = Currency::parse(code).map_err(|e| e.to_string())?;
-                    let value = decimal(amount)?;
-                    Money::new(value, currency).map_err(|e| format!("{code}: {e}"))?;
-                    per_currency.insert(currency, value);
-                }
-                Ok(Amounts {
-                    any: None,
-                    per_currency,
-                })
-            }
+            AmountsFile::PerCurrency(map) => Ok(Amounts {
+                any: None,
+                per_currency: per_currency(map).map_err(|(code, e)| match code {
+                    Some(code) => format!("{code}: {e}"),
+                    None => e,
+                })?,
+            }),
         }
     }
 
@@ -104,6 +98,21 @@ impl Amounts {
         let value = self.per_currency.get(&currency).copied().or(self.any)?;
         Some(Money::new(value, currency).map_err(|e| e.to_string()))
     }
+}
+
+/// Parses `{ EUR = "10.00", GBP = "8.00" }`: ISO 4217 codes, each with an amount in the form
+/// and precision of that currency. An error comes with the code whose amount it is about.
+pub(super) fn per_currency(
+    map: &BTreeMap<String, String>,
+) -> Result<BTreeMap<Currency, Decimal>, (Option<String>, String)> {
+    let mut out = BTreeMap::new();
+    for (code, amount) in map {
+        let currency = Currency::parse(code).map_err(|e| (None, e.to_string()))?;
+        let money =
+            Money::parse(amount, currency).map_err(|e| (Some(code.clone()), e.to_string()))?;
+        out.insert(currency, money.amount());
+    }
+    Ok(out)
 }
 
 /// An offer as written in a rule.
