@@ -64,6 +64,7 @@ pub fn build(incident: &Incident, store: &StoreInfo, recovery: &Recovery<'_>) ->
             })
         })
         .collect();
+    let offers: Vec<Value> = recovery.offers.iter().map(|o| offer(o, tz)).collect();
     let (delay, stockout, cancellation) = match &incident.details {
         IncidentDetails::Delayed(d) => {
             let original = d.original_eta.date_in(tz);
@@ -126,8 +127,8 @@ pub fn build(incident: &Incident, store: &StoreInfo, recovery: &Recovery<'_>) ->
             "item_count": order.items.iter().map(|i| u64::from(i.quantity)).sum::<u64>(),
         },
         "incident": { "type": incident.event_type.as_str() },
-        "offers": recovery.offers.iter().map(|o| offer(o, tz)).collect::<Vec<_>>(),
-        "codes": recovery.offers.iter().filter(|o| o.code.is_some()).map(|o| offer(o, tz)).collect::<Vec<_>>(),
+        "codes": offers.iter().filter(|o| !o["code"].is_null()).cloned().collect::<Vec<_>>(),
+        "offers": offers,
         "escalated": recovery.escalated,
         "delay": delay,
         "stockout": stockout,

@@ -466,6 +466,16 @@ mod tests {
         parse(&serde_json::to_vec(&event).unwrap(), None, &en()).unwrap()
     }
 
+    /// Renders for the test store, with no offers.
+    fn plain(
+        templates: &Templates,
+        key: &str,
+        channel: Channel,
+        incident: &Incident,
+    ) -> Result<Rendered, TemplateError> {
+        templates.render(key, channel, incident, &store(), &Recovery::default())
+    }
+
     fn shipped() -> Templates {
         Templates::load(Path::new("templates"), &en()).unwrap()
     }
@@ -479,15 +489,7 @@ mod tests {
             ("order-cancelled", "order.cancelled"),
         ] {
             let incident = incident(event_type, |_| {});
-            let email = templates
-                .render(
-                    key,
-                    Channel::Email,
-                    &incident,
-                    &store(),
-                    &Recovery::default(),
-                )
-                .unwrap();
+            let email = plain(&templates, key, Channel::Email, &incident).unwrap();
             let subject = email.subject.unwrap();
             assert!(!subject.is_empty() && !subject.contains('\n'));
             assert!(email.html.unwrap().contains("Northwind Outfitters"));
@@ -496,9 +498,7 @@ mod tests {
                     .text
                     .contains(incident.order.number.as_deref().unwrap())
             );
-            let sms = templates
-                .render(key, Channel::Sms, &incident, &store(), &Recovery::default())
-                .unwrap();
+            let sms = plain(&templates, key, Channel::Sms, &incident).unwrap();
             assert!(!sms.text.contains('<'), "{}", sms.text);
             assert!(sms.text.contains("Northwind Outfitters"));
         }
@@ -554,15 +554,7 @@ mod tests {
         let incident = incident("order.delayed", |e| {
             e["data"]["customer"]["first_name"] = "<script>alert(1)</script> & Co".into();
         });
-        let email = templates
-            .render(
-                "order-delayed",
-                Channel::Email,
-                &incident,
-                &store(),
-                &Recovery::default(),
-            )
-            .unwrap();
+        let email = plain(&templates, "order-delayed", Channel::Email, &incident).unwrap();
         let html = email.html.unwrap();
         assert!(!html.contains("<script>"));
         assert!(html.contains("&lt;script&gt;"));
@@ -619,15 +611,7 @@ mod tests {
             "{}",
             sms.text
         );
-        let plain = templates
-            .render(
-                "order-delayed",
-                Channel::Sms,
-                &incident,
-                &store(),
-                &Recovery::default(),
-            )
-            .unwrap();
+        let plain = plain(&templates, "order-delayed", Channel::Sms, &incident).unwrap();
         assert!(!plain.text.contains("code"), "{}", plain.text);
     }
 
@@ -637,30 +621,20 @@ mod tests {
         let incident = incident("order.delayed", |e| {
             e["data"]["customer"]["locale"] = "fr-CA".into();
         });
-        let email = templates
-            .render(
-                "order-delayed",
-                Channel::Email,
-                &incident,
-                &store(),
-                &Recovery::default(),
-            )
-            .unwrap();
+        let email = plain(&templates, "order-delayed", Channel::Email, &incident).unwrap();
         assert_eq!(email.locale, "en");
     }
 
     #[test]
     fn unknown_template_is_a_clear_error() {
         let templates = shipped();
-        let err = templates
-            .render(
-                "order-lost",
-                Channel::Sms,
-                &incident("order.delayed", |_| {}),
-                &store(),
-                &Recovery::default(),
-            )
-            .unwrap_err();
+        let err = plain(
+            &templates,
+            "order-lost",
+            Channel::Sms,
+            &incident("order.delayed", |_| {}),
+        )
+        .unwrap_err();
         assert_eq!(
             err.to_string(),
             "no sms template \"order-lost\" for locale es-ES or its fallbacks"
@@ -674,15 +648,13 @@ mod tests {
         std::fs::create_dir(&key).unwrap();
         std::fs::write(key.join("sms.en.hbs"), "Hello {{customer.nickname}}").unwrap();
         let templates = Templates::load(dir.path(), &en()).unwrap();
-        let err = templates
-            .render(
-                "oops",
-                Channel::Sms,
-                &incident("order.delayed", |_| {}),
-                &store(),
-                &Recovery::default(),
-            )
-            .unwrap_err();
+        let err = plain(
+            &templates,
+            "oops",
+            Channel::Sms,
+            &incident("order.delayed", |_| {}),
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("customer.nickname"), "{err}");
     }
 

@@ -31,16 +31,19 @@ with decided as (
     insert into escalation (escalation_id, incident_id, rule, reason)
     select $33, d.incident_id, $2, $12::text from decided d where $12::text is not null
     returning escalation_id, reason
-), announced as (
-    -- No contact details: the events say what was given or asked for which order, not to whom.
-    insert into outcome_event (event_id, source, event_type, subject, data)
-    select gen_random_uuid(), $34, 'compensation.issued', l.code,
-           jsonb_build_object(
-               'compensation_id', l.compensation_id,
+), about as (
+    -- What every outcome event of this incident says about it. No contact details: the events
+    -- say what was given or asked for which order, not to whom.
+    select jsonb_build_object(
                'incident', jsonb_build_object('source', $35::text, 'id', $36::text, 'type', $37::text),
                'order_id', $22::text,
                'customer_id', $21::text,
-               'rule', $2::text,
+               'rule', $2::text) as data
+), announced as (
+    insert into outcome_event (event_id, source, event_type, subject, data)
+    select gen_random_uuid(), $34, 'compensation.issued', l.code,
+           a.data || jsonb_build_object(
+               'compensation_id', l.compensation_id,
                'kind', l.kind,
                'code', l.code,
                'amount', c.amount,
@@ -48,20 +51,14 @@ with decided as (
                'currency', $23::text,
                'expires_at', l.expires_at,
                'fallback', c.reason)
-    from ledger l
+    from about a, ledger l
     join unnest($24::uuid[], $28::text[], $29::text[], $32::text[]) as c(compensation_id, amount, percent, reason)
         using (compensation_id)
     where l.status = 'issued'
     union all
     select gen_random_uuid(), $34, 'escalation.requested', e.escalation_id::text,
-           jsonb_build_object(
-               'escalation_id', e.escalation_id,
-               'incident', jsonb_build_object('source', $35::text, 'id', $36::text, 'type', $37::text),
-               'order_id', $22::text,
-               'customer_id', $21::text,
-               'rule', $2::text,
-               'reason', e.reason)
-    from escalated e
+           a.data || jsonb_build_object('escalation_id', e.escalation_id, 'reason', e.reason)
+    from about a, escalated e
     returning event_id
 )
 select (select count(*) from queued) as "queued!", (select count(*) from announced) as "announced!"
