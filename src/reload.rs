@@ -33,8 +33,9 @@ pub struct PolicyReloader {
 impl PolicyReloader {
     /// Polls until `token` is cancelled.
     pub async fn run(self, token: CancellationToken) {
-        // The last text that failed, so a bad file is reported once, not every interval.
-        let mut rejected: Option<String> = None;
+        // The problem last reported (a read error, or the version of a rejected text), so a
+        // problem is logged once, not at every interval.
+        let mut reported: Option<String> = None;
         loop {
             tokio::select! {
                 _ = token.cancelled() => break,
@@ -43,16 +44,16 @@ impl PolicyReloader {
             let text = match tokio::fs::read_to_string(&self.path).await {
                 Ok(text) => text,
                 Err(e) => {
-                    if rejected.as_deref() != Some("") {
+                    let problem = format!("cannot read the policy: {e}");
+                    if reported.as_ref() != Some(&problem) {
                         tracing::error!(path = %self.path.display(), error = %e, "cannot read the policy; keeping the one in force");
-                        rejected = Some(String::new());
+                        reported = Some(problem);
                     }
                     continue;
                 }
             };
-            if crate::policy::version_of(&text) == self.cell.load().version()
-                || rejected.as_deref() == Some(text.as_str())
-            {
+            let version = crate::policy::version_of(&text);
+            if version == self.cell.load().version() || reported.as_ref() == Some(&version) {
                 continue;
             }
             let checked = Policy::parse(&text).and_then(|p| {
@@ -69,7 +70,7 @@ impl PolicyReloader {
                         "policy reloaded"
                     );
                     self.cell.store(Arc::new(policy));
-                    rejected = None;
+                    reported = None;
                 }
                 Err(problem) => {
                     tracing::error!(
@@ -78,7 +79,7 @@ impl PolicyReloader {
                         keeping = %crate::policy::short(self.cell.load().version()),
                         "policy rejected; the previous one stays in force"
                     );
-                    rejected = Some(text);
+                    reported = Some(version);
                 }
             }
         }
