@@ -10,6 +10,8 @@
 //! Both registries are strict: an unknown variable is an error, never an empty string.
 
 pub mod context;
+pub mod format;
+pub mod helpers;
 pub mod sms;
 
 pub use context::Recovery;
