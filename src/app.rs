@@ -61,7 +61,10 @@ pub enum AppError {
 /// Loads the policy and the templates, and checks that every rule's templates exist.
 pub fn load_content(config: &Config) -> Result<(Policy, Templates), AppError> {
     let policy = Policy::load(&config.policy)?;
-    let templates = Templates::load(&config.templates_dir, &config.default_locale)?;
+    let templates = Templates::load(
+        &config.templates_dir,
+        &crate::templates::Settings::of(config),
+    )?;
     check_templates(&policy, &templates)?;
     Ok((policy, templates))
 }

@@ -12,10 +12,10 @@ use crate::app::App;
 use crate::broker;
 use crate::config::Config;
 use crate::incident::{self, SUPPORTED_TYPES};
-use crate::policy::{Channel, History, Policy};
+use crate::policy::{History, Policy};
 use crate::store::Store;
 use crate::telemetry;
-use crate::templates::Templates;
+use crate::templates::{Settings, Templates};
 
 /// amends: turns order incidents into sincere, personal, budgeted apologies.
 #[derive(Debug, Parser)]
@@ -83,8 +83,12 @@ pub enum PolicyCommand {
 /// `templates` subcommands.
 #[derive(Debug, Subcommand)]
 pub enum TemplatesCommand {
-    /// Load every template and render each against the sample events.
-    Check,
+    /// Check every template: syntax, unknown variables in every branch, missing partials and
+    /// locales, and each rendered against the samples, SMS measured in segments.
+    Check {
+        /// Templates directory to check instead of the configured one.
+        dir: Option<PathBuf>,
+    },
 }
 
 /// Runs the parsed command; the error is reported by `main` as one line.
@@ -106,7 +110,7 @@ pub async fn execute(cli: Cli) -> anyhow::Result<()> {
         Command::Policy(PolicyCommand::Check { file }) => {
             let path = file.unwrap_or_else(|| config.policy.clone());
             let policy = Policy::load(&path)?;
-            let templates = Templates::load(&config.templates_dir, &config.default_locale)?;
+            let templates = Templates::load(&config.templates_dir, &Settings::of(&config))?;
             crate::app::check_templates(&policy, &templates)?;
             println!(
                 "{}: {} rules, version {}, OK",
@@ -126,7 +130,9 @@ pub async fn execute(cli: Cli) -> anyhow::Result<()> {
             customer_history.as_deref(),
             policy.as_deref(),
         ),
-        Command::Templates(TemplatesCommand::Check) => templates_check(&config),
+        Command::Templates(TemplatesCommand::Check { dir }) => {
+            templates_check(&config, dir.as_deref())
+        }
     }
 }
 
@@ -308,33 +314,34 @@ fn explain(
     Ok(())
 }
 
-fn templates_check(config: &Config) -> anyhow::Result<()> {
-    let templates = Templates::load(&config.templates_dir, &config.default_locale)?;
-    let mut rendered = 0;
-    for event_type in SUPPORTED_TYPES {
-        let text = incident::sample(event_type).context("missing sample")?;
-        let incident = incident::parse(text.as_bytes(), None, &config.default_locale)
-            .with_context(|| format!("sample {event_type}"))?;
-        let key = event_type.replace('.', "-");
-        for channel in [Channel::Email, Channel::Sms] {
-            if !templates.has(&key, channel) {
-                bail!("missing {channel} template {key:?} for the default locale");
-            }
-            let message = templates
-                .render(&key, channel, &incident, &config.store, &Default::default())
-                .with_context(|| format!("{key} {channel}"))?;
-            if channel == Channel::Sms {
-                let info = crate::templates::sms::analyse(&message.text);
-                println!(
-                    "{key} sms: {} characters, {} segment(s), {}",
-                    message.text.chars().count(),
-                    info.segments,
-                    info.encoding
-                );
-            }
-            rendered += 1;
-        }
+fn templates_check(config: &Config, dir: Option<&std::path::Path>) -> anyhow::Result<()> {
+    let dir = dir.unwrap_or(&config.templates_dir);
+    let sources = crate::templates::read_sources(dir)?;
+    let report = crate::templates::check::check(
+        &sources,
+        &Settings::of(config),
+        &config.store,
+        config.sms.max_segments,
+    );
+    for diagnostic in &report.diagnostics {
+        println!("{diagnostic}");
     }
-    println!("{rendered} templates rendered against the samples, OK");
+    for m in &report.sms {
+        println!(
+            "{} sms {}: up to {} segment(s), {}, {} characters ({})",
+            m.key, m.locale, m.segments, m.encoding, m.characters, m.sample
+        );
+    }
+    println!(
+        "{}: {} templates checked, {} renders against the samples: {} error(s), {} warning(s)",
+        dir.display(),
+        report.variants,
+        report.rendered,
+        report.errors(),
+        report.warnings()
+    );
+    if report.errors() > 0 {
+        bail!("{} template error(s)", report.errors());
+    }
     Ok(())
 }

@@ -93,6 +93,36 @@ pub struct StoreInfo {
     pub support_email: Option<String>,
     /// Where customers can call.
     pub support_phone: Option<String>,
+    /// The postal address shown in the email footer.
+    pub address: Option<String>,
+    /// A logo shown above every email (never needed to understand it).
+    pub logo_url: Option<Url>,
+    /// Where customers manage their email preferences, linked from the footer.
+    pub preferences_url: Option<Url>,
+}
+
+impl StoreInfo {
+    /// A store with only a name.
+    pub fn named(name: &str) -> StoreInfo {
+        StoreInfo {
+            name: name.to_owned(),
+            url: None,
+            support_email: None,
+            support_phone: None,
+            address: None,
+            logo_url: None,
+            preferences_url: None,
+        }
+    }
+}
+
+/// How SMS texts are prepared and checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SmsConfig {
+    /// Languages whose SMS may be transliterated to GSM-7 (`á` → `a`) to fit more per segment.
+    pub transliterate: Vec<String>,
+    /// `templates check` warns when an SMS can take more segments than this.
+    pub max_segments: usize,
 }
 
 /// Names of the broker objects amends declares and uses.
@@ -169,6 +199,8 @@ pub struct Config {
     pub default_locale: Locale,
     /// The store the messages speak for.
     pub store: StoreInfo,
+    /// How SMS texts are prepared and checked.
+    pub sms: SmsConfig,
     /// Broker object names.
     pub amqp: AmqpNames,
     /// Unacknowledged deliveries the consumer holds at once.
@@ -221,6 +253,11 @@ const KEYS: &[(&str, Option<&str>)] = &[
     ("store_url", None),
     ("support_email", None),
     ("support_phone", None),
+    ("store_address", None),
+    ("store_logo_url", None),
+    ("preferences_url", None),
+    ("sms_transliterate", Some("es")),
+    ("sms_max_segments", Some("3")),
     ("orders_exchange", Some("orders")),
     ("queue", Some("amends.order-events")),
     ("dead_letter_queue", Some("amends.order-events.dead")),
@@ -547,6 +584,22 @@ impl Config {
             layers.invalid("default_locale", format!("{default_locale_text:?}: {e}"))
         })?;
 
+        let transliterate = match layers.string("sms_transliterate") {
+            // An empty value means "unset" (the default), so switching it off needs a word.
+            Some(list) if list.trim() == "none" => Vec::new(),
+            Some(list) => list
+                .split(',')
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .map(|l| {
+                    Locale::parse(l)
+                        .map(|locale| locale.language().to_owned())
+                        .map_err(|e| layers.invalid("sms_transliterate", format!("{l:?}: {e}")))
+                })
+                .collect::<Result<Vec<_>, _>>()?,
+            None => Vec::new(),
+        };
+
         let retry_text = layers.require("retry_schedule", "")?;
         let retry_schedule = retry_text
             .split(',')
@@ -629,6 +682,13 @@ impl Config {
                 url: layers.url("store_url")?,
                 support_email: layers.string("support_email"),
                 support_phone: layers.string("support_phone"),
+                address: layers.string("store_address"),
+                logo_url: layers.url("store_logo_url")?,
+                preferences_url: layers.url("preferences_url")?,
+            },
+            sms: SmsConfig {
+                transliterate,
+                max_segments: layers.positive("sms_max_segments")?,
             },
             amqp: AmqpNames {
                 orders_exchange: layers.require("orders_exchange", "")?.to_owned(),
@@ -794,6 +854,41 @@ mod tests {
         assert!(
             err.to_string()
                 .starts_with("AMENDS_RETRY_SCHEDULE: \"soon\""),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn sms_settings_parse_and_can_be_switched_off() {
+        let defaults = Config::from_sources(None, env(&[])).unwrap();
+        assert_eq!(defaults.sms.transliterate, vec!["es".to_owned()]);
+        assert_eq!(defaults.sms.max_segments, 3);
+        let config = Config::from_sources(
+            None,
+            env(&[
+                ("AMENDS_SMS_TRANSLITERATE", "es-MX, pt"),
+                ("AMENDS_SMS_MAX_SEGMENTS", "2"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(
+            config.sms.transliterate,
+            vec!["es".to_owned(), "pt".to_owned()]
+        );
+        assert_eq!(config.sms.max_segments, 2);
+        let off = Config::from_sources(None, env(&[("AMENDS_SMS_TRANSLITERATE", "none")])).unwrap();
+        assert!(off.sms.transliterate.is_empty());
+        let err =
+            Config::from_sources(None, env(&[("AMENDS_SMS_TRANSLITERATE", "es,??")])).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("AMENDS_SMS_TRANSLITERATE: \"??\""),
+            "{err}"
+        );
+        let err =
+            Config::from_sources(None, env(&[("AMENDS_PREFERENCES_URL", "ftp://x")])).unwrap_err();
+        assert!(
+            err.to_string().starts_with("AMENDS_PREFERENCES_URL: "),
             "{err}"
         );
     }

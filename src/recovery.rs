@@ -181,6 +181,7 @@ impl Recorder {
         let extras = Extras {
             offers: &settled.offers,
             escalated: settled.escalation.is_some(),
+            sent_at: decision.send_at,
         };
         decision
             .channels

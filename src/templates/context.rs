@@ -3,26 +3,52 @@
 //! Every key is always present (null when the event did not carry it), so strict mode can tell
 //! a typo from a missing value.
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use serde_json::{Value, json};
 
 use crate::config::StoreInfo;
-use crate::incident::{Eta, Incident, IncidentDetails, Money};
+use crate::incident::{Incident, IncidentDetails, Money};
 use crate::policy::{Offer, OfferKind};
 
-/// What the decision adds to a message beside the incident: the offers (with their codes) and
-/// whether a person will follow up.
-#[derive(Debug, Clone, Copy, Default)]
+/// What the decision adds to a message beside the incident: the offers (with their codes),
+/// whether a person will follow up, and when the message is sent (relative dates count from it).
+#[derive(Debug, Clone, Copy)]
 pub struct Recovery<'a> {
     /// The offers given.
     pub offers: &'a [Offer],
     /// A person from the care team will contact the customer.
     pub escalated: bool,
+    /// When the message goes out.
+    pub sent_at: DateTime<Utc>,
 }
 
-/// One offer for templates: every key present, amounts and dates formatted, and a flag per
-/// kind (`is_percent_off`, …) since templates cannot compare strings without a helper.
-fn offer(o: &Offer, tz: &crate::incident::TimeZone) -> Value {
+impl Recovery<'_> {
+    /// No offers, no follow-up, sent at `sent_at`.
+    pub fn apology(sent_at: DateTime<Utc>) -> Recovery<'static> {
+        Recovery {
+            offers: &[],
+            escalated: false,
+            sent_at,
+        }
+    }
+}
+
+/// Where and how a message is read: the locale its helpers format in (the customer's, when the
+/// template speaks the customer's language), the customer's time zone, and the send time.
+#[derive(Debug, Clone)]
+pub struct Reading {
+    /// BCP 47 tag the helpers format in.
+    pub locale: String,
+    /// IANA time zone of the customer.
+    pub timezone: String,
+    /// When the message is sent.
+    pub now: DateTime<Utc>,
+}
+
+/// One offer for templates: every key present, amounts as `"5.00 EUR"` for the `money` helper,
+/// and a flag per kind (`is_percent_off`, …) since templates cannot compare strings without
+/// a helper.
+fn offer(o: &Offer) -> Value {
     let kind = o.kind;
     json!({
         "kind": kind.as_str(),
@@ -35,11 +61,8 @@ fn offer(o: &Offer, tz: &crate::incident::TimeZone) -> Value {
         "code": o.code,
         "amount": o.amount.as_ref().map(money),
         "percent": o.percent.map(|p| p.normalize().to_string()),
-        "expires": o.expires_at.map(|t| date(Eta::DateTime(t).date_in(tz))),
-        "substitutes": o.substitutes.iter().map(|sub| json!({
-            "sku": sub.sku, "name": sub.name,
-            "price": sub.price.as_ref().map(money), "url": sub.url,
-        })).collect::<Vec<_>>(),
+        "expires": o.expires_at.map(timestamp),
+        "substitutes": o.substitutes.iter().map(substitute).collect::<Vec<_>>(),
         "refund": o.refund.as_ref().map(|r| json!({
             "amount": money(&r.amount),
             "method": r.method,
@@ -47,8 +70,20 @@ fn offer(o: &Offer, tz: &crate::incident::TimeZone) -> Value {
     })
 }
 
-/// Builds the context for one incident.
-pub fn build(incident: &Incident, store: &StoreInfo, recovery: &Recovery<'_>) -> Value {
+fn substitute(sub: &crate::incident::Substitute) -> Value {
+    json!({
+        "sku": sub.sku, "name": sub.name,
+        "price": sub.price.as_ref().map(money), "url": sub.url,
+    })
+}
+
+/// Builds the context for one incident, as read by `reading`.
+pub fn build(
+    incident: &Incident,
+    store: &StoreInfo,
+    recovery: &Recovery<'_>,
+    reading: &Reading,
+) -> Value {
     let customer = &incident.customer;
     let order = &incident.order;
     let tz = &customer.timezone;
@@ -64,7 +99,7 @@ pub fn build(incident: &Incident, store: &StoreInfo, recovery: &Recovery<'_>) ->
             })
         })
         .collect();
-    let offers: Vec<Value> = recovery.offers.iter().map(|o| offer(o, tz)).collect();
+    let offers: Vec<Value> = recovery.offers.iter().map(offer).collect();
     let (delay, stockout, cancellation) = match &incident.details {
         IncidentDetails::Delayed(d) => {
             let original = d.original_eta.date_in(tz);
@@ -86,10 +121,7 @@ pub fn build(incident: &Incident, store: &StoreInfo, recovery: &Recovery<'_>) ->
                 })).collect::<Vec<_>>(),
                 "action": s.action,
                 "backorder_eta": s.backorder_eta.as_ref().map(|e| date(e.date_in(tz))),
-                "substitutes": s.substitutes.iter().map(|sub| json!({
-                    "sku": sub.sku, "name": sub.name,
-                    "price": sub.price.as_ref().map(money), "url": sub.url,
-                })).collect::<Vec<_>>(),
+                "substitutes": s.substitutes.iter().map(substitute).collect::<Vec<_>>(),
             });
             (Value::Null, stockout, Value::Null)
         }
@@ -109,6 +141,9 @@ pub fn build(incident: &Incident, store: &StoreInfo, recovery: &Recovery<'_>) ->
         "store": {
             "name": store.name,
             "url": store.url.as_ref().map(|u| u.as_str()),
+            "address": store.address,
+            "logo_url": store.logo_url.as_ref().map(|u| u.as_str()),
+            "preferences_url": store.preferences_url.as_ref().map(|u| u.as_str()),
             "support_email": store.support_email,
             "support_phone": store.support_phone,
         },
@@ -120,8 +155,9 @@ pub fn build(incident: &Incident, store: &StoreInfo, recovery: &Recovery<'_>) ->
         "order": {
             "id": order.id,
             "number": order.number.clone().unwrap_or_else(|| order.id.clone()),
-            "placed_at": order.placed_at.map(|t| date(Eta::DateTime(t).date_in(tz))),
+            "placed_at": order.placed_at.map(timestamp),
             "total": money(&order.total),
+            "currency": order.total.currency().code(),
             "url": order.url,
             "items": items,
             "item_count": order.items.iter().map(|i| u64::from(i.quantity)).sum::<u64>(),
@@ -133,26 +169,30 @@ pub fn build(incident: &Incident, store: &StoreInfo, recovery: &Recovery<'_>) ->
         "delay": delay,
         "stockout": stockout,
         "cancellation": cancellation,
+        "message": {
+            // Filled in for the email body once the subject and preheader are rendered.
+            "subject": Value::Null,
+            "preheader": Value::Null,
+            "locale": reading.locale,
+            "timezone": reading.timezone,
+            "now": timestamp(reading.now),
+        },
     })
 }
 
-/// `Tuesday, 24 November 2026` (English; localised formatting comes with locale support).
+/// A date as the `date` helper reads it: `2026-11-24`.
 fn date(d: NaiveDate) -> String {
-    d.format("%A, %-d %B %Y").to_string()
+    d.to_string()
 }
 
-/// `€129.90`, `$5.00`, or `129.90 SEK` where no common symbol exists.
+/// A point in time as the `date` and `time` helpers read it: RFC 3339 in UTC.
+fn timestamp(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+/// Money as the `money` helper reads it: `"129.90 EUR"`, every minor unit kept.
 fn money(m: &Money) -> String {
-    let code = m.currency().code();
-    // Money keeps its amount scaled to the currency's minor units, so `12.5 EUR` prints `12.50`.
-    let amount = m.amount().to_string();
-    match code {
-        "EUR" => format!("€{amount}"),
-        "USD" => format!("${amount}"),
-        "GBP" => format!("£{amount}"),
-        "JPY" => format!("¥{amount}"),
-        _ => format!("{amount} {code}"),
-    }
+    m.to_string()
 }
 
 #[cfg(test)]
@@ -160,15 +200,10 @@ mod tests {
     use super::*;
     use crate::incident::Currency;
 
-    fn m(amount: &str, currency: &str) -> String {
-        money(&Money::parse(amount, Currency::parse(currency).unwrap()).unwrap())
-    }
-
     #[test]
-    fn money_shows_every_minor_unit_and_a_symbol_where_common() {
-        assert_eq!(m("12.5", "EUR"), "€12.50");
-        assert_eq!(m("7", "USD"), "$7.00");
-        assert_eq!(m("1500", "JPY"), "¥1500");
-        assert_eq!(m("99.9", "SEK"), "99.90 SEK");
+    fn money_keeps_every_minor_unit_for_the_helper() {
+        let m = |a: &str, c: &str| money(&Money::parse(a, Currency::parse(c).unwrap()).unwrap());
+        assert_eq!(m("12.5", "EUR"), "12.50 EUR");
+        assert_eq!(m("1500", "JPY"), "1500 JPY");
     }
 }

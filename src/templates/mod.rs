@@ -1,28 +1,40 @@
-//! Templates: loading from `templates/`, locale fallback, and rendering a [`Rendered`] message.
+//! Templates: loading from `templates/`, locale fallback, helpers, and rendering a
+//! [`Rendered`] message.
 //!
 //! Layout of the directory (key = the directory a policy rule names):
 //! - `<key>/email.<locale>.hbs`: front matter (`subject:`, `preheader:`) and the HTML body;
 //! - `<key>/email.<locale>.txt.hbs`: the plain-text part;
 //! - `<key>/sms.<locale>.hbs`: the SMS;
-//! - `layouts/*.hbs`, `partials/*.hbs` (HTML) and `partials/*.txt.hbs` (text) shared by all.
+//! - `layouts/<name>[.<locale>].hbs`, `partials/<name>[.<locale>].hbs` (HTML) and
+//!   `partials/<name>[.<locale>].txt.hbs` (text), shared by all templates of a locale.
 //!
-//! HTML is rendered with HTML escaping; text, subjects and SMS without it (they are never HTML).
-//! Both registries are strict: an unknown variable is an error, never an empty string.
+//! A customer's locale falls back `es-MX` → `es` → the default, per template, and partials
+//! resolve the same way for the locale of the template in use. HTML is rendered with HTML
+//! escaping, then its stylesheet is inlined (css-inline) so mail clients that drop `<style>`
+//! still show it; text, subjects and SMS are rendered without escaping, since they are never
+//! HTML. Both registries are strict: an unknown variable is an error, never an empty string,
+//! and [`check`] finds unknown variables in every branch before any message is rendered.
 
+pub mod check;
 pub mod context;
 pub mod format;
 pub mod helpers;
+mod load;
+pub mod samples;
 pub mod sms;
 
-pub use context::Recovery;
+pub use context::{Reading, Recovery};
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use handlebars::Handlebars;
+use handlebars::template::Template;
 use serde_json::Value;
 
-use crate::config::StoreInfo;
+use crate::config::{Config, StoreInfo};
 use crate::incident::{Incident, Locale};
 use crate::policy::Channel;
 
@@ -37,13 +49,13 @@ pub enum TemplateError {
         /// The I/O error.
         source: std::io::Error,
     },
-    /// A template does not parse.
-    #[error("{path}: {message}")]
-    Syntax {
-        /// The file.
-        path: PathBuf,
-        /// The parser's message with line and column.
-        message: String,
+    /// The templates have errors; the first is shown, and how many more there are.
+    #[error("{first}{}", if *.more > 0 { format!(" (and {} more; run `amends templates check`)", .more) } else { String::new() })]
+    Invalid {
+        /// The first error.
+        first: Diagnostic,
+        /// How many more errors there are.
+        more: usize,
     },
     /// No template exists for a key and channel in any locale of the fallback chain.
     #[error("no {channel} template {key:?} for locale {locale} or its fallbacks")]
@@ -55,7 +67,7 @@ pub enum TemplateError {
         /// Requested locale.
         locale: String,
     },
-    /// Rendering failed (strict mode: an unknown variable, a missing partial).
+    /// Rendering failed (strict mode: an unknown variable, a missing partial, a helper error).
     #[error("rendering {name}: {message}")]
     Render {
         /// Template name.
@@ -65,16 +77,120 @@ pub enum TemplateError {
     },
 }
 
+/// Reads every template file under `dir` (`<group>/<file>.hbs`), sorted by name.
+pub fn read_sources(dir: &Path) -> Result<Vec<Source>, TemplateError> {
+    load::read_sources(dir)
+}
+
+/// How bad a [`Diagnostic`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Severity {
+    /// The template cannot be used as it is.
+    Error,
+    /// It works, but a customer may get less than intended (a fallback locale, a long SMS).
+    Warning,
+}
+
+/// One problem in one file, with its line where known.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Diagnostic {
+    /// The file.
+    pub path: PathBuf,
+    /// Line in the file (1-based).
+    pub line: Option<usize>,
+    /// Column in the line (1-based).
+    pub column: Option<usize>,
+    /// Error or warning.
+    pub severity: Severity,
+    /// What is wrong, in one line.
+    pub message: String,
+}
+
+impl Diagnostic {
+    fn error(path: &Path, line: Option<usize>, message: String) -> Diagnostic {
+        Diagnostic {
+            path: path.to_path_buf(),
+            line,
+            column: None,
+            severity: Severity::Error,
+            message,
+        }
+    }
+
+    fn warning(path: &Path, line: Option<usize>, message: String) -> Diagnostic {
+        Diagnostic {
+            severity: Severity::Warning,
+            ..Diagnostic::error(path, line, message)
+        }
+    }
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.path.display())?;
+        if let Some(line) = self.line {
+            write!(f, ":{line}")?;
+            if let Some(column) = self.column {
+                write!(f, ":{column}")?;
+            }
+        }
+        let severity = match self.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        write!(f, ": {severity}: {}", self.message)
+    }
+}
+
+/// One template file: its name under the templates directory (`order-delayed/email.es.hbs`),
+/// the path shown in messages, and its text.
+#[derive(Debug, Clone)]
+pub struct Source {
+    /// `<group>/<file>`, which says what the file is.
+    pub name: String,
+    /// Where it came from, for messages.
+    pub path: PathBuf,
+    /// The template text.
+    pub text: String,
+}
+
+/// How templates are chosen and SMS prepared.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The last locale of every fallback chain.
+    pub default_locale: Locale,
+    /// Languages whose SMS may be transliterated to GSM-7.
+    pub sms_transliterate: Vec<String>,
+}
+
+impl Settings {
+    /// The settings a configuration gives.
+    pub fn of(config: &Config) -> Settings {
+        Settings {
+            default_locale: config.default_locale.clone(),
+            sms_transliterate: config.sms.transliterate.clone(),
+        }
+    }
+
+    /// Defaults for `default_locale`: no transliteration.
+    pub fn new(default_locale: &Locale) -> Settings {
+        Settings {
+            default_locale: default_locale.clone(),
+            sms_transliterate: Vec::new(),
+        }
+    }
+}
+
 /// A rendered message, ready for the outbox.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Rendered {
-    /// Locale actually used after fallback.
+    /// Locale of the template used, after fallback.
     pub locale: String,
     /// Email subject (email only).
     pub subject: Option<String>,
     /// Plain text: the email's text part, or the SMS.
     pub text: String,
-    /// The email's HTML part (email only).
+    /// The email's HTML part (email only), its styles inlined.
     pub html: Option<String>,
 }
 
@@ -90,166 +206,151 @@ struct Variant {
     preheader: Option<String>,
 }
 
-/// All loaded templates.
-#[derive(Debug)]
-pub struct Templates {
-    html: Handlebars<'static>,
-    plain: Handlebars<'static>,
-    /// (key, channel) → locale → variant.
-    variants: BTreeMap<(String, Channel), BTreeMap<String, Variant>>,
-    default_locale: Locale,
+/// Where a registered template came from: its file, and how many lines precede it there
+/// (a subject sits on a front-matter line, so its line 1 is that line of the file).
+#[derive(Debug, Clone)]
+struct Origin {
+    path: PathBuf,
+    line_offset: usize,
 }
 
-impl Templates {
-    /// Loads every template under `dir`; any syntax error fails the whole load.
-    pub fn load(dir: &Path, default_locale: &Locale) -> Result<Templates, TemplateError> {
+/// The templates of one locale: HTML (escaped) and text (not escaped) registries.
+struct Registry {
+    html: Handlebars<'static>,
+    plain: Handlebars<'static>,
+    /// Registered name → its file.
+    origins: HashMap<String, Origin>,
+    /// Names registered in `plain` (the rest are in `html`).
+    plain_names: std::collections::HashSet<String>,
+}
+
+impl fmt::Debug for Registry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Registry")
+            .field("templates", &self.origins.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Registry {
+    fn new(register_helpers: &dyn Fn(&mut Handlebars<'static>, bool)) -> Registry {
         let mut html = Handlebars::new();
         html.set_strict_mode(true);
+        register_helpers(&mut html, true);
         let mut plain = Handlebars::new();
         plain.set_strict_mode(true);
         plain.register_escape_fn(handlebars::no_escape);
-        let mut variants: BTreeMap<(String, Channel), BTreeMap<String, Variant>> = BTreeMap::new();
-
-        for entry in read_dir(dir)? {
-            let sub = entry;
-            if !sub.is_dir() {
-                continue;
-            }
-            let Some(group) = sub.file_name().and_then(|n| n.to_str()).map(str::to_owned) else {
-                continue;
-            };
-            for file in read_dir(&sub)? {
-                let Some(name) = file.file_name().and_then(|n| n.to_str()) else {
-                    continue;
-                };
-                let Some(stem) = name.strip_suffix(".hbs") else {
-                    continue;
-                };
-                let source =
-                    std::fs::read_to_string(&file).map_err(|source| TemplateError::Read {
-                        path: file.clone(),
-                        source,
-                    })?;
-                let syntax = |e: handlebars::TemplateError| TemplateError::Syntax {
-                    path: file.clone(),
-                    message: syntax_message(&e),
-                };
-                if group == "layouts" || group == "partials" {
-                    let partial = format!("{group}/{stem}");
-                    let registry = if stem.ends_with(".txt") {
-                        &mut plain
-                    } else {
-                        &mut html
-                    };
-                    registry
-                        .register_partial(&partial, &source)
-                        .map_err(syntax)?;
-                    continue;
-                }
-                // email.<locale>.hbs, email.<locale>.txt.hbs, sms.<locale>.hbs
-                let (channel, rest) = match stem.split_once('.') {
-                    Some(("email", rest)) => (Channel::Email, rest),
-                    Some(("sms", rest)) => (Channel::Sms, rest),
-                    _ => continue,
-                };
-                let (locale, is_text) = match rest.strip_suffix(".txt") {
-                    Some(locale) => (locale, true),
-                    None => (rest, false),
-                };
-                let locale = Locale::parse(locale)
-                    .map_err(|e| TemplateError::Syntax {
-                        path: file.clone(),
-                        message: format!("file name has an invalid locale: {e}"),
-                    })?
-                    .to_string();
-                let base = format!("{group}/{channel}.{locale}");
-                let slot = variants
-                    .entry((group.clone(), channel))
-                    .or_default()
-                    .entry(locale)
-                    .or_insert_with(|| Variant {
-                        body: base.clone(),
-                        text: None,
-                        subject: None,
-                        preheader: None,
-                    });
-                match (channel, is_text) {
-                    (Channel::Email, true) => {
-                        let name = format!("{base}.txt");
-                        plain
-                            .register_template_string(&name, &source)
-                            .map_err(syntax)?;
-                        slot.text = Some(name);
-                    }
-                    (Channel::Email, false) => {
-                        let FrontMatter {
-                            fields: front,
-                            body,
-                            body_line,
-                        } = split_front_matter(&source).map_err(|message| {
-                            TemplateError::Syntax {
-                                path: file.clone(),
-                                message,
-                            }
-                        })?;
-                        // Keep line numbers true to the file by padding the body's start.
-                        let padded = format!("{}{body}", "\n".repeat(body_line - 1));
-                        html.register_template_string(&base, &padded)
-                            .map_err(syntax)?;
-                        for (field, value) in front {
-                            let name = format!("{base}.{field}");
-                            plain
-                                .register_template_string(&name, &value)
-                                .map_err(syntax)?;
-                            match field.as_str() {
-                                "subject" => slot.subject = Some(name),
-                                _ => slot.preheader = Some(name),
-                            }
-                        }
-                        if slot.subject.is_none() {
-                            return Err(TemplateError::Syntax {
-                                path: file.clone(),
-                                message: "front matter has no subject".to_owned(),
-                            });
-                        }
-                    }
-                    (Channel::Sms, _) => {
-                        plain
-                            .register_template_string(&base, &source)
-                            .map_err(syntax)?;
-                    }
-                }
-            }
-        }
-        for ((key, channel), locales) in &variants {
-            for (locale, variant) in locales {
-                if *channel == Channel::Email && variant.text.is_none() {
-                    return Err(TemplateError::Syntax {
-                        path: dir.join(key).join(format!("email.{locale}.txt.hbs")),
-                        message: "missing: every HTML email needs its plain-text part".to_owned(),
-                    });
-                }
-                if *channel == Channel::Email && variant.subject.is_none() {
-                    return Err(TemplateError::Syntax {
-                        path: dir.join(key).join(format!("email.{locale}.hbs")),
-                        message: "missing: the text part has no HTML email beside it".to_owned(),
-                    });
-                }
-            }
-        }
-        Ok(Templates {
+        register_helpers(&mut plain, false);
+        Registry {
             html,
             plain,
-            variants,
-            default_locale: default_locale.clone(),
-        })
+            origins: HashMap::new(),
+            plain_names: Default::default(),
+        }
+    }
+
+    fn add(&mut self, name: &str, template: Template, origin: Origin, plain: bool) {
+        if plain {
+            self.plain.register_template(name, template);
+            self.plain_names.insert(name.to_owned());
+        } else {
+            self.html.register_template(name, template);
+        }
+        self.origins.insert(name.to_owned(), origin);
+    }
+
+    /// The compiled template registered as `name` in the HTML or text registry.
+    fn get(&self, name: &str, plain: bool) -> Option<&Template> {
+        if plain {
+            self.plain.get_template(name)
+        } else {
+            self.html.get_template(name)
+        }
+    }
+}
+
+/// All loaded templates.
+pub struct Templates {
+    /// Template locale → its registries.
+    registries: BTreeMap<String, Registry>,
+    /// (key, channel) → locale → variant.
+    variants: BTreeMap<(String, Channel), BTreeMap<String, Variant>>,
+    settings: Settings,
+    inliner: css_inline::CSSInliner<'static>,
+}
+
+impl fmt::Debug for Templates {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Templates")
+            .field("locales", &self.registries.keys().collect::<Vec<_>>())
+            .field("variants", &self.variants.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Templates {
+    /// Loads every template under `dir`; any error fails the whole load.
+    pub fn load(dir: &Path, settings: &Settings) -> Result<Templates, TemplateError> {
+        let sources = load::read_sources(dir)?;
+        Templates::from_sources(&sources, settings)
+    }
+
+    /// Builds templates from `sources`; any error fails, naming the first.
+    pub fn from_sources(
+        sources: &[Source],
+        settings: &Settings,
+    ) -> Result<Templates, TemplateError> {
+        let (templates, diagnostics) = Templates::build(sources, settings);
+        let mut errors = diagnostics
+            .into_iter()
+            .filter(|d| d.severity == Severity::Error);
+        match errors.next() {
+            Some(first) => Err(TemplateError::Invalid {
+                first,
+                more: errors.count(),
+            }),
+            None => Ok(templates),
+        }
+    }
+
+    /// Builds templates from every source that compiles, with every problem found on the way.
+    fn build(sources: &[Source], settings: &Settings) -> (Templates, Vec<Diagnostic>) {
+        let formats = Arc::new(format::Formats::new());
+        let register = |registry: &mut Handlebars<'static>, html: bool| {
+            helpers::register(registry, &formats, html);
+        };
+        let loaded = load::build(sources, &settings.default_locale, &register);
+        let inliner = css_inline::CSSInliner::options()
+            // Media queries (mobile, dark mode) cannot be inlined; keep them in a <style>.
+            .keep_at_rules(true)
+            .load_remote_stylesheets(false)
+            .build();
+        (
+            Templates {
+                registries: loaded.registries,
+                variants: loaded.variants,
+                settings: settings.clone(),
+                inliner,
+            },
+            loaded.diagnostics,
+        )
     }
 
     /// True when a template exists for `key` and `channel` in the default locale.
     pub fn has(&self, key: &str, channel: Channel) -> bool {
         self.variants
             .get(&(key.to_owned(), channel))
-            .is_some_and(|l| l.contains_key(&self.default_locale.to_string()))
+            .is_some_and(|l| l.contains_key(&self.settings.default_locale.to_string()))
+    }
+
+    /// The template keys, each with its channels and the locales of each.
+    pub fn keys(&self) -> Vec<(String, Channel, Vec<String>)> {
+        self.variants
+            .iter()
+            .map(|((key, channel), locales)| {
+                (key.clone(), *channel, locales.keys().cloned().collect())
+            })
+            .collect()
     }
 
     /// Renders `key` for `channel` in the customer's locale (with fallback).
@@ -261,67 +362,91 @@ impl Templates {
         store: &StoreInfo,
         recovery: &Recovery<'_>,
     ) -> Result<Rendered, TemplateError> {
+        let customer_locale = &incident.customer.locale;
         let locales = self.variants.get(&(key.to_owned(), channel));
-        let chain = incident
-            .customer
-            .locale
-            .fallback_chain(&self.default_locale);
+        let chain = customer_locale.fallback_chain(&self.settings.default_locale);
         let found = chain.iter().find_map(|l| {
-            let l = l.to_string();
-            locales.and_then(|v| v.get(&l)).map(|v| (l, v))
+            let tag = l.to_string();
+            locales.and_then(|v| v.get(&tag)).map(|v| (l, tag, v))
         });
-        let Some((locale, variant)) = found else {
-            return Err(TemplateError::Missing {
-                key: key.to_owned(),
-                channel,
-                locale: incident.customer.locale.to_string(),
-            });
+        let missing = || TemplateError::Missing {
+            key: key.to_owned(),
+            channel,
+            locale: customer_locale.to_string(),
         };
-        let mut data = context::build(incident, store, recovery);
+        let (template_locale, tag, variant) = found.ok_or_else(missing)?;
+        let registry = self.registries.get(&tag).ok_or_else(missing)?;
+        // Format in the customer's own locale (es-MX money and dates) when the template speaks
+        // their language; in the template's when it is a fallback to another language.
+        let reading = Reading {
+            locale: if template_locale.language() == customer_locale.language() {
+                customer_locale.to_string()
+            } else {
+                tag.clone()
+            },
+            timezone: incident.customer.timezone.as_str().to_owned(),
+            now: recovery.sent_at,
+        };
+        // One render context for every part: handing handlebars the JSON value itself instead
+        // would copy the whole context for each part.
+        let mut data =
+            handlebars::Context::from(context::build(incident, store, recovery, &reading));
+        let plain = |name: &str, data: &handlebars::Context| {
+            registry
+                .plain
+                .render_with_context(name, data)
+                .map_err(|e| render_error(name, &e))
+        };
         match channel {
-            Channel::Sms => Ok(Rendered {
-                locale,
-                subject: None,
-                text: tidy_text(&self.render_plain(&variant.body, &data)?),
-                html: None,
-            }),
+            Channel::Sms => {
+                let text = tidy_text(&plain(&variant.body, &data)?);
+                let transliterate = self
+                    .settings
+                    .sms_transliterate
+                    .iter()
+                    .any(|l| l == template_locale.language());
+                Ok(Rendered {
+                    locale: tag,
+                    subject: None,
+                    text: sms::prepare(&text, transliterate),
+                    html: None,
+                })
+            }
             Channel::Email => {
                 let subject = match &variant.subject {
-                    Some(name) => single_line(&self.render_plain(name, &data)?),
+                    Some(name) => single_line(&plain(name, &data)?),
                     None => String::new(),
                 };
                 let preheader = match &variant.preheader {
-                    Some(name) => single_line(&self.render_plain(name, &data)?),
+                    Some(name) => single_line(&plain(name, &data)?),
                     None => String::new(),
                 };
-                if let Some(object) = data.as_object_mut() {
-                    object.insert(
-                        "message".to_owned(),
-                        serde_json::json!({ "subject": subject, "preheader": preheader }),
-                    );
-                }
-                let html = self
+                let message = &mut data.data_mut()["message"];
+                message["subject"] = Value::String(subject.clone());
+                message["preheader"] = Value::String(preheader);
+                let html = registry
                     .html
-                    .render(&variant.body, &data)
+                    .render_with_context(&variant.body, &data)
                     .map_err(|e| render_error(&variant.body, &e))?;
+                let html = self
+                    .inliner
+                    .inline(&html)
+                    .map_err(|e| TemplateError::Render {
+                        name: variant.body.clone(),
+                        message: format!("inlining the stylesheet: {e}"),
+                    })?;
                 let text = match &variant.text {
-                    Some(name) => tidy_text(&self.render_plain(name, &data)?),
+                    Some(name) => tidy_text(&plain(name, &data)?),
                     None => String::new(),
                 };
                 Ok(Rendered {
-                    locale,
+                    locale: tag,
                     subject: Some(subject),
                     text,
                     html: Some(html),
                 })
             }
         }
-    }
-
-    fn render_plain(&self, name: &str, data: &Value) -> Result<String, TemplateError> {
-        self.plain
-            .render(name, data)
-            .map_err(|e| render_error(name, &e))
     }
 }
 
@@ -334,76 +459,6 @@ fn render_error(name: &str, e: &handlebars::RenderError) -> TemplateError {
         name: name.to_owned(),
         message: format!("{at}{}", one_line(&e.reason().to_string())),
     }
-}
-
-/// `line L, column C: reason` from a parse error.
-fn syntax_message(e: &handlebars::TemplateError) -> String {
-    let reason = one_line(&e.reason().to_string());
-    match e.pos() {
-        Some((line, column)) => format!("line {line}, column {column}: {reason}"),
-        None => reason,
-    }
-}
-
-fn read_dir(dir: &Path) -> Result<Vec<PathBuf>, TemplateError> {
-    let entries = std::fs::read_dir(dir).map_err(|source| TemplateError::Read {
-        path: dir.to_path_buf(),
-        source,
-    })?;
-    let mut paths = entries
-        .map(|e| e.map(|e| e.path()))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|source| TemplateError::Read {
-            path: dir.to_path_buf(),
-            source,
-        })?;
-    paths.sort();
-    Ok(paths)
-}
-
-/// An email template split into its front matter and its body.
-#[derive(Debug, PartialEq)]
-struct FrontMatter<'a> {
-    /// `(key, value)` in file order.
-    fields: Vec<(String, String)>,
-    /// The HTML body.
-    body: &'a str,
-    /// Line of the file where the body starts.
-    body_line: usize,
-}
-
-/// Splits `---` front matter (`key: value` lines) from the body.
-fn split_front_matter(source: &str) -> Result<FrontMatter<'_>, String> {
-    let Some(rest) = source.strip_prefix("---\n") else {
-        return Err("line 1: expected front matter starting with ---".to_owned());
-    };
-    let Some(end) = rest.find("\n---\n") else {
-        return Err("front matter is not closed by a --- line".to_owned());
-    };
-    let mut fields = Vec::new();
-    for (i, line) in rest[..end].lines().enumerate() {
-        if line.trim().is_empty() {
-            continue;
-        }
-        let Some((key, value)) = line.split_once(':') else {
-            return Err(format!("line {}: expected `key: value`", i + 2));
-        };
-        let key = key.trim();
-        if !matches!(key, "subject" | "preheader") {
-            return Err(format!(
-                "line {}: unknown front matter key {key:?} (subject, preheader)",
-                i + 2
-            ));
-        }
-        fields.push((key.to_owned(), value.trim().to_owned()));
-    }
-    let body = &rest[end + 5..];
-    let body_line = rest[..end + 5].matches('\n').count() + 2;
-    Ok(FrontMatter {
-        fields,
-        body,
-        body_line,
-    })
 }
 
 /// Collapses a rendered header value to one line: no CR, LF or other control characters.
@@ -449,15 +504,6 @@ mod tests {
     use super::*;
     use crate::incident::{parse, sample};
 
-    fn store() -> StoreInfo {
-        StoreInfo {
-            name: "Northwind Outfitters".into(),
-            url: None,
-            support_email: Some("help@shop.example".into()),
-            support_phone: None,
-        }
-    }
-
     fn en() -> Locale {
         Locale::parse("en").unwrap()
     }
@@ -468,84 +514,179 @@ mod tests {
         parse(&serde_json::to_vec(&event).unwrap(), None, &en()).unwrap()
     }
 
-    /// Renders for the test store, with no offers.
+    fn in_locale(event_type: &str, locale: &str) -> Incident {
+        incident(event_type, |e| {
+            e["data"]["customer"]["locale"] = locale.into()
+        })
+    }
+
+    /// Renders for the sample store, with no offers.
     fn plain(
         templates: &Templates,
         key: &str,
         channel: Channel,
         incident: &Incident,
     ) -> Result<Rendered, TemplateError> {
-        templates.render(key, channel, incident, &store(), &Recovery::default())
+        templates.render(
+            key,
+            channel,
+            incident,
+            &samples::store(),
+            &Recovery::apology(samples::now()),
+        )
     }
 
     fn shipped() -> Templates {
-        Templates::load(Path::new("templates"), &en()).unwrap()
+        Templates::load(Path::new("templates"), &Settings::new(&en())).unwrap()
+    }
+
+    fn dir(files: &[(&str, &str)]) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, text) in files {
+            let path = dir.path().join(name);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
+        }
+        dir
+    }
+
+    const KEYS: [(&str, &str); 3] = [
+        ("order-delayed", "order.delayed"),
+        ("order-stockout", "order.stockout"),
+        ("order-cancelled", "order.cancelled"),
+    ];
+
+    #[test]
+    fn every_shipped_template_renders_in_every_locale_with_every_offer() {
+        let templates = shipped();
+        for (key, event_type) in KEYS {
+            for locale in ["en", "es-ES"] {
+                let incident = in_locale(event_type, locale);
+                let offers = samples::every_offer(&incident, samples::now());
+                for recovery in [
+                    Recovery::apology(samples::now()),
+                    Recovery {
+                        offers: &offers,
+                        escalated: true,
+                        sent_at: samples::now(),
+                    },
+                ] {
+                    let store = samples::store();
+                    let email = templates
+                        .render(key, Channel::Email, &incident, &store, &recovery)
+                        .unwrap();
+                    assert_eq!(email.locale, &locale[..2]);
+                    let subject = email.subject.unwrap();
+                    assert!(!subject.is_empty() && !subject.contains('\n'));
+                    let html = email.html.unwrap();
+                    assert!(html.contains("Northwind Outfitters"));
+                    assert!(
+                        html.contains(&format!("lang=\"{locale}\"")),
+                        "{key} {locale}"
+                    );
+                    let number = incident.order.number.as_deref().unwrap();
+                    assert!(email.text.contains(number), "{}", email.text);
+                    let sms = templates
+                        .render(key, Channel::Sms, &incident, &store, &recovery)
+                        .unwrap();
+                    assert!(!sms.text.contains('<'), "{}", sms.text);
+                    assert!(sms.text.contains("Northwind Outfitters"));
+                    assert!(!sms.text.contains('\u{a0}'), "{}", sms.text);
+                }
+            }
+        }
     }
 
     #[test]
-    fn every_shipped_template_renders_for_every_sample() {
+    fn money_and_dates_follow_the_customers_locale() {
         let templates = shipped();
-        for (key, event_type) in [
-            ("order-delayed", "order.delayed"),
-            ("order-stockout", "order.stockout"),
-            ("order-cancelled", "order.cancelled"),
-        ] {
-            let incident = incident(event_type, |_| {});
-            let email = plain(&templates, key, Channel::Email, &incident).unwrap();
-            let subject = email.subject.unwrap();
-            assert!(!subject.is_empty() && !subject.contains('\n'));
-            assert!(email.html.unwrap().contains("Northwind Outfitters"));
-            assert!(
-                email
-                    .text
-                    .contains(incident.order.number.as_deref().unwrap())
-            );
-            let sms = plain(&templates, key, Channel::Sms, &incident).unwrap();
-            assert!(!sms.text.contains('<'), "{}", sms.text);
-            assert!(sms.text.contains("Northwind Outfitters"));
-        }
+        let spain = plain(
+            &templates,
+            "order-delayed",
+            Channel::Email,
+            &in_locale("order.delayed", "es-ES"),
+        )
+        .unwrap();
+        assert!(spain.text.contains("129,90\u{a0}€"), "{}", spain.text);
+        assert!(spain.text.contains("de noviembre"), "{}", spain.text);
+        let ireland = plain(
+            &templates,
+            "order-delayed",
+            Channel::Email,
+            &in_locale("order.delayed", "en-IE"),
+        )
+        .unwrap();
+        assert!(ireland.text.contains("€129.90"), "{}", ireland.text);
+        assert!(ireland.text.contains("November"), "{}", ireland.text);
+        // es-MX falls back to the Spanish template but formats money and dates for Mexico.
+        let mexico = plain(
+            &templates,
+            "order-delayed",
+            Channel::Email,
+            &in_locale("order.delayed", "es-MX"),
+        )
+        .unwrap();
+        assert_eq!(mexico.locale, "es");
+        assert!(
+            mexico.text.contains("EUR") || mexico.text.contains('€'),
+            "{}",
+            mexico.text
+        );
+    }
+
+    #[test]
+    fn a_locale_without_templates_falls_back_to_the_default_in_its_language() {
+        let templates = shipped();
+        let french = plain(
+            &templates,
+            "order-delayed",
+            Channel::Email,
+            &in_locale("order.delayed", "fr-CA"),
+        )
+        .unwrap();
+        assert_eq!(french.locale, "en");
+        // English text, so English formatting: never "129,90 €" inside an English sentence.
+        assert!(french.text.contains("€129.90"), "{}", french.text);
     }
 
     #[test]
     fn texts_read_well_without_store_contacts() {
         let templates = shipped();
-        let bare = StoreInfo {
-            name: "Northwind Outfitters".into(),
-            url: None,
-            support_email: None,
-            support_phone: None,
-        };
-        for (key, event_type) in [
-            ("order-delayed", "order.delayed"),
-            ("order-stockout", "order.stockout"),
-            ("order-cancelled", "order.cancelled"),
-        ] {
-            let incident = incident(event_type, |e| {
-                e["data"]["order"].as_object_mut().unwrap().remove("url");
-            });
-            for channel in [Channel::Email, Channel::Sms] {
-                let message = templates
-                    .render(key, channel, &incident, &bare, &Recovery::default())
-                    .unwrap();
-                let all = format!("{}\n{}", message.text, message.html.unwrap_or_default());
-                for dangling in [
-                    "write to .",
-                    "write to ,",
-                    "href=\"\"",
-                    "mailto:\"",
-                    " at .",
-                    " -\n",
-                ] {
-                    assert!(
-                        !all.contains(dangling),
-                        "{key} {channel}: {dangling:?} in {all}"
-                    );
+        let bare = StoreInfo::named("Northwind Outfitters");
+        for (key, event_type) in KEYS {
+            for locale in ["en", "es-ES"] {
+                let incident = incident(event_type, |e| {
+                    e["data"]["order"].as_object_mut().unwrap().remove("url");
+                    e["data"]["customer"]["locale"] = locale.into();
+                });
+                for channel in [Channel::Email, Channel::Sms] {
+                    let message = templates
+                        .render(
+                            key,
+                            channel,
+                            &incident,
+                            &bare,
+                            &Recovery::apology(samples::now()),
+                        )
+                        .unwrap();
+                    let all = format!("{}\n{}", message.text, message.html.unwrap_or_default());
+                    for dangling in [
+                        "write to .",
+                        "write to ,",
+                        "escríbenos a .",
+                        "href=\"\"",
+                        "mailto:\"",
+                        " at .",
+                        " -\n",
+                        " en .",
+                        "()",
+                    ] {
+                        assert!(
+                            !all.contains(dangling),
+                            "{key} {channel} {locale}: {dangling:?} in {all}"
+                        );
+                    }
                 }
-                assert!(
-                    !message.text.trim_end().ends_with("Questions?"),
-                    "{}",
-                    message.text
-                );
             }
         }
     }
@@ -566,65 +707,54 @@ mod tests {
     #[test]
     fn issued_codes_and_a_follow_up_are_shown_on_every_channel() {
         let templates = shipped();
-        let incident = incident("order.delayed", |_| {});
-        let eur = crate::incident::Currency::parse("EUR").unwrap();
-        let gift = crate::policy::Offer {
-            kind: crate::policy::OfferKind::GiftCertificate,
-            amount: Some(crate::incident::Money::parse("25.00", eur).unwrap()),
-            percent: None,
-            cost: crate::incident::Money::parse("25.00", eur).unwrap(),
-            expires_at: Some("2027-02-21T10:00:00Z".parse().unwrap()),
-            substitutes: Vec::new(),
-            refund: None,
-            code: Some("SORRY-ABCD2345".to_owned()),
-        };
-        let offers = [gift];
-        let recovery = Recovery {
-            offers: &offers,
-            escalated: true,
-        };
-        let email = templates
-            .render(
-                "order-delayed",
-                Channel::Email,
+        for (locale, amount, expiry, follow_up) in [
+            ("en-IE", "€25.00", "21 February 2027", "personally"),
+            (
+                "es-ES",
+                "25,00\u{a0}€",
+                "21 de febrero de 2027",
+                "personalmente",
+            ),
+        ] {
+            let incident = in_locale("order.delayed", locale);
+            let mut gift = samples::offer(
+                crate::policy::OfferKind::GiftCertificate,
                 &incident,
-                &store(),
-                &recovery,
-            )
-            .unwrap();
-        for part in [&email.text, email.html.as_ref().unwrap()] {
-            assert!(part.contains("SORRY-ABCD2345"), "{part}");
-            assert!(part.contains("€25.00 gift certificate"), "{part}");
-            assert!(part.contains("Sunday, 21 February 2027"), "{part}");
-            assert!(part.contains("get in touch with you personally"), "{part}");
+                samples::now(),
+            );
+            gift.code = Some("SORRY-ABCD2345".to_owned());
+            gift.expires_at = Some("2027-02-21T10:00:00Z".parse().unwrap());
+            let offers = [gift];
+            let recovery = Recovery {
+                offers: &offers,
+                escalated: true,
+                sent_at: samples::now(),
+            };
+            let store = samples::store();
+            let email = templates
+                .render(
+                    "order-delayed",
+                    Channel::Email,
+                    &incident,
+                    &store,
+                    &recovery,
+                )
+                .unwrap();
+            // The HTML serialiser writes the no-break space of "25,00 €" as &nbsp;.
+            let html = email.html.as_ref().unwrap().replace("&nbsp;", "\u{a0}");
+            for part in [&email.text, &html] {
+                assert!(part.contains("SORRY-ABCD2345"), "{part}");
+                assert!(part.contains(amount), "{locale}: {part}");
+                assert!(part.contains(expiry), "{locale}: {part}");
+                assert!(part.contains(follow_up), "{locale}: {part}");
+            }
+            let sms = templates
+                .render("order-delayed", Channel::Sms, &incident, &store, &recovery)
+                .unwrap();
+            assert!(sms.text.contains("SORRY-ABCD2345"), "{}", sms.text);
+            let apology = plain(&templates, "order-delayed", Channel::Sms, &incident).unwrap();
+            assert!(!apology.text.contains("SORRY"), "{}", apology.text);
         }
-        let sms = templates
-            .render(
-                "order-delayed",
-                Channel::Sms,
-                &incident,
-                &store(),
-                &recovery,
-            )
-            .unwrap();
-        assert!(
-            sms.text
-                .contains("A €25.00 gift card: code SORRY-ABCD2345."),
-            "{}",
-            sms.text
-        );
-        let plain = plain(&templates, "order-delayed", Channel::Sms, &incident).unwrap();
-        assert!(!plain.text.contains("code"), "{}", plain.text);
-    }
-
-    #[test]
-    fn missing_locale_falls_back_to_default() {
-        let templates = shipped();
-        let incident = incident("order.delayed", |e| {
-            e["data"]["customer"]["locale"] = "fr-CA".into();
-        });
-        let email = plain(&templates, "order-delayed", Channel::Email, &incident).unwrap();
-        assert_eq!(email.locale, "en");
     }
 
     #[test]
@@ -644,12 +774,9 @@ mod tests {
     }
 
     #[test]
-    fn strict_mode_rejects_unknown_variables_with_the_file() {
-        let dir = tempfile::tempdir().unwrap();
-        let key = dir.path().join("oops");
-        std::fs::create_dir(&key).unwrap();
-        std::fs::write(key.join("sms.en.hbs"), "Hello {{customer.nickname}}").unwrap();
-        let templates = Templates::load(dir.path(), &en()).unwrap();
+    fn strict_mode_rejects_unknown_variables_with_the_template() {
+        let dir = dir(&[("oops/sms.en.hbs", "Hello {{customer.nickname}}")]);
+        let templates = Templates::load(dir.path(), &Settings::new(&en())).unwrap();
         let err = plain(
             &templates,
             "oops",
@@ -662,37 +789,98 @@ mod tests {
 
     #[test]
     fn syntax_errors_name_file_and_line() {
-        let dir = tempfile::tempdir().unwrap();
-        let key = dir.path().join("bad");
-        std::fs::create_dir(&key).unwrap();
-        std::fs::write(
-            key.join("email.en.hbs"),
+        let dir = dir(&[(
+            "bad/email.en.hbs",
             "---\nsubject: Hi\n---\n<p>ok</p>\n<p>{{#if x}}never closed</p>\n",
-        )
-        .unwrap();
-        let err = Templates::load(dir.path(), &en()).unwrap_err().to_string();
-        assert!(err.contains("email.en.hbs"), "{err}");
-        assert!(err.contains("line 5") || err.contains("line 6"), "{err}");
+        )]);
+        let err = Templates::load(dir.path(), &Settings::new(&en()))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("email.en.hbs:"), "{err}");
+        assert!(err.contains(":5:") || err.contains(":6:"), "{err}");
     }
 
     #[test]
-    fn front_matter_is_parsed() {
-        let FrontMatter {
-            fields,
-            body,
-            body_line: line,
-        } = split_front_matter("---\nsubject: Sorry {{x}}\npreheader: p\n---\n<p>b</p>").unwrap();
-        assert_eq!(
-            fields,
-            vec![
-                ("subject".to_owned(), "Sorry {{x}}".to_owned()),
-                ("preheader".to_owned(), "p".to_owned())
-            ]
+    fn partials_and_layouts_resolve_by_the_templates_locale() {
+        let dir = dir(&[
+            (
+                "k/sms.en.hbs",
+                "{{> partials/hi.txt}} {{> partials/bye.txt}}",
+            ),
+            (
+                "k/sms.es.hbs",
+                "{{> partials/hi.txt}} {{> partials/bye.txt}}",
+            ),
+            (
+                "k/sms.pt.hbs",
+                "{{> partials/hi.txt}} {{> partials/bye.txt}}",
+            ),
+            ("partials/hi.en.txt.hbs", "Hello"),
+            ("partials/hi.es.txt.hbs", "Hola"),
+            ("partials/bye.txt.hbs", "--"),
+        ]);
+        let templates = Templates::load(dir.path(), &Settings::new(&en())).unwrap();
+        let text = |locale: &str| {
+            plain(
+                &templates,
+                "k",
+                Channel::Sms,
+                &in_locale("order.delayed", locale),
+            )
+            .unwrap()
+            .text
+        };
+        assert_eq!(text("es-MX"), "Hola --");
+        assert_eq!(text("en-GB"), "Hello --");
+        // Portuguese has its template but no partial of its own: the default locale's.
+        assert_eq!(text("pt-BR"), "Hello --");
+    }
+
+    #[test]
+    fn the_stylesheet_is_inlined_and_media_queries_kept() {
+        let dir = dir(&[
+            (
+                "k/email.en.hbs",
+                "---\nsubject: S\n---\n<html><head><style>.p { color: #123456; } @media (prefers-color-scheme: dark) { .p { color: #fff !important; } }</style></head><body><p class=\"p\">{{store.name}}</p></body></html>",
+            ),
+            ("k/email.en.txt.hbs", "{{store.name}}"),
+        ]);
+        let templates = Templates::load(dir.path(), &Settings::new(&en())).unwrap();
+        let html = plain(
+            &templates,
+            "k",
+            Channel::Email,
+            &incident("order.delayed", |_| {}),
+        )
+        .unwrap()
+        .html
+        .unwrap();
+        assert!(html.contains("style=\"color: #123456;\""), "{html}");
+        assert!(
+            html.contains("@media (prefers-color-scheme: dark)"),
+            "{html}"
         );
-        assert_eq!(body, "<p>b</p>");
-        assert_eq!(line, 5);
-        assert!(split_front_matter("<p>no front matter</p>").is_err());
-        assert!(split_front_matter("---\nsubjekt: x\n---\n").is_err());
+    }
+
+    #[test]
+    fn sms_is_transliterated_only_for_the_configured_languages() {
+        let dir = dir(&[
+            ("k/sms.en.hbs", "Sorry"),
+            ("k/sms.es.hbs", "Tu pedido llegará {{money order.total}}"),
+        ]);
+        let incident = in_locale("order.delayed", "es-ES");
+        let off = Templates::load(dir.path(), &Settings::new(&en())).unwrap();
+        assert_eq!(
+            plain(&off, "k", Channel::Sms, &incident).unwrap().text,
+            "Tu pedido llegará 129,90 €"
+        );
+        let mut settings = Settings::new(&en());
+        settings.sms_transliterate = vec!["es".to_owned()];
+        let on = Templates::load(dir.path(), &settings).unwrap();
+        assert_eq!(
+            plain(&on, "k", Channel::Sms, &incident).unwrap().text,
+            "Tu pedido llegara 129,90 €"
+        );
     }
 
     #[test]

@@ -132,6 +132,64 @@ fn count(
     (units, segments)
 }
 
+/// Makes a rendered text ready to send: the no-break and thin spaces that locale formatting
+/// puts in money and dates become plain spaces (they would force UCS-2 for nothing), and, when
+/// `transliterate` is set, every other character outside GSM-7 is replaced by its closest GSM-7
+/// spelling (`á` → `a`, `’` → `'`) where one exists. Characters GSM-7 has (`é`, `ñ`, `ü`, `€`)
+/// are kept, so Spanish keeps most of its accents.
+pub fn prepare(text: &str, transliterate: bool) -> String {
+    let spaced: String = text
+        .chars()
+        .map(|c| match c {
+            '\u{a0}' | '\u{2007}' | '\u{2009}' | '\u{202f}' => ' ',
+            c => c,
+        })
+        .collect();
+    if !transliterate || analyse(&spaced).encoding == SmsEncoding::Gsm7 {
+        return spaced;
+    }
+    let mut out = String::with_capacity(spaced.len());
+    for c in spaced.chars() {
+        if gsm7_septets(c).is_some() {
+            out.push(c);
+            continue;
+        }
+        // Only Latin letters and punctuation: other scripts would come out unreadable.
+        let latin = matches!(u32::from(c), 0x00A0..=0x024F | 0x1E00..=0x1EFF | 0x2000..=0x206F);
+        match deunicode::deunicode_char(c).filter(|_| latin) {
+            Some(ascii) if ascii.chars().all(|a| gsm7_septets(a).is_some()) => out.push_str(ascii),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// Splits a text into the parts it is sent as, by the same rules [`analyse`] counts with.
+pub fn split(text: &str) -> Vec<String> {
+    let info = analyse(text);
+    if info.segments == 1 {
+        return vec![text.to_owned()];
+    }
+    let (multi, cost): (usize, fn(char) -> usize) = match info.encoding {
+        SmsEncoding::Gsm7 => (GSM7_MULTI, |c| gsm7_septets(c).unwrap_or(1)),
+        SmsEncoding::Ucs2 => (UCS2_MULTI, char::len_utf16),
+    };
+    let mut parts = vec![String::new()];
+    let mut used = 0;
+    for c in text.chars() {
+        let c_cost = cost(c);
+        if used + c_cost > multi {
+            parts.push(String::new());
+            used = 0;
+        }
+        used += c_cost;
+        if let Some(last) = parts.last_mut() {
+            last.push(c);
+        }
+    }
+    parts
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -307,5 +365,51 @@ mod tests {
                 prop_assert_eq!(i.units, text.encode_utf16().count());
             }
         }
+    }
+
+    #[test]
+    fn prepare_turns_formatting_spaces_into_spaces() {
+        assert_eq!(prepare("1234,50\u{a0}€", false), "1234,50 €");
+        assert_eq!(
+            analyse(&prepare("2:30\u{202f}PM", false)).encoding,
+            SmsEncoding::Gsm7
+        );
+    }
+
+    #[test]
+    fn transliteration_keeps_what_gsm7_has() {
+        let text = "Tu pedido llegará el miércoles. ¿Dudas? Código: ÑANDÚ – gracias’";
+        assert_eq!(analyse(text).encoding, SmsEncoding::Ucs2);
+        let out = prepare(text, true);
+        assert_eq!(
+            out,
+            "Tu pedido llegara el miércoles. ¿Dudas? Codigo: ÑANDU - gracias'"
+        );
+        assert_eq!(analyse(&out).encoding, SmsEncoding::Gsm7);
+        // Not asked to: the text stays as written.
+        assert_eq!(prepare(text, false), text);
+        // Already GSM-7: nothing changes.
+        assert_eq!(
+            prepare("Pedido en camino: é ñ ü", true),
+            "Pedido en camino: é ñ ü"
+        );
+    }
+
+    #[test]
+    fn characters_without_a_gsm7_spelling_stay() {
+        let out = prepare("注文 á", true);
+        assert_eq!(out, "注文 a");
+        assert_eq!(analyse(&out).encoding, SmsEncoding::Ucs2);
+    }
+
+    #[test]
+    fn split_matches_the_segment_count() {
+        let text = format!("{}€{}", "a".repeat(152), "a".repeat(152));
+        let parts = split(&text);
+        assert_eq!(parts.len(), analyse(&text).segments);
+        assert_eq!(parts.concat(), text);
+        assert_eq!(split("short"), vec!["short".to_owned()]);
+        let ucs = "á".repeat(140);
+        assert_eq!(split(&ucs).len(), 3);
     }
 }

@@ -109,7 +109,7 @@ async fn concurrent_consumers_and_replicas_never_overspend_the_daily_budget() {
     // Everyone still got their apology.
     app.wait_for_count("select count(*) from outbox", 24).await;
     let with_codes = app
-        .count("select count(*) from outbox where body_text like '%Your code: SORRY-%'")
+        .count("select count(*) from outbox where body_text like '%Tu código: SORRY-%'")
         .await;
     assert_eq!(with_codes, 5);
     replica.stop().await;

@@ -7,6 +7,7 @@ mod helpers;
 mod pipeline;
 mod process;
 mod smtp_delivery;
+mod templates;
 
 #[path = "../support/smtp.rs"]
 mod smtp;

@@ -1,0 +1,218 @@
+//! Sample data for checks, previews, golden tests and benchmarks: the shipped sample events,
+//! one offer of every kind, and the data model they add up to (pure, no I/O).
+
+use chrono::{DateTime, Duration, Utc};
+use serde_json::Value;
+
+use super::context::{self, Reading, Recovery};
+use crate::config::StoreInfo;
+use crate::incident::{self, Incident, IncidentDetails, Locale, Money, Refund, Substitute};
+use crate::policy::{Offer, OfferKind};
+
+/// The template key the shipped templates use for an event type: `order.delayed` → `order-delayed`.
+pub fn key_of(event_type: &str) -> String {
+    event_type.replace('.', "-")
+}
+
+/// The event type of a template key, when it is one of the shipped ones.
+pub fn type_of(key: &str) -> Option<&'static str> {
+    incident::SUPPORTED_TYPES
+        .into_iter()
+        .find(|t| key_of(t) == key)
+}
+
+/// The shipped sample incident of `event_type`, read by a customer of `locale`.
+pub fn incident(event_type: &str, locale: &Locale) -> Option<Incident> {
+    let text = incident::sample(event_type)?;
+    let mut incident = incident::parse(text.as_bytes(), None, locale).ok()?;
+    incident.customer.locale = locale.clone();
+    Some(incident)
+}
+
+/// A store with every field set, as a configured store would look.
+pub fn store() -> StoreInfo {
+    StoreInfo {
+        name: "Northwind Outfitters".to_owned(),
+        url: url::Url::parse("https://shop.example/").ok(),
+        support_email: Some("care@shop.example".to_owned()),
+        support_phone: Some("+34 910 000 000".to_owned()),
+        address: Some("Calle de Alcalá 1, 28014 Madrid, Spain".to_owned()),
+        logo_url: url::Url::parse("https://shop.example/logo.png").ok(),
+        preferences_url: url::Url::parse("https://shop.example/account/preferences").ok(),
+    }
+}
+
+/// The kinds of offer that carry a code.
+pub const CODE_KINDS: [OfferKind; 4] = [
+    OfferKind::PercentOff,
+    OfferKind::AmountOff,
+    OfferKind::FreeShipping,
+    OfferKind::GiftCertificate,
+];
+
+/// One offer of `kind` for `incident`, issued with a code where the kind has one, valid 90 days
+/// from `now`.
+pub fn offer(kind: OfferKind, incident: &Incident, now: DateTime<Utc>) -> Offer {
+    let currency = incident.order.total.currency();
+    let money = |amount: &str| Money::parse(amount, currency).unwrap_or(Money::zero(currency));
+    let coded = CODE_KINDS.contains(&kind);
+    let (amount, percent) = match kind {
+        OfferKind::PercentOff => (Some(money("30.00")), Some(rust_decimal::Decimal::from(15))),
+        OfferKind::AmountOff => (Some(money("10.00")), None),
+        OfferKind::GiftCertificate => (Some(money("25.00")), None),
+        _ => (None, None),
+    };
+    let substitutes = match (&incident.details, kind) {
+        (IncidentDetails::Stockout(s), OfferKind::Substitute) if !s.substitutes.is_empty() => {
+            s.substitutes.clone()
+        }
+        (_, OfferKind::Substitute) => vec![Substitute {
+            sku: "SKU-9".to_owned(),
+            name: "Trail shoe II".to_owned(),
+            price: Some(money("119.90")),
+            url: Some("https://shop.example/p/SKU-9".to_owned()),
+        }],
+        _ => Vec::new(),
+    };
+    let refund = match (&incident.details, kind) {
+        (IncidentDetails::Cancelled(c), OfferKind::RefundConfirmation) if c.refund.is_some() => {
+            c.refund.clone()
+        }
+        (_, OfferKind::RefundConfirmation) => Some(Refund {
+            amount: incident.order.total,
+            method: "original_payment".to_owned(),
+        }),
+        _ => None,
+    };
+    Offer {
+        kind,
+        cost: amount.unwrap_or(Money::zero(currency)),
+        amount,
+        percent,
+        expires_at: coded.then(|| now + Duration::days(90)),
+        substitutes,
+        refund,
+        code: coded.then(|| format!("SORRY-{}", &kind.as_str()[..4].to_ascii_uppercase())),
+    }
+}
+
+/// Every kind of offer at once, for exercising every branch of the offer partials.
+pub fn every_offer(incident: &Incident, now: DateTime<Utc>) -> Vec<Offer> {
+    [
+        OfferKind::RefundConfirmation,
+        OfferKind::Substitute,
+        OfferKind::PercentOff,
+        OfferKind::AmountOff,
+        OfferKind::FreeShipping,
+        OfferKind::GiftCertificate,
+    ]
+    .into_iter()
+    .map(|kind| offer(kind, incident, now))
+    .collect()
+}
+
+/// A fixed send time for samples: a Monday morning before the sample dates.
+pub fn now() -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339("2026-11-23T09:00:00Z")
+        .map(|t| t.with_timezone(&Utc))
+        .unwrap_or_default()
+}
+
+/// The data model templates are checked against: the union of the contexts of every sample
+/// incident with every offer and every store field set. Objects list their keys, arrays hold
+/// one element that merges every element's keys, and leaves are any value.
+pub fn model() -> Value {
+    let mut model = Value::Null;
+    let store = store();
+    let Ok(locale) = Locale::parse("en") else {
+        return model;
+    };
+    for event_type in incident::SUPPORTED_TYPES {
+        let Some(incident) = incident(event_type, &locale) else {
+            continue;
+        };
+        let offers = every_offer(&incident, now());
+        let recovery = Recovery {
+            offers: &offers,
+            escalated: true,
+            sent_at: now(),
+        };
+        let reading = Reading {
+            locale: "en".to_owned(),
+            timezone: "UTC".to_owned(),
+            now: now(),
+        };
+        merge(
+            &mut model,
+            context::build(&incident, &store, &recovery, &reading),
+        );
+    }
+    model
+}
+
+fn merge(into: &mut Value, from: Value) {
+    match (into, from) {
+        (into @ Value::Null, from) => *into = shape(from),
+        (Value::Object(a), Value::Object(b)) => {
+            for (k, v) in b {
+                merge(a.entry(k).or_insert(Value::Null), v);
+            }
+        }
+        (Value::Array(a), Value::Array(b)) => {
+            if a.is_empty() {
+                a.push(Value::Null);
+            }
+            for v in b {
+                merge(&mut a[0], v);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// A value reduced to its shape: arrays to one merged element.
+fn shape(value: Value) -> Value {
+    match value {
+        Value::Array(items) => {
+            let mut element = Value::Null;
+            for item in items {
+                merge(&mut element, item);
+            }
+            Value::Array(vec![element])
+        }
+        Value::Object(map) => Value::Object(map.into_iter().map(|(k, v)| (k, shape(v))).collect()),
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn model_has_every_field_of_every_incident() {
+        let model = model();
+        for path in [
+            "/delay/new_eta",
+            "/stockout/substitutes/0/url",
+            "/cancellation/refund/method",
+            "/codes/0/expires",
+            "/offers/0/substitutes/0/price",
+            "/store/preferences_url",
+            "/message/now",
+            "/order/items/0/unit_price",
+        ] {
+            assert!(
+                model.pointer(path).is_some(),
+                "{path} missing from the model"
+            );
+        }
+    }
+
+    #[test]
+    fn keys_and_types_map_both_ways() {
+        assert_eq!(key_of("order.stockout"), "order-stockout");
+        assert_eq!(type_of("order-stockout"), Some("order.stockout"));
+        assert_eq!(type_of("vip-apology"), None);
+    }
+}
