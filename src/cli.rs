@@ -12,10 +12,10 @@ use crate::app::App;
 use crate::broker;
 use crate::config::Config;
 use crate::incident::{self, SUPPORTED_TYPES};
-use crate::policy::{History, Policy};
+use crate::policy::{Channel, History, Policy};
 use crate::store::Store;
 use crate::telemetry;
-use crate::templates::{Settings, Templates};
+use crate::templates::{Recovery, Settings, Templates, samples, sms};
 
 /// amends: turns order incidents into sincere, personal, budgeted apologies.
 #[derive(Debug, Parser)]
@@ -89,6 +89,27 @@ pub enum TemplatesCommand {
         /// Templates directory to check instead of the configured one.
         dir: Option<PathBuf>,
     },
+    /// Render one template as a customer would get it, with the policy's offers.
+    Preview(PreviewArgs),
+}
+
+/// Arguments of `templates preview`.
+#[derive(Debug, Args)]
+pub struct PreviewArgs {
+    /// Template key, e.g. order-delayed.
+    pub template: String,
+    /// Which message to render.
+    #[arg(long, value_parser = ["email", "sms"], default_value = "email")]
+    pub channel: String,
+    /// The customer's locale, e.g. es-ES (default: the event's, else the default locale).
+    #[arg(long)]
+    pub locale: Option<String>,
+    /// The event to render for (default: the sample of the template's event type).
+    #[arg(long, value_name = "EVENT.json")]
+    pub event: Option<PathBuf>,
+    /// Where the email's .eml and .html files are written.
+    #[arg(long, value_name = "DIR", default_value = "var/preview")]
+    pub out: PathBuf,
 }
 
 /// Runs the parsed command; the error is reported by `main` as one line.
@@ -133,6 +154,7 @@ pub async fn execute(cli: Cli) -> anyhow::Result<()> {
         Command::Templates(TemplatesCommand::Check { dir }) => {
             templates_check(&config, dir.as_deref())
         }
+        Command::Templates(TemplatesCommand::Preview(args)) => templates_preview(&config, &args),
     }
 }
 
@@ -342,6 +364,127 @@ fn templates_check(config: &Config, dir: Option<&std::path::Path>) -> anyhow::Re
     );
     if report.errors() > 0 {
         bail!("{} template error(s)", report.errors());
+    }
+    Ok(())
+}
+
+fn templates_preview(config: &Config, args: &PreviewArgs) -> anyhow::Result<()> {
+    let templates = Templates::load(&config.templates_dir, &Settings::of(config))?;
+    let mut incident = match &args.event {
+        Some(path) => {
+            let body =
+                std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+            incident::parse(&body, None, &config.default_locale)
+                .with_context(|| format!("{} is not a valid order event", path.display()))?
+        }
+        None => {
+            let event_type = samples::type_of(&args.template).with_context(|| {
+                format!(
+                    "{} is not named after an event type, so there is no sample: give --event EVENT.json",
+                    args.template
+                )
+            })?;
+            samples::incident(event_type, &config.default_locale)
+                .with_context(|| format!("no sample for {event_type}"))?
+        }
+    };
+    if let Some(tag) = &args.locale {
+        incident.customer.locale = crate::incident::Locale::parse(tag)
+            .map_err(|e| anyhow::anyhow!("--locale {tag:?}: {e}"))?;
+    }
+    let channel = match args.channel.as_str() {
+        "sms" => Channel::Sms,
+        _ => Channel::Email,
+    };
+
+    // The offers the configured policy gives this event, with fresh codes, as if first seen.
+    let now = chrono::Utc::now();
+    let (offers, escalated) = match Policy::load(&config.policy) {
+        Ok(policy) => {
+            let decision = policy.decide(&incident, &History::default(), now);
+            let currency = incident.order.total.currency();
+            let (plan, _) = policy.settle_offline(&decision, &History::default(), currency);
+            let mut offers = plan.map(|p| p.offers.clone()).unwrap_or_default();
+            let mut rng = rand::rng();
+            for offer in &mut offers {
+                if offer.kind.issues_code() {
+                    offer.code = Some(policy.settings().codes.generate(&mut rng));
+                }
+            }
+            println!(
+                "policy {}: rule {}",
+                config.policy.display(),
+                if decision.rule.is_empty() {
+                    "(none)"
+                } else {
+                    &decision.rule
+                }
+            );
+            (offers, plan.is_some_and(|p| p.escalation.is_some()))
+        }
+        Err(e) => {
+            println!("policy not loaded, rendering without offers: {e}");
+            (Vec::new(), false)
+        }
+    };
+    let recovery = Recovery {
+        offers: &offers,
+        escalated,
+        sent_at: now,
+    };
+    let message = templates.render(&args.template, channel, &incident, &config.store, &recovery)?;
+    println!(
+        "template {} {channel}, locale {} (customer {})",
+        args.template, message.locale, incident.customer.locale
+    );
+    match channel {
+        Channel::Sms => {
+            let info = sms::analyse(&message.text);
+            println!(
+                "{} characters, {} segment(s), {} ({} units)",
+                message.text.chars().count(),
+                info.segments,
+                info.encoding,
+                info.units
+            );
+            let parts = sms::split(&message.text);
+            for (i, part) in parts.iter().enumerate() {
+                println!("--- segment {}/{} ---", i + 1, parts.len());
+                println!("{part}");
+            }
+        }
+        Channel::Email => {
+            std::fs::create_dir_all(&args.out)
+                .with_context(|| format!("cannot create {}", args.out.display()))?;
+            let stem = format!("{}.{}", args.template, incident.customer.locale);
+            let html_path = args.out.join(format!("{stem}.html"));
+            let eml_path = args.out.join(format!("{stem}.eml"));
+            let claimed = crate::store::ClaimedMessage {
+                outbox_id: uuid::Uuid::now_v7(),
+                incident_id: uuid::Uuid::nil(),
+                channel,
+                recipient: incident
+                    .customer
+                    .email
+                    .as_ref()
+                    .map(|e| e.as_str().to_owned())
+                    .unwrap_or_else(|| "customer@example.com".to_owned()),
+                recipient_name: incident.customer.first_name.clone(),
+                locale: message.locale.clone(),
+                subject: message.subject.clone(),
+                body_text: message.text.clone(),
+                body_html: message.html.clone(),
+                attempt: 1,
+            };
+            let eml = crate::deliver::email::build(&claimed, &config.email_from)?.formatted();
+            std::fs::write(&html_path, message.html.as_deref().unwrap_or_default())
+                .with_context(|| format!("cannot write {}", html_path.display()))?;
+            std::fs::write(&eml_path, eml)
+                .with_context(|| format!("cannot write {}", eml_path.display()))?;
+            println!("subject: {}", message.subject.unwrap_or_default());
+            println!("--- text ---\n{}\n---", message.text);
+            println!("wrote {} and {}", html_path.display(), eml_path.display());
+        }
     }
     Ok(())
 }

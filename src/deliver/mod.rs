@@ -6,7 +6,7 @@
 //! where the transport makes a resend safe, otherwise to `unknown` for a human.
 
 mod announce;
-mod email;
+pub mod email;
 mod error;
 mod outbox;
 pub mod retry;

@@ -1,4 +1,4 @@
-//! `amends templates check`, through the binary.
+//! `amends templates check` and `amends templates preview`, through the binary.
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -68,4 +68,65 @@ fn a_broken_template_fails_the_check_with_its_file_and_line() {
         "{text}"
     );
     assert!(text.contains("2 error(s)"), "{text}");
+}
+
+#[test]
+fn preview_writes_the_email_and_prints_the_sms_segments() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let output = amends(
+        &[
+            "templates",
+            "preview",
+            "order-delayed",
+            "--channel",
+            "email",
+            "--locale",
+            "es-ES",
+        ],
+        Some(dir.path()),
+    );
+    let text = output_of(&output);
+    assert!(output.status.success(), "{text}");
+    assert!(text.contains("locale es (customer es-ES)"), "{text}");
+    assert!(text.contains("subject: "), "{text}");
+    let html = std::fs::read_to_string(dir.path().join("var/preview/order-delayed.es-ES.html"))
+        .expect("html written");
+    assert!(html.contains("lang=\"es-ES\""), "{html}");
+    let eml = std::fs::read_to_string(dir.path().join("var/preview/order-delayed.es-ES.eml"))
+        .expect("eml written");
+    let parsed = mailparse::parse_mail(eml.as_bytes()).expect("a valid email");
+    assert_eq!(parsed.subparts.len(), 2, "text and HTML parts");
+
+    let output = amends(
+        &[
+            "templates",
+            "preview",
+            "order-cancelled",
+            "--channel",
+            "sms",
+            "--locale",
+            "en-GB",
+        ],
+        Some(dir.path()),
+    );
+    let text = output_of(&output);
+    assert!(output.status.success(), "{text}");
+    assert!(
+        text.contains("segment(s), GSM-7") || text.contains("segment(s), UCS-2"),
+        "{text}"
+    );
+    assert!(text.contains("--- segment 1/"), "{text}");
+    // The default policy gives a VIP cancelled by the store a gift certificate: its code shows.
+    assert!(text.contains("rule vip-merchant-cancellation"), "{text}");
+}
+
+#[test]
+fn preview_of_a_template_without_a_sample_asks_for_an_event() {
+    let output = amends(&["templates", "preview", "vip-apology"], None);
+    assert!(!output.status.success());
+    assert!(
+        output_of(&output).contains("give --event EVENT.json"),
+        "{}",
+        output_of(&output)
+    );
 }
