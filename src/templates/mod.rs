@@ -18,6 +18,8 @@
 pub mod check;
 pub mod context;
 pub mod format;
+#[cfg(test)]
+mod golden;
 pub mod helpers;
 mod load;
 pub mod samples;

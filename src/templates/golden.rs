@@ -1,0 +1,121 @@
+//! Golden files: every shipped template × locale × channel rendered for the sample events with
+//! the offers the default policy gives them, so a change to any text shows in review as a diff
+//! of `src/templates/snapshots/`. After an intended change: `cargo insta review` (or run the
+//! tests with `INSTA_UPDATE=always` and read the diff before committing).
+
+use std::path::Path;
+
+use serde_json::Value;
+
+use super::{Recovery, Settings, Templates, samples};
+
+/// The settings of the default configuration: Spanish SMS transliterated to GSM-7.
+fn settings() -> Settings {
+    let mut settings = Settings::new(&Locale::parse("en").unwrap());
+    settings.sms_transliterate = vec!["es".to_owned()];
+    settings
+}
+use crate::incident::{self, Incident, Locale};
+use crate::policy::{Channel, History, Policy};
+
+/// The cases: a name, the sample type, and an edit to the sample event.
+type Case = (&'static str, &'static str, fn(&mut Value));
+
+const CASES: [Case; 6] = [
+    ("delayed", "order.delayed", |_| {}),
+    ("delayed-no-eta", "order.delayed", |e| {
+        if let Some(delay) = e["data"]["delay"].as_object_mut() {
+            delay.remove("new_eta");
+        }
+    }),
+    ("stockout", "order.stockout", |_| {}),
+    ("stockout-cancel-items", "order.stockout", |e| {
+        e["data"]["stockout"]["action"] = "cancel_items".into();
+        e["data"]["customer"]["tier"] = Value::Null;
+    }),
+    ("cancelled", "order.cancelled", |_| {}),
+    ("cancelled-by-customer", "order.cancelled", |e| {
+        e["data"]["cancellation"]["reason"] = "customer_request".into();
+        e["data"]["cancellation"]["initiated_by"] = "customer".into();
+    }),
+];
+
+fn incident(event_type: &str, locale: &str, edit: fn(&mut Value)) -> Incident {
+    let mut event: Value =
+        serde_json::from_str(incident::sample(event_type).unwrap_or("{}")).unwrap_or_default();
+    edit(&mut event);
+    event["data"]["customer"]["locale"] = locale.into();
+    let en = Locale::parse("en").unwrap();
+    incident::parse(&serde_json::to_vec(&event).unwrap(), None, &en).unwrap()
+}
+
+#[test]
+fn every_shipped_template_in_every_locale() {
+    let templates = Templates::load(Path::new("templates"), &settings()).unwrap();
+    let policy = Policy::load(Path::new("policy/default.toml")).unwrap();
+    let store = samples::store();
+    let now = samples::now();
+    for (name, event_type, edit) in CASES {
+        for locale in ["en-GB", "es-ES"] {
+            let incident = incident(event_type, locale, edit);
+            let decision = policy.decide(&incident, &History::default(), now);
+            let (plan, _) = policy.settle_offline(
+                &decision,
+                &History::default(),
+                incident.order.total.currency(),
+            );
+            let mut offers = plan.map(|p| p.offers.clone()).unwrap_or_default();
+            // Fixed codes, as random ones would change every run.
+            for (i, offer) in offers.iter_mut().enumerate() {
+                if offer.kind.issues_code() {
+                    offer.code = Some(format!("SORRY-GOLDEN{i}"));
+                }
+            }
+            let recovery = Recovery {
+                offers: &offers,
+                escalated: plan.is_some_and(|p| p.escalation.is_some()),
+                sent_at: now,
+            };
+            let key = &decision.template;
+            let email = templates
+                .render(key, Channel::Email, &incident, &store, &recovery)
+                .unwrap();
+            let sms = templates
+                .render(key, Channel::Sms, &incident, &store, &recovery)
+                .unwrap();
+            let info = super::sms::analyse(&sms.text);
+            insta::assert_snapshot!(
+                format!("{name}.{locale}.email"),
+                format!(
+                    "rule: {}\nsubject: {}\n\n{}",
+                    decision.rule,
+                    email.subject.unwrap_or_default(),
+                    email.text
+                )
+            );
+            insta::assert_snapshot!(
+                format!("{name}.{locale}.html"),
+                email.html.unwrap_or_default()
+            );
+            insta::assert_snapshot!(
+                format!("{name}.{locale}.sms"),
+                format!(
+                    "{} segment(s), {}, {} characters\n\n{}",
+                    info.segments,
+                    info.encoding,
+                    sms.text.chars().count(),
+                    sms.text
+                )
+            );
+        }
+    }
+}
+
+#[test]
+fn every_variable_in_the_shipped_templates_exists_in_the_data_model() {
+    let sources = super::read_sources(Path::new("templates")).unwrap();
+    let report = super::check::check(&sources, &settings(), &samples::store(), 3);
+    let problems: Vec<String> = report.diagnostics.iter().map(|d| d.to_string()).collect();
+    assert!(problems.is_empty(), "{problems:#?}");
+    assert!(report.variants >= 12, "{}", report.variants);
+}
