@@ -1,0 +1,84 @@
+//! Rendering throughput on one core: `cargo bench --bench render`.
+//!
+//! A typical email is the Spanish order-delayed message with one percentage code (subject,
+//! preheader, HTML with the layout and partials, its stylesheet inlined, and the text part);
+//! a typical SMS is the same incident's. Each is rendered on one thread, repeatedly, for a
+//! couple of seconds after a warm-up, and reported as messages per second per core. The finished
+//! HTML is also run through css-inline again: its rules are inlined already, so that is the cost
+//! of parsing and serialising the email, a lower bound of what inlining takes of the email's time.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use amends::incident::Locale;
+use amends::policy::{Channel, OfferKind};
+use amends::templates::{Recovery, Settings, Templates, samples};
+
+fn main() -> anyhow::Result<()> {
+    let en = Locale::parse("en")?;
+    let es = Locale::parse("es-ES")?;
+    let templates = Templates::load(Path::new("templates"), &Settings::new(&en))?;
+    let incident = samples::incident("order.delayed", &es)
+        .ok_or_else(|| anyhow::anyhow!("no sample order.delayed"))?;
+    let offers = [samples::offer(
+        OfferKind::PercentOff,
+        &incident,
+        samples::now(),
+    )];
+    let recovery = Recovery {
+        offers: &offers,
+        escalated: false,
+        sent_at: samples::now(),
+    };
+    let store = samples::store();
+    let render = |channel| templates.render("order-delayed", channel, &incident, &store, &recovery);
+
+    let email = render(Channel::Email)?;
+    let html = email.html.clone().unwrap_or_default();
+    println!(
+        "typical email: {} bytes of HTML, {} of text; SMS: {} characters",
+        html.len(),
+        email.text.len(),
+        render(Channel::Sms)?.text.chars().count()
+    );
+    let inliner = css_inline::CSSInliner::options()
+        .keep_at_rules(true)
+        .build();
+
+    let email_rate = measure(|| render(Channel::Email).map(|_| ()))?;
+    let sms_rate = measure(|| render(Channel::Sms).map(|_| ()))?;
+    let inline_rate = measure(|| inliner.inline(&html).map(|_| ()))?;
+    println!(
+        "email: {:>8.0} messages/s/core ({:.0} µs each)",
+        email_rate,
+        1e6 / email_rate
+    );
+    println!(
+        "sms:   {:>8.0} messages/s/core ({:.1} µs each)",
+        sms_rate,
+        1e6 / sms_rate
+    );
+    println!(
+        "css-inline parsing and serialising it again: {:.0} µs ({:.0}% of the email)",
+        1e6 / inline_rate,
+        100.0 * email_rate / inline_rate
+    );
+    Ok(())
+}
+
+/// Runs `f` for half a second to warm up, then for two seconds; returns calls per second.
+fn measure<E: std::error::Error + Send + Sync + 'static>(
+    mut f: impl FnMut() -> Result<(), E>,
+) -> anyhow::Result<f64> {
+    let warm = Instant::now();
+    while warm.elapsed() < Duration::from_millis(500) {
+        f()?;
+    }
+    let start = Instant::now();
+    let mut n = 0u64;
+    while start.elapsed() < Duration::from_secs(2) {
+        f()?;
+        n += 1;
+    }
+    Ok(n as f64 / start.elapsed().as_secs_f64())
+}
