@@ -224,7 +224,7 @@ fn render_samples(
                     cases.pop();
                     for kind in samples::CODE_KINDS {
                         cases.push((
-                            format!("{event_type} with a {} code, escalated", kind.as_str()),
+                            format!("{event_type}, {} code, escalated", kind.as_str()),
                             vec![samples::offer(kind, &incident, now)],
                             true,
                         ));
@@ -468,10 +468,7 @@ impl<'a, 'm> Walker<'a, 'm> {
                     ("each", Some(Value::Object(_))) => None,
                     ("each", Some(Value::Null)) | (_, None) => None,
                     ("each", Some(other)) => {
-                        problems.push(format!(
-                            "`#each` over {} , which is not a list",
-                            kind(other)
-                        ));
+                        problems.push(format!("`#each` over {}, which is not a list", kind(other)));
                         None
                     }
                     (_, shape) => shape,

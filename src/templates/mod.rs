@@ -222,8 +222,6 @@ struct Registry {
     plain: Handlebars<'static>,
     /// Registered name → its file.
     origins: HashMap<String, Origin>,
-    /// Names registered in `plain` (the rest are in `html`).
-    plain_names: std::collections::HashSet<String>,
 }
 
 impl fmt::Debug for Registry {
@@ -247,14 +245,12 @@ impl Registry {
             html,
             plain,
             origins: HashMap::new(),
-            plain_names: Default::default(),
         }
     }
 
     fn add(&mut self, name: &str, template: Template, origin: Origin, plain: bool) {
         if plain {
             self.plain.register_template(name, template);
-            self.plain_names.insert(name.to_owned());
         } else {
             self.html.register_template(name, template);
         }
@@ -343,16 +339,6 @@ impl Templates {
         self.variants
             .get(&(key.to_owned(), channel))
             .is_some_and(|l| l.contains_key(&self.settings.default_locale.to_string()))
-    }
-
-    /// The template keys, each with its channels and the locales of each.
-    pub fn keys(&self) -> Vec<(String, Channel, Vec<String>)> {
-        self.variants
-            .iter()
-            .map(|((key, channel), locales)| {
-                (key.clone(), *channel, locales.keys().cloned().collect())
-            })
-            .collect()
     }
 
     /// Renders `key` for `channel` in the customer's locale (with fallback).
