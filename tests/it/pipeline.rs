@@ -58,7 +58,9 @@ async fn each_incident_type_produces_one_message_with_its_content() {
         assert!(eml.contains("multipart/alternative"));
         let (subject, text, html) = email_parts(&eml);
         assert!(!subject.is_empty());
-        assert!(html.contains("<html") || html.contains("<table"), "{html}");
+        assert!(html.contains("<html lang=\"es-ES\""), "{html}");
+        // The layout's stylesheet went into the elements, for clients that drop <style>.
+        assert!(html.contains("<h1 class=\"h1\" style=\""), "{html}");
         seen.push((subject, text, html));
     }
     let find = |number: &str| {
