@@ -397,8 +397,13 @@ fn templates_preview(config: &Config, args: &PreviewArgs) -> anyhow::Result<()> 
         _ => Channel::Email,
     };
 
+    // The built-in samples tell a story set on one day (their ETAs are dates of late 2026), so
+    // they are read as on that day; an event of your own is read as now.
+    let now = match args.event {
+        Some(_) => chrono::Utc::now(),
+        None => samples::now(),
+    };
     // The offers the configured policy gives this event, with fresh codes, as if first seen.
-    let now = chrono::Utc::now();
     let (offers, escalated) = match Policy::load(&config.policy) {
         Ok(policy) => {
             let decision = policy.decide(&incident, &History::default(), now);
