@@ -209,27 +209,38 @@ fn render_samples(
             let Some(registry) = templates.registries.get(tag) else {
                 continue;
             };
-            let origin = registry.origins.get(&variant.body);
+            let file = registry
+                .origins
+                .get(&variant.body)
+                .map(|o| o.path.clone())
+                .unwrap_or_else(|| std::path::PathBuf::from(key));
             let mut longest: Option<SmsMeasure> = None;
             for event_type in &types {
                 let Some(incident) = samples::incident(event_type, &locale) else {
                     continue;
                 };
-                let all = samples::every_offer(&incident, now);
-                let mut cases: Vec<(String, Vec<crate::policy::Offer>, bool)> = vec![
-                    (format!("{event_type}, apology only"), Vec::new(), false),
-                    (format!("{event_type}, every offer, escalated"), all, true),
-                ];
-                if *channel == Channel::Sms {
-                    cases.pop();
-                    for kind in samples::CODE_KINDS {
-                        cases.push((
-                            format!("{event_type}, {} code, escalated", kind.as_str()),
-                            vec![samples::offer(kind, &incident, now)],
+                let apology = (format!("{event_type}, apology only"), Vec::new(), false);
+                // An email shows every offer at once; an SMS is measured with each kind of code,
+                // as a real decision gives one.
+                let cases: Vec<(String, Vec<crate::policy::Offer>, bool)> = match channel {
+                    Channel::Email => vec![
+                        apology,
+                        (
+                            format!("{event_type}, every offer, escalated"),
+                            samples::every_offer(&incident, now),
                             true,
-                        ));
-                    }
-                }
+                        ),
+                    ],
+                    Channel::Sms => std::iter::once(apology)
+                        .chain(samples::CODE_KINDS.map(|kind| {
+                            (
+                                format!("{event_type}, {} code, escalated", kind.as_str()),
+                                vec![samples::offer(kind, &incident, now)],
+                                true,
+                            )
+                        }))
+                        .collect(),
+                };
                 for (label, offers, escalated) in cases {
                     let recovery = Recovery {
                         offers: &offers,
@@ -256,9 +267,7 @@ fn render_samples(
                         }
                         Ok(_) => {}
                         Err(e) => diagnostics.push(Diagnostic::error(
-                            origin
-                                .map(|o| o.path.as_path())
-                                .unwrap_or(std::path::Path::new(key)),
+                            &file,
                             None,
                             format!("rendering sample {label}: {e}"),
                         )),
@@ -268,7 +277,7 @@ fn render_samples(
             if let Some(longest) = longest {
                 if longest.segments > max_segments {
                     diagnostics.push(Diagnostic::warning(
-                        origin.map(|o| o.path.as_path()).unwrap_or(std::path::Path::new(key)),
+                        &file,
                         None,
                         format!(
                             "SMS takes {} segments ({}, {} characters) for sample {}; the limit is {max_segments} (sms_max_segments)",

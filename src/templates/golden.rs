@@ -15,7 +15,7 @@ fn settings() -> Settings {
     settings.sms_transliterate = vec!["es".to_owned()];
     settings
 }
-use crate::incident::{self, Incident, Locale};
+use crate::incident::{Incident, Locale};
 use crate::policy::{Channel, History, Policy};
 
 /// The cases: a name, the sample type, and an edit to the sample event.
@@ -41,12 +41,11 @@ const CASES: [Case; 6] = [
 ];
 
 fn incident(event_type: &str, locale: &str, edit: fn(&mut Value)) -> Incident {
-    let mut event: Value =
-        serde_json::from_str(incident::sample(event_type).unwrap_or("{}")).unwrap_or_default();
-    edit(&mut event);
-    event["data"]["customer"]["locale"] = locale.into();
-    let en = Locale::parse("en").unwrap();
-    incident::parse(&serde_json::to_vec(&event).unwrap(), None, &en).unwrap()
+    samples::edited(event_type, |e| {
+        edit(e);
+        e["data"]["customer"]["locale"] = locale.into();
+    })
+    .unwrap()
 }
 
 #[test]

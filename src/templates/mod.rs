@@ -490,16 +490,13 @@ fn one_line(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::incident::{parse, sample};
 
     fn en() -> Locale {
         Locale::parse("en").unwrap()
     }
 
     fn incident(event_type: &str, edit: impl FnOnce(&mut Value)) -> Incident {
-        let mut event: Value = serde_json::from_str(sample(event_type).unwrap()).unwrap();
-        edit(&mut event);
-        parse(&serde_json::to_vec(&event).unwrap(), None, &en()).unwrap()
+        samples::edited(event_type, edit).unwrap()
     }
 
     fn in_locale(event_type: &str, locale: &str) -> Incident {

@@ -23,10 +23,18 @@ pub fn type_of(key: &str) -> Option<&'static str> {
 
 /// The shipped sample incident of `event_type`, read by a customer of `locale`.
 pub fn incident(event_type: &str, locale: &Locale) -> Option<Incident> {
-    let text = incident::sample(event_type)?;
-    let mut incident = incident::parse(text.as_bytes(), None, locale).ok()?;
-    incident.customer.locale = locale.clone();
-    Some(incident)
+    edited(event_type, |e| {
+        e["data"]["customer"]["locale"] = locale.as_str().into();
+    })
+}
+
+/// The shipped sample event of `event_type` with `edit` applied to its JSON, parsed; `None` when
+/// there is no such sample or the edit made it invalid.
+pub fn edited(event_type: &str, edit: impl FnOnce(&mut Value)) -> Option<Incident> {
+    let mut event: Value = serde_json::from_str(incident::sample(event_type)?).ok()?;
+    edit(&mut event);
+    let body = serde_json::to_vec(&event).ok()?;
+    incident::parse(&body, None, &Locale::parse("en").ok()?).ok()
 }
 
 /// A store with every field set, as a configured store would look.
