@@ -218,7 +218,15 @@ impl Formats {
         {
             return Ok(Arc::clone(found));
         }
-        let built = Arc::new(LocaleFormats::new(tag)?);
+        // A tag ICU4X cannot use as a whole (an extension it rejects) still has a language.
+        let built = match LocaleFormats::new(tag) {
+            Ok(formats) => formats,
+            Err(e) => match tag.split_once('-') {
+                Some((language, _)) => LocaleFormats::new(language).map_err(|_| e)?,
+                None => return Err(e),
+            },
+        };
+        let built = Arc::new(built);
         self.locales
             .write()
             .unwrap_or_else(PoisonError::into_inner)
@@ -346,5 +354,10 @@ mod tests {
         let b = formats.get("es-MX").unwrap();
         assert!(Arc::ptr_eq(&a, &b));
         assert!(formats.get("not a locale!").is_err());
+        // An extension ICU4X refuses still formats in its language.
+        assert!(LocaleFormats::new("es-ES-u-ca-!!").is_err());
+        let odd = formats.get("es-ES-u-ca-!!").unwrap();
+        let m = Money::parse("5", crate::incident::Currency::parse("EUR").unwrap()).unwrap();
+        assert_eq!(odd.money(&m).unwrap(), "5,00\u{a0}€");
     }
 }
