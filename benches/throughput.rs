@@ -28,6 +28,8 @@ const AMQP_URL: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
 const PG: &str = "postgres://postgres@127.0.0.1:5432";
 
 fn main() -> anyhow::Result<()> {
+    // reqwest is built without a TLS crypto provider of its own; the metrics scrape needs one.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let events = std::env::args()
         .skip_while(|a| a != "--events")
         .nth(1)

@@ -9,7 +9,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
-use crate::deliver::{Announcer, Dispatcher, SmtpUrlError, Transports};
+use crate::deliver::{Announcer, Dispatcher, TransportError, Transports};
 use crate::http::{self, AppState};
 use crate::ingest::Ingest;
 use crate::policy::{Channel, Policy, PolicyError};
@@ -41,7 +41,7 @@ pub enum AppError {
     },
     /// A transport could not be built.
     #[error(transparent)]
-    Transport(#[from] SmtpUrlError),
+    Transport(#[from] TransportError),
     /// The database could not be opened or migrated.
     #[error(transparent)]
     Store(#[from] StoreError),

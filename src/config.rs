@@ -64,6 +64,10 @@ pub enum EmailTransportKind {
     Outbox,
     /// An SMTP relay.
     Smtp,
+    /// SendGrid's v3 Mail Send API.
+    SendGrid,
+    /// Postmark's Email API.
+    Postmark,
 }
 
 /// Which SMS transports exist; configured as a failover list.
@@ -71,6 +75,10 @@ pub enum EmailTransportKind {
 pub enum SmsTransportKind {
     /// Files in the outbox directory.
     Outbox,
+    /// Twilio Programmable Messaging.
+    Twilio,
+    /// Vonage SMS API.
+    Vonage,
 }
 
 /// Log output format.
@@ -162,6 +170,50 @@ pub struct SmtpConfig {
     pub url: SecretString,
 }
 
+/// SendGrid v3 Mail Send.
+#[derive(Debug, Clone)]
+pub struct SendGridConfig {
+    /// API key, sent as a bearer token.
+    pub api_key: SecretString,
+    /// `https://api.sendgrid.com`, or a local server in tests.
+    pub base_url: Url,
+}
+
+/// Postmark Email API.
+#[derive(Debug, Clone)]
+pub struct PostmarkConfig {
+    /// Server token (`X-Postmark-Server-Token`).
+    pub server_token: SecretString,
+    /// `https://api.postmarkapp.com`, or a local server in tests.
+    pub base_url: Url,
+}
+
+/// Twilio Messages API.
+#[derive(Debug, Clone)]
+pub struct TwilioConfig {
+    /// Account SID (the user of HTTP Basic auth; not a secret).
+    pub account_sid: String,
+    /// Auth token (the password of HTTP Basic auth, and the key of webhook signatures).
+    pub auth_token: SecretString,
+    /// Sending number or messaging service sender.
+    pub from: String,
+    /// `https://api.twilio.com`, or a local server in tests.
+    pub base_url: Url,
+}
+
+/// Vonage SMS API.
+#[derive(Debug, Clone)]
+pub struct VonageConfig {
+    /// API key (not a secret).
+    pub api_key: String,
+    /// API secret.
+    pub api_secret: SecretString,
+    /// Sender id or number.
+    pub from: String,
+    /// `https://rest.nexmo.com`, or a local server in tests.
+    pub base_url: Url,
+}
+
 /// The whole validated configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -185,6 +237,14 @@ pub struct Config {
     pub outbox_dir: PathBuf,
     /// SMTP settings, required when `smtp` is an email transport.
     pub smtp: Option<SmtpConfig>,
+    /// SendGrid settings, present when `sendgrid` is an email transport.
+    pub sendgrid: Option<SendGridConfig>,
+    /// Postmark settings, present when `postmark` is an email transport.
+    pub postmark: Option<PostmarkConfig>,
+    /// Twilio settings, present when `twilio` is an SMS transport.
+    pub twilio: Option<TwilioConfig>,
+    /// Vonage settings, present when `vonage` is an SMS transport.
+    pub vonage: Option<VonageConfig>,
     /// From mailbox of every email.
     pub email_from: lettre::message::Mailbox,
     /// Sender id of every SMS.
@@ -502,10 +562,8 @@ impl Config {
             .map(|name| match name.trim() {
                 "outbox" => Ok(EmailTransportKind::Outbox),
                 "smtp" => Ok(EmailTransportKind::Smtp),
-                "sendgrid" | "postmark" => Err(layers.invalid(
-                    "email_transport",
-                    format!("transport {name:?} is not available in this version (outbox, smtp)"),
-                )),
+                "sendgrid" => Ok(EmailTransportKind::SendGrid),
+                "postmark" => Ok(EmailTransportKind::Postmark),
                 other => Err(layers.invalid(
                     "email_transport",
                     format!(
@@ -519,10 +577,8 @@ impl Config {
             .split(',')
             .map(|name| match name.trim() {
                 "outbox" => Ok(SmsTransportKind::Outbox),
-                "twilio" | "vonage" => Err(layers.invalid(
-                    "sms_transport",
-                    format!("transport {name:?} is not available in this version (outbox)"),
-                )),
+                "twilio" => Ok(SmsTransportKind::Twilio),
+                "vonage" => Ok(SmsTransportKind::Vonage),
                 other => Err(layers.invalid(
                     "sms_transport",
                     format!("unknown transport {other:?} (expected outbox, twilio or vonage)"),
@@ -545,6 +601,68 @@ impl Config {
             })
         } else {
             None
+        };
+
+        // Each HTTP provider's keys are required only when it is named as a transport.
+        let sendgrid = match email_transports.contains(&EmailTransportKind::SendGrid) {
+            true => Some(SendGridConfig {
+                api_key: required_secret(
+                    layers,
+                    "sendgrid_api_key",
+                    "email_transport",
+                    "sendgrid",
+                )?,
+                base_url: base_url(layers, "sendgrid_base_url")?,
+            }),
+            false => None,
+        };
+        let postmark = match email_transports.contains(&EmailTransportKind::Postmark) {
+            true => Some(PostmarkConfig {
+                server_token: required_secret(
+                    layers,
+                    "postmark_server_token",
+                    "email_transport",
+                    "postmark",
+                )?,
+                base_url: base_url(layers, "postmark_base_url")?,
+            }),
+            false => None,
+        };
+        let twilio = match sms_transports.contains(&SmsTransportKind::Twilio) {
+            true => Some(TwilioConfig {
+                account_sid: layers
+                    .require("twilio_account_sid", "when sms_transport includes twilio")?
+                    .to_owned(),
+                auth_token: required_secret(
+                    layers,
+                    "twilio_auth_token",
+                    "sms_transport",
+                    "twilio",
+                )?,
+                from: layers
+                    .require("twilio_from", "when sms_transport includes twilio")?
+                    .to_owned(),
+                base_url: base_url(layers, "twilio_base_url")?,
+            }),
+            false => None,
+        };
+        let vonage = match sms_transports.contains(&SmsTransportKind::Vonage) {
+            true => Some(VonageConfig {
+                api_key: layers
+                    .require("vonage_api_key", "when sms_transport includes vonage")?
+                    .to_owned(),
+                api_secret: required_secret(
+                    layers,
+                    "vonage_api_secret",
+                    "sms_transport",
+                    "vonage",
+                )?,
+                from: layers
+                    .require("vonage_from", "when sms_transport includes vonage")?
+                    .to_owned(),
+                base_url: base_url(layers, "vonage_base_url")?,
+            }),
+            false => None,
         };
 
         let store_name = layers.require("store_name", "")?.to_owned();
@@ -671,6 +789,10 @@ impl Config {
             sms_transports,
             outbox_dir: PathBuf::from(layers.require("outbox_dir", "")?),
             smtp,
+            sendgrid,
+            postmark,
+            twilio,
+            vonage,
             email_from,
             sms_from: layers.require("sms_from", "")?.to_owned(),
             public_url,
@@ -723,6 +845,26 @@ fn location(text: &str, span: Option<std::ops::Range<usize>>) -> String {
     let line = before.matches('\n').count() + 1;
     let column = before.len() - before.rfind('\n').map(|i| i + 1).unwrap_or(0) + 1;
     format!(" at line {line} column {column}")
+}
+
+/// A secret a named transport needs, e.g. `AMENDS_SENDGRID_API_KEY: required when
+/// email_transport includes sendgrid`.
+fn required_secret(
+    layers: &Layers,
+    key: &str,
+    list: &str,
+    transport: &str,
+) -> Result<SecretString, ConfigError> {
+    layers
+        .require(key, &format!("when {list} includes {transport}"))
+        .map(|v| SecretString::from(v.to_owned()))
+}
+
+/// A provider's base URL (they all have defaults).
+fn base_url(layers: &Layers, key: &str) -> Result<Url, ConfigError> {
+    layers
+        .url(key)?
+        .ok_or_else(|| layers.invalid(key, "required"))
 }
 
 #[cfg(test)]
@@ -821,6 +963,57 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.to_string().starts_with("AMENDS_EMAIL_FROM: "), "{err}");
+    }
+
+    #[test]
+    fn a_provider_named_as_transport_needs_its_keys() {
+        let err = Config::from_sources(None, env(&[("AMENDS_SMS_TRANSPORT", "outbox,twilio")]))
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "AMENDS_TWILIO_ACCOUNT_SID: required when sms_transport includes twilio"
+        );
+        let err = Config::from_sources(
+            None,
+            env(&[
+                ("AMENDS_EMAIL_TRANSPORT", "sendgrid"),
+                ("AMENDS_EMAIL_FROM", "care@shop.example"),
+            ]),
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "AMENDS_SENDGRID_API_KEY: required when email_transport includes sendgrid"
+        );
+        let config = Config::from_sources(
+            None,
+            env(&[
+                ("AMENDS_EMAIL_TRANSPORT", "postmark,smtp"),
+                ("AMENDS_SMTP_URL", "smtp://127.0.0.1:2525"),
+                ("AMENDS_EMAIL_FROM", "care@shop.example"),
+                ("AMENDS_POSTMARK_SERVER_TOKEN", "pm-secret"),
+                ("AMENDS_SMS_TRANSPORT", "vonage"),
+                ("AMENDS_VONAGE_API_KEY", "k"),
+                ("AMENDS_VONAGE_API_SECRET", "v-secret"),
+                ("AMENDS_VONAGE_FROM", "Northwind"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(
+            config.email_transports,
+            vec![EmailTransportKind::Postmark, EmailTransportKind::Smtp]
+        );
+        assert_eq!(
+            config.postmark.as_ref().unwrap().base_url.as_str(),
+            "https://api.postmarkapp.com/"
+        );
+        assert!(config.twilio.is_none() && config.sendgrid.is_none());
+        // Secrets never show in the configuration's debug output.
+        let debug = format!("{config:?}");
+        assert!(
+            !debug.contains("pm-secret") && !debug.contains("v-secret"),
+            "{debug}"
+        );
     }
 
     #[test]

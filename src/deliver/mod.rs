@@ -8,9 +8,14 @@
 mod announce;
 pub mod email;
 mod error;
+mod http;
 mod outbox;
+mod postmark;
 pub mod retry;
+mod sendgrid;
 mod smtp;
+mod twilio;
+mod vonage;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -24,12 +29,39 @@ use tracing::Instrument;
 pub use announce::Announcer;
 pub use error::SendError;
 pub use outbox::FileOutbox;
+pub use postmark::Postmark;
+pub use sendgrid::SendGrid;
 pub use smtp::{Smtp, SmtpUrlError};
+pub use twilio::Twilio;
+pub use vonage::Vonage;
 
 use crate::config::{Config, DispatchConfig, EmailTransportKind, SmsTransportKind};
 use crate::policy::Channel;
 use crate::store::{AttemptOutcome, ClaimedMessage, FinishedAttempt, Store};
 use crate::telemetry::{ChannelLabels, Metrics, OutcomeLabels};
+
+/// A provider that sends email: one send, classified.
+pub trait EmailProvider {
+    /// The name recorded with attempts and metrics.
+    fn name(&self) -> &'static str;
+    /// Sends `message` from `from`; the provider's id for it on success.
+    fn send(
+        &self,
+        message: &ClaimedMessage,
+        from: &lettre::message::Mailbox,
+    ) -> impl std::future::Future<Output = Result<String, SendError>> + Send;
+}
+
+/// A provider that sends SMS: one send, classified.
+pub trait SmsProvider {
+    /// The name recorded with attempts and metrics.
+    fn name(&self) -> &'static str;
+    /// Sends `message`; the provider's id for it on success.
+    fn send(
+        &self,
+        message: &ClaimedMessage,
+    ) -> impl std::future::Future<Output = Result<String, SendError>> + Send;
+}
 
 /// One configured way to send a channel's messages.
 #[derive(Debug, Clone)]
@@ -38,6 +70,14 @@ pub enum Transport {
     Outbox(FileOutbox),
     /// An SMTP relay.
     Smtp(Smtp),
+    /// SendGrid's Mail Send API.
+    SendGrid(SendGrid),
+    /// Postmark's Email API.
+    Postmark(Postmark),
+    /// Twilio's Messages API.
+    Twilio(Twilio),
+    /// Vonage's SMS API.
+    Vonage(Vonage),
 }
 
 impl Transport {
@@ -46,13 +86,26 @@ impl Transport {
         match self {
             Transport::Outbox(_) => "outbox",
             Transport::Smtp(_) => "smtp",
+            Transport::SendGrid(p) => EmailProvider::name(p),
+            Transport::Postmark(p) => EmailProvider::name(p),
+            Transport::Twilio(p) => SmsProvider::name(p),
+            Transport::Vonage(p) => SmsProvider::name(p),
         }
     }
 
     /// Whether a send cut off by a crash may be repeated without reaching the customer twice.
+    /// None of the providers offers an idempotency key for sends, so only the file outbox can.
     pub fn resend_safe(&self) -> bool {
         matches!(self, Transport::Outbox(_))
     }
+}
+
+/// Where providers report what became of each message.
+fn webhook(public_url: &url::Url, path: &str) -> url::Url {
+    let mut url = public_url.clone();
+    let base = url.path().trim_end_matches('/').to_owned();
+    url.set_path(&format!("{base}{path}"));
+    url
 }
 
 /// Senders' identities.
@@ -74,31 +127,56 @@ pub struct Transports {
 
 impl Transports {
     /// Builds the configured transports.
-    pub fn from_config(config: &Config) -> Result<Transports, SmtpUrlError> {
+    pub fn from_config(config: &Config) -> Result<Transports, TransportError> {
         let outbox = FileOutbox::new(&config.outbox_dir);
+        let timeout = config.dispatch.send_timeout;
+        let missing = |key: &str| TransportError::Config(format!("{key} settings are missing"));
         let email = config
             .email_transports
             .iter()
-            .map(|kind| match kind {
-                EmailTransportKind::Outbox => Ok(Transport::Outbox(outbox.clone())),
-                EmailTransportKind::Smtp => {
-                    let smtp = config.smtp.as_ref().ok_or_else(|| {
-                        SmtpUrlError("required when email_transport includes smtp".into())
-                    })?;
-                    Ok(Transport::Smtp(Smtp::new(
-                        smtp,
-                        config.dispatch.send_timeout,
-                    )?))
-                }
+            .map(|kind| {
+                Ok(match kind {
+                    EmailTransportKind::Outbox => Transport::Outbox(outbox.clone()),
+                    EmailTransportKind::Smtp => {
+                        let smtp = config.smtp.as_ref().ok_or_else(|| missing("smtp"))?;
+                        Transport::Smtp(Smtp::new(smtp, timeout)?)
+                    }
+                    EmailTransportKind::SendGrid => {
+                        let c = config
+                            .sendgrid
+                            .as_ref()
+                            .ok_or_else(|| missing("sendgrid"))?;
+                        Transport::SendGrid(SendGrid::new(c, timeout)?)
+                    }
+                    EmailTransportKind::Postmark => {
+                        let c = config
+                            .postmark
+                            .as_ref()
+                            .ok_or_else(|| missing("postmark"))?;
+                        Transport::Postmark(Postmark::new(c, timeout)?)
+                    }
+                })
             })
-            .collect::<Result<Vec<_>, _>>()?;
+            .collect::<Result<Vec<_>, TransportError>>()?;
         let sms = config
             .sms_transports
             .iter()
-            .map(|kind| match kind {
-                SmsTransportKind::Outbox => Transport::Outbox(outbox.clone()),
+            .map(|kind| {
+                Ok(match kind {
+                    SmsTransportKind::Outbox => Transport::Outbox(outbox.clone()),
+                    SmsTransportKind::Twilio => {
+                        let c = config.twilio.as_ref().ok_or_else(|| missing("twilio"))?;
+                        let callback = webhook(&config.public_url, "/webhooks/twilio/status");
+                        Transport::Twilio(Twilio::new(c, timeout, callback)?)
+                    }
+                    SmsTransportKind::Vonage => {
+                        let c = config.vonage.as_ref().ok_or_else(|| missing("vonage"))?;
+                        let callback = webhook(&config.public_url, "/webhooks/vonage/status");
+                        Transport::Vonage(Vonage::new(c, timeout, callback)?)
+                    }
+                })
             })
-            .collect();
+            .collect::<Result<Vec<_>, TransportError>>()?;
         Ok(Transports {
             email,
             sms,
@@ -129,19 +207,36 @@ impl Transports {
         transport: &Transport,
         message: &ClaimedMessage,
     ) -> Result<String, SendError> {
+        let from = &self.senders.email_from;
         match (transport, message.channel) {
-            (Transport::Outbox(o), Channel::Email) => {
-                o.send_email(message, &self.senders.email_from).await
-            }
+            (Transport::Outbox(o), Channel::Email) => o.send_email(message, from).await,
             (Transport::Outbox(o), Channel::Sms) => {
                 o.send_sms(message, &self.senders.sms_from).await
             }
-            (Transport::Smtp(s), Channel::Email) => s.send(message, &self.senders.email_from).await,
-            (Transport::Smtp(_), Channel::Sms) => Err(SendError::ProviderRejected {
-                message: "SMTP cannot send SMS".into(),
+            (Transport::Smtp(s), Channel::Email) => s.send(message, from).await,
+            (Transport::SendGrid(p), Channel::Email) => EmailProvider::send(p, message, from).await,
+            (Transport::Postmark(p), Channel::Email) => EmailProvider::send(p, message, from).await,
+            (Transport::Twilio(p), Channel::Sms) => SmsProvider::send(p, message).await,
+            (Transport::Vonage(p), Channel::Sms) => SmsProvider::send(p, message).await,
+            (t, channel) => Err(SendError::ProviderRejected {
+                message: format!("{} cannot send {channel}", t.name()),
             }),
         }
     }
+}
+
+/// A transport that cannot be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum TransportError {
+    /// The SMTP URL is unusable.
+    #[error(transparent)]
+    Smtp(#[from] SmtpUrlError),
+    /// An HTTP client could not be built (TLS setup).
+    #[error("HTTP client: {0}")]
+    Http(#[from] reqwest::Error),
+    /// The configuration lacks a provider's settings.
+    #[error("{0}")]
+    Config(String),
 }
 
 /// Claims and sends due messages until cancelled.

@@ -432,3 +432,10 @@ pub fn event(event_type: &str, edit: impl FnOnce(&mut Value)) -> Value {
     edit(&mut event);
     event
 }
+
+/// An HTTP client for talking to the daemon. reqwest is built without a TLS crypto provider of
+/// its own (amends installs ring), so a test's own client needs it installed first.
+pub fn http_client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
+}

@@ -6,6 +6,7 @@ mod compensation;
 mod helpers;
 mod pipeline;
 mod process;
+mod providers;
 mod smtp_delivery;
 mod templates;
 

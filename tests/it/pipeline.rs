@@ -375,7 +375,7 @@ async fn health_readiness_and_metrics_answer() {
     app.wait_for_files(&app.email_dir(), 1).await;
     app.dead_letters(1).await;
 
-    let client = reqwest::Client::new();
+    let client = crate::helpers::http_client();
     let health = client.get(app.url("/healthz")).send().await.unwrap();
     assert_eq!(health.status(), 200);
     let ready = client.get(app.url("/readyz")).send().await.unwrap();

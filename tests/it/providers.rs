@@ -1,0 +1,480 @@
+//! The HTTP providers against local servers that speak their documented wire formats: the
+//! request each sends (path, auth, encoding, fields) and how each answer is classified; then
+//! the daemon sending through them, failing over from one to the next.
+
+use std::time::Duration;
+
+use amends::config::{PostmarkConfig, SendGridConfig, TwilioConfig, VonageConfig};
+use amends::deliver::{EmailProvider, Postmark, SendError, SendGrid, SmsProvider, Twilio, Vonage};
+use amends::policy::Channel;
+use amends::store::ClaimedMessage;
+use secrecy::SecretString;
+use serde_json::{Value, json};
+use uuid::Uuid;
+use wiremock::matchers::{basic_auth, body_string_contains, header, method, path};
+use wiremock::{Mock, MockServer, Request, ResponseTemplate};
+
+use crate::helpers::{event, spawn_app};
+
+const TIMEOUT: Duration = Duration::from_secs(2);
+
+fn email() -> ClaimedMessage {
+    ClaimedMessage {
+        outbox_id: Uuid::now_v7(),
+        incident_id: Uuid::nil(),
+        channel: Channel::Email,
+        recipient: "ana@example.com".to_owned(),
+        recipient_name: Some("Ana García".to_owned()),
+        locale: "es".to_owned(),
+        subject: Some("Lo sentimos".to_owned()),
+        body_text: "Hola, Ana".to_owned(),
+        body_html: Some("<p>Hola, Ana</p>".to_owned()),
+        attempt: 1,
+    }
+}
+
+fn sms(body: &str) -> ClaimedMessage {
+    ClaimedMessage {
+        channel: Channel::Sms,
+        recipient: "+34600111222".to_owned(),
+        subject: None,
+        body_text: body.to_owned(),
+        body_html: None,
+        ..email()
+    }
+}
+
+fn from() -> lettre::message::Mailbox {
+    "Northwind Outfitters <care@shop.example>".parse().unwrap()
+}
+
+fn url(server: &MockServer) -> url::Url {
+    url::Url::parse(&server.uri()).unwrap()
+}
+
+fn sendgrid(server: &MockServer) -> SendGrid {
+    let config = SendGridConfig {
+        api_key: SecretString::from("SG.test-key"),
+        base_url: url(server),
+    };
+    SendGrid::new(&config, TIMEOUT).unwrap()
+}
+
+fn postmark(server: &MockServer) -> Postmark {
+    let config = PostmarkConfig {
+        server_token: SecretString::from("pm-token"),
+        base_url: url(server),
+    };
+    Postmark::new(&config, TIMEOUT).unwrap()
+}
+
+fn twilio(server: &MockServer) -> Twilio {
+    let config = TwilioConfig {
+        account_sid: "AC123".to_owned(),
+        auth_token: SecretString::from("twilio-token"),
+        from: "+15550001111".to_owned(),
+        base_url: url(server),
+    };
+    let callback = url::Url::parse("https://amends.example/webhooks/twilio/status").unwrap();
+    Twilio::new(&config, TIMEOUT, callback).unwrap()
+}
+
+fn vonage(server: &MockServer) -> Vonage {
+    let config = VonageConfig {
+        api_key: "vkey".to_owned(),
+        api_secret: SecretString::from("vsecret"),
+        from: "Northwind".to_owned(),
+        base_url: url(server),
+    };
+    let callback = url::Url::parse("https://amends.example/webhooks/vonage/status").unwrap();
+    Vonage::new(&config, TIMEOUT, callback).unwrap()
+}
+
+fn form(request: &Request) -> Vec<(String, String)> {
+    url::form_urlencoded::parse(&request.body)
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
+
+fn field<'a>(form: &'a [(String, String)], key: &str) -> Option<&'a str> {
+    form.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+}
+
+#[tokio::test]
+async fn sendgrid_sends_the_documented_request_and_reads_the_message_id() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v3/mail/send"))
+        .and(header("authorization", "Bearer SG.test-key"))
+        .and(header("content-type", "application/json"))
+        .respond_with(ResponseTemplate::new(202).insert_header("X-Message-Id", "sg-msg-1"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let message = email();
+    let id = sendgrid(&server).send(&message, &from()).await.unwrap();
+    assert_eq!(id, "sg-msg-1");
+    let requests = server.received_requests().await.unwrap();
+    let body: Value = serde_json::from_slice(&requests[0].body).unwrap();
+    assert_eq!(
+        body["personalizations"][0]["to"][0],
+        json!({ "email": "ana@example.com", "name": "Ana García" })
+    );
+    assert_eq!(
+        body["from"],
+        json!({ "email": "care@shop.example", "name": "Northwind Outfitters" })
+    );
+    assert_eq!(body["subject"], "Lo sentimos");
+    assert_eq!(
+        body["content"][0],
+        json!({ "type": "text/plain", "value": "Hola, Ana" })
+    );
+    assert_eq!(body["content"][1]["type"], "text/html");
+    let outbox_id = message.outbox_id.to_string();
+    assert_eq!(body["custom_args"]["amends_outbox_id"], outbox_id.as_str());
+    assert_eq!(body["headers"]["X-Amends-Outbox-Id"], outbox_id.as_str());
+}
+
+#[tokio::test]
+async fn sendgrid_answers_are_classified() {
+    let server = MockServer::start().await;
+    let cases = [
+        (ResponseTemplate::new(500), "transient"),
+        (
+            ResponseTemplate::new(429).insert_header("Retry-After", "2"),
+            "transient",
+        ),
+        (
+            ResponseTemplate::new(400).set_body_json(json!({ "errors": [
+                { "message": "Does not contain a valid address.", "field": "personalizations.0.to.0.email", "help": null }
+            ]})),
+            "permanent",
+        ),
+        (
+            ResponseTemplate::new(401).set_body_json(json!({ "errors": [
+                { "message": "The provided authorization grant is invalid, expired, or revoked", "field": null, "help": null }
+            ]})),
+            "provider",
+        ),
+    ];
+    for (response, expected) in cases {
+        server.reset().await;
+        Mock::given(method("POST"))
+            .respond_with(response)
+            .mount(&server)
+            .await;
+        let err = sendgrid(&server).send(&email(), &from()).await.unwrap_err();
+        match (&err, expected) {
+            (SendError::Retryable { retry_after, .. }, "transient") => {
+                if err.to_string().contains("429") {
+                    assert_eq!(*retry_after, Some(Duration::from_secs(2)));
+                }
+            }
+            (SendError::Permanent { message }, "permanent") => {
+                assert!(
+                    message.contains("personalizations.0.to.0.email"),
+                    "{message}"
+                )
+            }
+            (SendError::ProviderRejected { message }, "provider") => {
+                assert!(!message.contains("SG.test-key"), "{message}")
+            }
+            other => panic!("{expected}: {other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn postmark_sends_json_with_its_token_and_maps_error_codes() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/email"))
+        .and(header("x-postmark-server-token", "pm-token"))
+        .and(header("accept", "application/json"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "To": "ana@example.com", "SubmittedAt": "2026-11-23T09:00:00Z",
+            "MessageID": "b7bc2f4a-e38e-4336-af7d-e6c392c2f817", "ErrorCode": 0, "Message": "OK"
+        })))
+        .mount(&server)
+        .await;
+    let message = email();
+    let id = postmark(&server).send(&message, &from()).await.unwrap();
+    assert_eq!(id, "b7bc2f4a-e38e-4336-af7d-e6c392c2f817");
+    let requests = server.received_requests().await.unwrap();
+    let body: Value = serde_json::from_slice(&requests[0].body).unwrap();
+    assert_eq!(body["From"], "Northwind Outfitters <care@shop.example>");
+    assert_eq!(body["To"], "Ana García <ana@example.com>");
+    assert_eq!(body["HtmlBody"], "<p>Hola, Ana</p>");
+    assert_eq!(body["TextBody"], "Hola, Ana");
+    assert_eq!(body["MessageStream"], "outbound");
+    assert_eq!(
+        body["Metadata"]["amends_outbox_id"],
+        message.outbox_id.to_string()
+    );
+
+    for (status, code, expected) in [
+        (422, 406, "permanent"),
+        (401, 10, "provider"),
+        (422, 300, "permanent"),
+    ] {
+        server.reset().await;
+        Mock::given(method("POST"))
+            .respond_with(ResponseTemplate::new(status).set_body_json(json!({
+                "ErrorCode": code, "Message": "You tried to send to recipient(s) that have been marked as inactive."
+            })))
+            .mount(&server)
+            .await;
+        let err = postmark(&server).send(&email(), &from()).await.unwrap_err();
+        match (&err, expected) {
+            (SendError::Permanent { message }, "permanent")
+            | (SendError::ProviderRejected { message }, "provider") => {
+                assert!(message.contains(&format!("ErrorCode {code}")), "{message}")
+            }
+            other => panic!("{code}: {other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn twilio_posts_the_form_with_basic_auth_and_a_status_callback() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/2010-04-01/Accounts/AC123/Messages.json"))
+        .and(basic_auth("AC123", "twilio-token"))
+        .and(header("content-type", "application/x-www-form-urlencoded"))
+        .respond_with(ResponseTemplate::new(201).set_body_json(json!({
+            "sid": "SM0123456789abcdef0123456789abcdef", "status": "queued",
+            "to": "+34600111222", "from": "+15550001111", "num_segments": "1"
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let sid = twilio(&server)
+        .send(&sms("Lo sentimos, Ana"))
+        .await
+        .unwrap();
+    assert_eq!(sid, "SM0123456789abcdef0123456789abcdef");
+    let requests = server.received_requests().await.unwrap();
+    let form = form(&requests[0]);
+    assert_eq!(field(&form, "To"), Some("+34600111222"));
+    assert_eq!(field(&form, "From"), Some("+15550001111"));
+    assert_eq!(field(&form, "Body"), Some("Lo sentimos, Ana"));
+    assert_eq!(
+        field(&form, "StatusCallback"),
+        Some("https://amends.example/webhooks/twilio/status")
+    );
+}
+
+#[tokio::test]
+async fn twilio_error_codes_decide_the_class() {
+    let server = MockServer::start().await;
+    let error = |status: u16, code: i64, message: &str| {
+        ResponseTemplate::new(status).set_body_json(json!({
+            "code": code, "message": message,
+            "more_info": format!("https://www.twilio.com/docs/errors/{code}"), "status": status
+        }))
+    };
+    let cases = [
+        (
+            error(400, 21610, "Attempt to send to unsubscribed recipient"),
+            "permanent",
+        ),
+        (
+            error(400, 21211, "The 'To' number is not a valid phone number."),
+            "permanent",
+        ),
+        (error(401, 20003, "Authenticate"), "provider"),
+        (
+            error(429, 20429, "Too Many Requests").insert_header("Retry-After", "1"),
+            "transient",
+        ),
+        (ResponseTemplate::new(503), "transient"),
+    ];
+    for (response, expected) in cases {
+        server.reset().await;
+        Mock::given(method("POST"))
+            .respond_with(response)
+            .mount(&server)
+            .await;
+        let err = twilio(&server).send(&sms("hi")).await.unwrap_err();
+        let ok = matches!(
+            (&err, expected),
+            (SendError::Permanent { .. }, "permanent")
+                | (SendError::ProviderRejected { .. }, "provider")
+                | (SendError::Retryable { .. }, "transient")
+        );
+        assert!(ok, "{expected}: {err:?}");
+        assert!(!err.to_string().contains("twilio-token"), "{err}");
+    }
+}
+
+#[tokio::test]
+async fn a_timeout_after_the_request_is_unknown_and_a_refused_connection_is_retryable() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(
+            ResponseTemplate::new(201)
+                .set_body_json(json!({ "sid": "SMlate" }))
+                .set_delay(TIMEOUT * 2),
+        )
+        .mount(&server)
+        .await;
+    // The request reached Twilio, which may have sent the SMS: never resend it blindly.
+    let err = twilio(&server).send(&sms("hi")).await.unwrap_err();
+    assert!(matches!(err, SendError::Unknown { .. }), "{err:?}");
+
+    // Nothing listens here: nothing can have been sent.
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap()
+    };
+    let config = TwilioConfig {
+        account_sid: "AC123".to_owned(),
+        auth_token: SecretString::from("twilio-token"),
+        from: "+15550001111".to_owned(),
+        base_url: url::Url::parse(&format!("http://{closed}")).unwrap(),
+    };
+    let callback = url::Url::parse("https://amends.example/webhooks/twilio/status").unwrap();
+    let err = Twilio::new(&config, TIMEOUT, callback)
+        .unwrap()
+        .send(&sms("hi"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, SendError::Retryable { .. }), "{err:?}");
+}
+
+#[tokio::test]
+async fn vonage_posts_its_form_and_reads_each_part() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/sms/json"))
+        .and(body_string_contains("api_key=vkey"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "message-count": "1",
+            "messages": [{ "to": "34600111222", "message-id": "0A0000000123ABCD1", "status": "0",
+                           "remaining-balance": "3.14", "message-price": "0.03", "network": "21401" }]
+        })))
+        .mount(&server)
+        .await;
+    let message = sms("Envío gratis: código ÑANDÚ");
+    let id = vonage(&server).send(&message).await.unwrap();
+    assert_eq!(id, "0A0000000123ABCD1");
+    let requests = server.received_requests().await.unwrap();
+    let form = form(&requests[0]);
+    assert_eq!(field(&form, "api_secret"), Some("vsecret"));
+    assert_eq!(field(&form, "to"), Some("34600111222"), "digits only");
+    assert_eq!(field(&form, "from"), Some("Northwind"));
+    assert_eq!(field(&form, "text"), Some("Envío gratis: código ÑANDÚ"));
+    assert_eq!(field(&form, "type"), Some("unicode"), "the text is UCS-2");
+    assert_eq!(
+        field(&form, "client-ref"),
+        Some(message.outbox_id.to_string().as_str())
+    );
+    assert_eq!(
+        field(&form, "callback"),
+        Some("https://amends.example/webhooks/vonage/status")
+    );
+
+    server.reset().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "message-count": "1",
+            "messages": [{ "status": "4", "error-text": "Bad Credentials" }]
+        })))
+        .mount(&server)
+        .await;
+    let err = vonage(&server).send(&sms("hi")).await.unwrap_err();
+    assert!(matches!(err, SendError::ProviderRejected { .. }), "{err:?}");
+    assert!(!err.to_string().contains("vsecret"), "{err}");
+}
+
+#[tokio::test]
+async fn the_daemon_fails_over_from_a_refusing_twilio_to_vonage() {
+    let twilio_server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(401).set_body_json(json!({
+            "code": 20003, "message": "Authenticate", "status": 401
+        })))
+        .mount(&twilio_server)
+        .await;
+    let vonage_server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/sms/json"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "message-count": "1",
+            "messages": [{ "to": "34600111222", "message-id": "VONAGE-1", "status": "0" }]
+        })))
+        .expect(1)
+        .mount(&vonage_server)
+        .await;
+    let app = spawn_app(&[
+        ("AMENDS_SMS_TRANSPORT", "twilio,vonage"),
+        ("AMENDS_TWILIO_ACCOUNT_SID", "AC123"),
+        ("AMENDS_TWILIO_AUTH_TOKEN", "twilio-token"),
+        ("AMENDS_TWILIO_FROM", "+15550001111"),
+        ("AMENDS_TWILIO_BASE_URL", twilio_server.uri().as_str()),
+        ("AMENDS_VONAGE_API_KEY", "vkey"),
+        ("AMENDS_VONAGE_API_SECRET", "vsecret"),
+        ("AMENDS_VONAGE_FROM", "Northwind"),
+        ("AMENDS_VONAGE_BASE_URL", vonage_server.uri().as_str()),
+    ])
+    .await;
+    // A customer reachable only by SMS.
+    app.publish(&event("order.delayed", |e| {
+        e["data"]["customer"]
+            .as_object_mut()
+            .unwrap()
+            .remove("email");
+    }))
+    .await;
+    app.wait_for_count(
+        "select count(*) from outbox where status = 'sent' and channel = 'sms'",
+        1,
+    )
+    .await;
+    let (provider, id): (String, Option<String>) = sqlx::query_as(
+        "select a.provider, o.provider_message_id from attempt a join outbox o using (outbox_id)
+         where a.outcome = 'sent'",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(provider, "vonage");
+    assert_eq!(id.as_deref(), Some("VONAGE-1"));
+    assert_eq!(twilio_server.received_requests().await.unwrap().len(), 1);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_daemon_sends_email_through_sendgrid() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v3/mail/send"))
+        .and(header("authorization", "Bearer SG.daemon"))
+        .respond_with(ResponseTemplate::new(202).insert_header("X-Message-Id", "sg-daemon-1"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let app = spawn_app(&[
+        ("AMENDS_EMAIL_TRANSPORT", "sendgrid"),
+        ("AMENDS_SENDGRID_API_KEY", "SG.daemon"),
+        ("AMENDS_SENDGRID_BASE_URL", server.uri().as_str()),
+        (
+            "AMENDS_EMAIL_FROM",
+            "Northwind Outfitters <care@shop.example>",
+        ),
+    ])
+    .await;
+    app.publish(&event("order.delayed", |_| {})).await;
+    app.wait_for_count("select count(*) from outbox where status = 'sent'", 1)
+        .await;
+    let requests = server.received_requests().await.unwrap();
+    let body: Value = serde_json::from_slice(&requests[0].body).unwrap();
+    assert!(
+        body["subject"].as_str().unwrap().contains("lo sentimos"),
+        "{body}"
+    );
+    let html = body["content"][1]["value"].as_str().unwrap();
+    assert!(html.contains("lang=\"es-ES\""), "{html}");
+    app.stop().await;
+}
