@@ -161,6 +161,27 @@ pub struct DispatchConfig {
     pub retry_schedule: Vec<Duration>,
     /// Upper bound for one send, connection included.
     pub send_timeout: Duration,
+    /// Consecutive transient failures after which a provider is skipped for `provider_cool_off`.
+    pub provider_failure_threshold: u32,
+    /// How long a failing provider is skipped before one send probes it again.
+    pub provider_cool_off: Duration,
+    /// Messages per second each provider is sent, shared by the replica's senders (0 = no limit).
+    pub max_per_second: ProviderRates,
+}
+
+/// A per-provider number of messages per second; 0 means no limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProviderRates {
+    /// SMTP relay.
+    pub smtp: u32,
+    /// SendGrid.
+    pub sendgrid: u32,
+    /// Postmark.
+    pub postmark: u32,
+    /// Twilio.
+    pub twilio: u32,
+    /// Vonage.
+    pub vonage: u32,
 }
 
 /// Credentials and addresses of the SMTP transport.
@@ -330,6 +351,13 @@ const KEYS: &[(&str, Option<&str>)] = &[
     ("lease_duration", Some("60s")),
     ("retry_schedule", Some("1s,5s,30s,2m,10m")),
     ("send_timeout", Some("30s")),
+    ("provider_failure_threshold", Some("5")),
+    ("provider_cool_off", Some("30s")),
+    ("smtp_max_per_second", Some("0")),
+    ("sendgrid_max_per_second", Some("100")),
+    ("postmark_max_per_second", Some("50")),
+    ("twilio_max_per_second", Some("10")),
+    ("vonage_max_per_second", Some("30")),
     ("log_format", Some("text")),
 ];
 
@@ -769,6 +797,17 @@ impl Config {
             lease_duration: layers.duration("lease_duration")?,
             retry_schedule,
             send_timeout: layers.duration("send_timeout")?,
+            provider_failure_threshold: layers.positive("provider_failure_threshold")?,
+            provider_cool_off: layers.duration("provider_cool_off")?,
+            max_per_second: ProviderRates {
+                smtp: layers.parse("smtp_max_per_second", "a whole number (0 = no limit)")?,
+                sendgrid: layers
+                    .parse("sendgrid_max_per_second", "a whole number (0 = no limit)")?,
+                postmark: layers
+                    .parse("postmark_max_per_second", "a whole number (0 = no limit)")?,
+                twilio: layers.parse("twilio_max_per_second", "a whole number (0 = no limit)")?,
+                vonage: layers.parse("vonage_max_per_second", "a whole number (0 = no limit)")?,
+            },
         };
         if dispatch.lease_duration <= dispatch.send_timeout {
             // A lease shorter than a send would let the reaper take back rows still being sent.

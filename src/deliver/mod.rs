@@ -6,6 +6,7 @@
 //! where the transport makes a resend safe, otherwise to `unknown` for a human.
 
 mod announce;
+mod breaker;
 pub mod email;
 mod error;
 mod http;
@@ -27,6 +28,7 @@ use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
 pub use announce::Announcer;
+pub use breaker::{Breaker, BreakerSettings};
 pub use error::SendError;
 pub use outbox::FileOutbox;
 pub use postmark::Postmark;
@@ -100,6 +102,42 @@ impl Transport {
     }
 }
 
+/// A transport with what every sender of the replica shares about it: its rate limiter and its
+/// circuit breaker.
+#[derive(Debug, Clone)]
+struct Route {
+    transport: Transport,
+    limiter: Option<Arc<governor::DefaultDirectRateLimiter>>,
+    breaker: Arc<Breaker>,
+}
+
+impl Route {
+    fn new(transport: Transport, dispatch: &DispatchConfig) -> Route {
+        let rates = &dispatch.max_per_second;
+        let per_second = match &transport {
+            Transport::Outbox(_) => 0,
+            Transport::Smtp(_) => rates.smtp,
+            Transport::SendGrid(_) => rates.sendgrid,
+            Transport::Postmark(_) => rates.postmark,
+            Transport::Twilio(_) => rates.twilio,
+            Transport::Vonage(_) => rates.vonage,
+        };
+        let limiter = std::num::NonZeroU32::new(per_second).map(|n| {
+            Arc::new(governor::RateLimiter::direct(governor::Quota::per_second(
+                n,
+            )))
+        });
+        Route {
+            transport,
+            limiter,
+            breaker: Arc::new(Breaker::new(BreakerSettings {
+                threshold: dispatch.provider_failure_threshold,
+                cool_off: dispatch.provider_cool_off,
+            })),
+        }
+    }
+}
+
 /// Where providers report what became of each message.
 fn webhook(public_url: &url::Url, path: &str) -> url::Url {
     let mut url = public_url.clone();
@@ -120,8 +158,8 @@ pub struct Senders {
 /// Transports per channel, in failover order.
 #[derive(Debug, Clone)]
 pub struct Transports {
-    email: Vec<Transport>,
-    sms: Vec<Transport>,
+    email: Vec<Route>,
+    sms: Vec<Route>,
     senders: Senders,
 }
 
@@ -177,9 +215,10 @@ impl Transports {
                 })
             })
             .collect::<Result<Vec<_>, TransportError>>()?;
+        let route = |t| Route::new(t, &config.dispatch);
         Ok(Transports {
-            email,
-            sms,
+            email: email.into_iter().map(route).collect(),
+            sms: sms.into_iter().map(route).collect(),
             senders: Senders {
                 email_from: config.email_from.clone(),
                 sms_from: config.sms_from.clone(),
@@ -187,7 +226,7 @@ impl Transports {
         })
     }
 
-    fn for_channel(&self, channel: Channel) -> &[Transport] {
+    fn for_channel(&self, channel: Channel) -> &[Route] {
         match channel {
             Channel::Email => &self.email,
             Channel::Sms => &self.sms,
@@ -198,7 +237,11 @@ impl Transports {
     fn resend_safe_channels(&self) -> Vec<Channel> {
         [Channel::Email, Channel::Sms]
             .into_iter()
-            .filter(|c| self.for_channel(*c).iter().all(Transport::resend_safe))
+            .filter(|c| {
+                self.for_channel(*c)
+                    .iter()
+                    .all(|r| r.transport.resend_safe())
+            })
             .collect()
     }
 
@@ -394,17 +437,48 @@ impl Dispatcher {
     async fn deliver(&self, message: ClaimedMessage) -> FinishedAttempt {
         let started = Utc::now();
         let clock = Instant::now();
-        let transports = self.transports.for_channel(message.channel);
+        let routes = self.transports.for_channel(message.channel);
         let mut used = "none";
         let mut result = Err(SendError::ProviderRejected {
             message: format!("no transport configured for {}", message.channel),
         });
-        for transport in transports {
-            used = transport.name();
-            result = self.transports.send_with(transport, &message).await;
+        // Providers whose breaker is open are skipped; when every one is, the message waits
+        // for the first to cool off rather than going to a provider known to be failing.
+        let open: Vec<Option<Duration>> = routes
+            .iter()
+            .map(|r| r.breaker.open_for(Instant::now()))
+            .collect();
+        if !routes.is_empty() && open.iter().all(Option::is_some) {
+            let wait = open.iter().flatten().min().copied();
+            used = routes[0].transport.name();
+            result = Err(SendError::Retryable {
+                message: "every provider is cooling off after repeated failures".to_owned(),
+                retry_after: wait,
+            });
+        }
+        let usable = routes.iter().zip(&open).filter(|(_, o)| o.is_none());
+        let mut remaining = usable.clone().count();
+        for (route, _) in usable {
+            remaining -= 1;
+            used = route.transport.name();
+            if let Some(limiter) = &route.limiter {
+                limiter.until_ready().await;
+            }
+            result = self.transports.send_with(&route.transport, &message).await;
+            let opened = route.breaker.record(&result, Instant::now());
+            if opened {
+                tracing::warn!(
+                    provider = used,
+                    "provider failing repeatedly; skipping it for a while"
+                );
+            }
             match &result {
                 Err(SendError::ProviderRejected { message: why }) => {
                     tracing::warn!(provider = used, error = %why, "provider refused, failing over");
+                }
+                // This failure took the provider out of use: the next one can try now.
+                Err(SendError::Retryable { message: why, .. }) if opened && remaining > 0 => {
+                    tracing::warn!(provider = used, error = %why, "failing over");
                 }
                 _ => break,
             }
@@ -531,5 +605,69 @@ async fn record_results(
             }
         }
         batch.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::ProviderRates;
+
+    fn dispatch(twilio_per_second: u32) -> DispatchConfig {
+        DispatchConfig {
+            batch_size: 50,
+            concurrency: 16,
+            poll_interval: Duration::from_millis(250),
+            lease_duration: Duration::from_secs(60),
+            retry_schedule: vec![Duration::from_secs(1)],
+            send_timeout: Duration::from_secs(30),
+            provider_failure_threshold: 5,
+            provider_cool_off: Duration::from_secs(30),
+            max_per_second: ProviderRates {
+                smtp: 0,
+                sendgrid: 100,
+                postmark: 50,
+                twilio: twilio_per_second,
+                vonage: 30,
+            },
+        }
+    }
+
+    #[test]
+    fn each_route_gets_its_providers_rate_and_the_outbox_none() {
+        let outbox = Route::new(
+            Transport::Outbox(FileOutbox::new(std::path::Path::new("var/outbox"))),
+            &dispatch(1),
+        );
+        assert!(outbox.limiter.is_none());
+        let config = crate::config::TwilioConfig {
+            account_sid: "AC1".into(),
+            auth_token: secrecy::SecretString::from("t"),
+            from: "+15550001111".into(),
+            base_url: url::Url::parse("http://127.0.0.1:9").unwrap(),
+        };
+        let callback = url::Url::parse("http://127.0.0.1/webhooks/twilio/status").unwrap();
+        let twilio =
+            Transport::Twilio(Twilio::new(&config, Duration::from_secs(1), callback).unwrap());
+        let limited = Route::new(twilio.clone(), &dispatch(1));
+        let limiter = limited.limiter.expect("a limiter");
+        // One message a second: the second in the same instant must wait.
+        assert!(limiter.check().is_ok());
+        assert!(limiter.check().is_err());
+        assert!(Route::new(twilio, &dispatch(0)).limiter.is_none());
+    }
+
+    #[test]
+    fn webhook_urls_keep_the_public_path() {
+        let base = url::Url::parse("https://shop.example/amends/").unwrap();
+        assert_eq!(
+            webhook(&base, "/webhooks/twilio/status").as_str(),
+            "https://shop.example/amends/webhooks/twilio/status"
+        );
+        let bare = url::Url::parse("http://127.0.0.1:8080").unwrap();
+        assert_eq!(
+            webhook(&bare, "/webhooks/vonage/status").as_str(),
+            "http://127.0.0.1:8080/webhooks/vonage/status"
+        );
     }
 }

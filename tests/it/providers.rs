@@ -478,3 +478,67 @@ async fn the_daemon_sends_email_through_sendgrid() {
     assert!(html.contains("lang=\"es-ES\""), "{html}");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_failing_provider_is_skipped_once_its_breaker_opens() {
+    let twilio_server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(503))
+        .mount(&twilio_server)
+        .await;
+    let vonage_server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/sms/json"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "message-count": "1",
+            "messages": [{ "to": "34600111222", "message-id": "VONAGE-2", "status": "0" }]
+        })))
+        .mount(&vonage_server)
+        .await;
+    let app = spawn_app(&[
+        ("AMENDS_SMS_TRANSPORT", "twilio,vonage"),
+        ("AMENDS_PROVIDER_FAILURE_THRESHOLD", "2"),
+        ("AMENDS_PROVIDER_COOL_OFF", "10m"),
+        ("AMENDS_TWILIO_ACCOUNT_SID", "AC123"),
+        ("AMENDS_TWILIO_AUTH_TOKEN", "twilio-token"),
+        ("AMENDS_TWILIO_FROM", "+15550001111"),
+        ("AMENDS_TWILIO_BASE_URL", twilio_server.uri().as_str()),
+        ("AMENDS_VONAGE_API_KEY", "vkey"),
+        ("AMENDS_VONAGE_API_SECRET", "vsecret"),
+        ("AMENDS_VONAGE_FROM", "Northwind"),
+        ("AMENDS_VONAGE_BASE_URL", vonage_server.uri().as_str()),
+    ])
+    .await;
+    let sms_only = |e: &mut Value| {
+        e["data"]["customer"]
+            .as_object_mut()
+            .unwrap()
+            .remove("email");
+    };
+    app.publish(&event("order.delayed", sms_only)).await;
+    app.wait_for_count("select count(*) from outbox where status = 'sent'", 1)
+        .await;
+    // First attempt: Twilio's 503, retried. Second: its second 503 opens the breaker, and
+    // Vonage takes the message in the same attempt.
+    let outcomes: Vec<(String, String)> =
+        sqlx::query_as("select provider, outcome from attempt order by attempt_id")
+            .fetch_all(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        outcomes,
+        vec![
+            ("twilio".to_owned(), "retry".to_owned()),
+            ("vonage".to_owned(), "sent".to_owned())
+        ]
+    );
+    assert_eq!(twilio_server.received_requests().await.unwrap().len(), 2);
+
+    // While the breaker is open, the next message goes straight to Vonage.
+    app.publish(&event("order.delayed", sms_only)).await;
+    app.wait_for_count("select count(*) from outbox where status = 'sent'", 2)
+        .await;
+    assert_eq!(twilio_server.received_requests().await.unwrap().len(), 2);
+    assert_eq!(vonage_server.received_requests().await.unwrap().len(), 2);
+    app.stop().await;
+}
