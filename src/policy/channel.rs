@@ -62,6 +62,10 @@ pub enum SkipReason {
     NoPhoneNumber,
     /// The customer has not consented to SMS.
     NoSmsConsent,
+    /// The address is on the suppression list (a hard bounce or a spam complaint).
+    EmailSuppressed,
+    /// The number is on the suppression list (the customer replied STOP).
+    SmsSuppressed,
 }
 
 impl SkipReason {
@@ -72,6 +76,8 @@ impl SkipReason {
             SkipReason::NoEmailConsent => "no email consent",
             SkipReason::NoPhoneNumber => "no phone number",
             SkipReason::NoSmsConsent => "no SMS consent",
+            SkipReason::EmailSuppressed => "the address is suppressed (bounced or complained)",
+            SkipReason::SmsSuppressed => "the number is suppressed (replied STOP)",
         }
     }
 }
@@ -88,14 +94,23 @@ pub fn usable(channel: Channel, customer: &Customer) -> Result<(), SkipReason> {
     }
 }
 
-/// The first usable channel in preference order, and each channel skipped before it with why.
+/// The first usable channel in preference order, and each channel skipped before it with why;
+/// `suppressed` channels are never usable.
 pub fn choose(
     preference: &[Channel],
     customer: &Customer,
+    suppressed: &[Channel],
 ) -> (Option<Channel>, Vec<(Channel, SkipReason)>) {
     let mut skipped = Vec::new();
     for &channel in preference {
-        match usable(channel, customer) {
+        let allowed = usable(channel, customer).and_then(|()| {
+            match (suppressed.contains(&channel), channel) {
+                (false, _) => Ok(()),
+                (true, Channel::Email) => Err(SkipReason::EmailSuppressed),
+                (true, Channel::Sms) => Err(SkipReason::SmsSuppressed),
+            }
+        });
+        match allowed {
             Ok(()) => return (Some(channel), skipped),
             Err(reason) => skipped.push((channel, reason)),
         }

@@ -6,6 +6,7 @@
 //! guard against nulls. Amounts are doubles here: good for thresholds in conditions, never used for
 //! arithmetic (offers and budgets compute with exact decimals).
 
+use super::Channel;
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
@@ -34,6 +35,9 @@ pub struct History {
     /// the database checks it atomically).
     #[serde(with = "rust_decimal::serde::str")]
     pub budget_spent_today: Decimal,
+    /// Channels on which the customer's address or number is suppressed (a hard bounce, a spam
+    /// complaint, an SMS STOP): never used, whatever the consent says.
+    pub suppressed: Vec<Channel>,
 }
 
 /// An earlier incident on the same order.

@@ -589,7 +589,7 @@ impl Policy {
                 preference.push(channel);
             }
         }
-        let (chosen, skipped) = choose(&preference, &incident.customer);
+        let (chosen, skipped) = choose(&preference, &incident.customer, &history.suppressed);
         for (channel, reason) in &skipped {
             explanation
                 .channels

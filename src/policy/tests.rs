@@ -319,6 +319,29 @@ fn account_for_given_reduces_amounts_and_drops_what_is_covered() {
 }
 
 #[test]
+fn suppressed_channels_are_never_used_whatever_the_consent() {
+    let policy = shipped();
+    let cancelled = incident("order.cancelled", |_| {});
+    let stopped = History {
+        suppressed: vec![Channel::Sms],
+        ..History::default()
+    };
+    let decision = policy.decide(&cancelled, &stopped, now());
+    assert_eq!(decision.channels, vec![Channel::Email]);
+    assert_eq!(
+        decision.skipped,
+        vec![(Channel::Sms, SkipReason::SmsSuppressed)]
+    );
+    let both = History {
+        suppressed: vec![Channel::Email, Channel::Sms],
+        ..History::default()
+    };
+    let decision = policy.decide(&cancelled, &both, now());
+    assert!(decision.channels.is_empty());
+    assert!(decision.unreachable().is_some());
+}
+
+#[test]
 fn channels_fall_back_and_say_why() {
     let policy = shipped();
     let no_consent = incident("order.cancelled", |e| {

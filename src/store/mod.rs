@@ -5,6 +5,7 @@
 //! against the migrations (offline data in `.sqlx/`). The rest of the crate sees typed functions
 //! only, never tables.
 
+mod delivery;
 mod events;
 mod outbox;
 mod record;
@@ -17,6 +18,7 @@ use sqlx::migrate::MigrateDatabase;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, Postgres};
 
+pub use delivery::{DeliveryReport, SuppressionReason, contact_key};
 pub use events::OutcomeEvent;
 pub use outbox::{AttemptOutcome, ClaimedMessage, FinishedAttempt};
 pub use record::{Begun, DeclinedOffer, HistoryWindows, IncidentTx, NewMessage, Outcome};

@@ -135,6 +135,12 @@ impl Store {
             windows.history.as_secs_f64(),
             currency.code(),
             windows.customer.as_secs_f64(),
+            incident
+                .customer
+                .email
+                .as_ref()
+                .map(|e| e.as_str().to_lowercase()),
+            incident.customer.phone.as_ref().map(|p| p.as_str()),
         )
         .fetch_one(&mut *tx)
         .await?;
@@ -160,6 +166,11 @@ impl Store {
                 .normalize(),
             order_incidents,
             budget_spent_today: Decimal::ZERO,
+            suppressed: row
+                .suppressed
+                .iter()
+                .filter_map(|c| c.parse::<Channel>().ok())
+                .collect(),
         };
         Ok(Begun::New(IncidentTx { tx, incident_id }, history))
     }

@@ -1,6 +1,7 @@
 -- Inserts the incident (nothing for a duplicate (source, id)) and reads what came before it:
 -- the customer's recent incidents and messages, the compensation they received in the
--- per-customer window ($11 seconds, currency $10), and the earlier incidents of this order. The
+-- per-customer window ($11 seconds, currency $10), the earlier incidents of this order, and the
+-- channels on which the customer's address ($12, lower case) or number ($13) is suppressed. The
 -- reads see the database as it was before this statement, so the new incident is not among them.
 with inserted as (
     insert into incident (incident_id, source, event_id, event_type, order_id, customer_id, payload, occurred_at)
@@ -24,4 +25,7 @@ select
                 'given', (select coalesce(sum(c.cost), 0)::text from compensation c
                           where c.incident_id = i.incident_id and c.status = 'issued' and c.currency = $10))
             order by i.created_at), '[]'::jsonb)
-      from incident i where i.order_id = $5 and i.customer_id = $6) as "order_incidents!"
+      from incident i where i.order_id = $5 and i.customer_id = $6) as "order_incidents!",
+    (select coalesce(array_agg(s.channel order by s.channel), '{}') from suppression s
+      where s.lifted_at is null
+        and ((s.channel = 'email' and s.contact = $12) or (s.channel = 'sms' and s.contact = $13))) as "suppressed!"
