@@ -173,11 +173,23 @@ impl App {
             lease: self.config.dispatch.lease_duration,
             wake: announce,
         };
+        let hooks = &self.config.webhooks;
+        let webhooks = http::WebhookKeys {
+            public_url: self.config.public_url.clone(),
+            twilio_auth_token: hooks.twilio_auth_token.clone(),
+            // Checked when the configuration was loaded.
+            sendgrid_public_key: hooks
+                .sendgrid_public_key
+                .as_deref()
+                .and_then(|key| http::signature::sendgrid_key(key).ok()),
+            postmark_basic_auth: hooks.postmark_basic_auth.clone(),
+        };
         let router = http::router(AppState {
             store: self.store.clone(),
             metrics: self.metrics.clone(),
             amqp_url: self.config.amqp_url.clone(),
             instance: self.config.instance_name.clone(),
+            webhooks: Arc::new(webhooks),
         });
         tracing::info!(
             instance = %self.config.instance_name,

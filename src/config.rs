@@ -235,6 +235,18 @@ pub struct VonageConfig {
     pub base_url: Url,
 }
 
+/// What provider webhooks are verified with (each optional: a provider without its key has its
+/// webhook answer 403).
+#[derive(Debug, Clone)]
+pub struct WebhookConfig {
+    /// Twilio's auth token (signs `X-Twilio-Signature`).
+    pub twilio_auth_token: Option<SecretString>,
+    /// SendGrid's Event Webhook verification key, base64 DER, checked at start-up.
+    pub sendgrid_public_key: Option<String>,
+    /// Postmark's webhook user and password (HTTP Basic).
+    pub postmark_basic_auth: Option<(String, SecretString)>,
+}
+
 /// The whole validated configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -266,6 +278,8 @@ pub struct Config {
     pub twilio: Option<TwilioConfig>,
     /// Vonage settings, present when `vonage` is an SMS transport.
     pub vonage: Option<VonageConfig>,
+    /// Keys of the provider webhooks.
+    pub webhooks: WebhookConfig,
     /// From mailbox of every email.
     pub email_from: lettre::message::Mailbox,
     /// Sender id of every SMS.
@@ -693,6 +707,36 @@ impl Config {
             false => None,
         };
 
+        let sendgrid_public_key = layers.string("sendgrid_webhook_public_key");
+        if let Some(key) = &sendgrid_public_key {
+            crate::http::signature::sendgrid_key(key)
+                .map_err(|e| layers.invalid("sendgrid_webhook_public_key", e.to_string()))?;
+        }
+        let postmark_basic_auth = match (
+            layers.string("postmark_webhook_user"),
+            layers.secret("postmark_webhook_password"),
+        ) {
+            (Some(user), Some(password)) => Some((user, password)),
+            (None, None) => None,
+            (Some(_), None) => {
+                return Err(ConfigError::Invalid {
+                    origin: "AMENDS_POSTMARK_WEBHOOK_PASSWORD".into(),
+                    message: "required when postmark_webhook_user is set".into(),
+                });
+            }
+            (None, Some(_)) => {
+                return Err(ConfigError::Invalid {
+                    origin: "AMENDS_POSTMARK_WEBHOOK_USER".into(),
+                    message: "required when postmark_webhook_password is set".into(),
+                });
+            }
+        };
+        let webhooks = WebhookConfig {
+            twilio_auth_token: layers.secret("twilio_auth_token"),
+            sendgrid_public_key,
+            postmark_basic_auth,
+        };
+
         let store_name = layers.require("store_name", "")?.to_owned();
         let email_from = match layers.get("email_from") {
             Some(from) => from.parse().map_err(|e| {
@@ -832,6 +876,7 @@ impl Config {
             postmark,
             twilio,
             vonage,
+            webhooks,
             email_from,
             sms_from: layers.require("sms_from", "")?.to_owned(),
             public_url,

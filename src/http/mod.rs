@@ -1,6 +1,11 @@
-//! The HTTP server: health, readiness and metrics (webhooks, admin API and console grow here).
+//! The HTTP server: health, readiness and metrics, and the provider webhooks (the admin API
+//! and console grow here).
 
 mod health;
+pub mod signature;
+mod webhooks;
+
+pub use webhooks::WebhookKeys;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,6 +28,8 @@ pub struct AppState {
     pub amqp_url: SecretString,
     /// Instance name, for the readiness check's connection name.
     pub instance: String,
+    /// What provider webhooks are verified with.
+    pub webhooks: Arc<WebhookKeys>,
 }
 
 /// Requests taking longer than this are answered 408; nothing here should.
@@ -31,6 +38,7 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
 /// The full router.
 pub fn router(state: AppState) -> Router {
     health::router()
+        .merge(webhooks::router())
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
             REQUEST_TIMEOUT,

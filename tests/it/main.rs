@@ -9,6 +9,7 @@ mod process;
 mod providers;
 mod smtp_delivery;
 mod templates;
+mod webhooks;
 
 #[path = "../support/smtp.rs"]
 mod smtp;
