@@ -183,6 +183,7 @@ impl App {
                 .as_deref()
                 .and_then(|key| http::signature::sendgrid_key(key).ok()),
             postmark_basic_auth: hooks.postmark_basic_auth.clone(),
+            vonage_signature_secret: hooks.vonage_signature_secret.clone(),
         };
         let router = http::router(AppState {
             store: self.store.clone(),

@@ -245,6 +245,8 @@ pub struct WebhookConfig {
     pub sendgrid_public_key: Option<String>,
     /// Postmark's webhook user and password (HTTP Basic).
     pub postmark_basic_auth: Option<(String, SecretString)>,
+    /// The secret Vonage signs delivery receipts with (SHA-256 HMAC); the API secret unless set.
+    pub vonage_signature_secret: Option<SecretString>,
 }
 
 /// The whole validated configuration.
@@ -340,6 +342,7 @@ const KEYS: &[(&str, Option<&str>)] = &[
     ("vonage_api_secret", None),
     ("vonage_from", None),
     ("vonage_base_url", Some("https://rest.nexmo.com")),
+    ("vonage_signature_secret", None),
     ("public_url", None),
     ("admin_token", None),
     ("instance_name", None),
@@ -735,6 +738,9 @@ impl Config {
             twilio_auth_token: layers.secret("twilio_auth_token"),
             sendgrid_public_key,
             postmark_basic_auth,
+            vonage_signature_secret: layers
+                .secret("vonage_signature_secret")
+                .or_else(|| layers.secret("vonage_api_secret")),
         };
 
         let store_name = layers.require("store_name", "")?.to_owned();

@@ -5,6 +5,8 @@
 //! - SendGrid: `X-Twilio-Email-Event-Webhook-Signature` = base64 DER ECDSA P-256 signature over
 //!   SHA-256(timestamp header + raw body), checked with the account's public key (base64 DER).
 //! - Postmark: HTTP Basic auth with the user and password configured on both sides.
+//! - Vonage (SMS API, "SHA-256 HMAC" signing): `sig` = hex HMAC-SHA256(signature secret, every
+//!   other parameter as `&name=value`, sorted by name, with `&` and `=` in values replaced by `_`).
 //!
 //! Comparisons of secrets are constant-time.
 
@@ -65,6 +67,37 @@ pub fn sendgrid_valid(key: &VerifyingKey, timestamp: &str, body: &[u8], signatur
     payload.extend_from_slice(timestamp.as_bytes());
     payload.extend_from_slice(body);
     key.verify(&payload, &signature).is_ok()
+}
+
+/// Vonage's signature of the parameters `params` (any `sig` among them is left out).
+pub fn vonage_signature(secret: &str, params: &[(String, String)]) -> String {
+    let mut sorted: Vec<&(String, String)> = params.iter().filter(|(k, _)| k != "sig").collect();
+    sorted.sort();
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes())
+        .expect("HMAC takes a key of any length");
+    for (name, value) in sorted {
+        mac.update(b"&");
+        mac.update(name.as_bytes());
+        mac.update(b"=");
+        mac.update(value.replace(['&', '='], "_").as_bytes());
+    }
+    mac.finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Whether the request's `sig` parameter is Vonage's signature of the others.
+pub fn vonage_valid(secret: &str, params: &[(String, String)]) -> bool {
+    let Some((_, sig)) = params.iter().find(|(k, _)| k == "sig") else {
+        return false;
+    };
+    let expected = vonage_signature(secret, params);
+    constant_time_eq(
+        expected.as_bytes(),
+        sig.trim().to_ascii_lowercase().as_bytes(),
+    )
 }
 
 /// Whether an `Authorization` header carries exactly `user` and `password` (HTTP Basic).
@@ -152,6 +185,29 @@ mod tests {
         assert!(!sendgrid_valid(&key, timestamp, b"[]", &header));
         assert!(!sendgrid_valid(&key, timestamp, body, "not base64!"));
         assert!(sendgrid_key("bm90IGEga2V5").is_err());
+    }
+
+    #[test]
+    fn vonage_signatures_cover_every_other_parameter() {
+        let mut p = params(&[
+            ("messageId", "0A0000000123ABCD1"),
+            ("status", "delivered"),
+            ("client-ref", "a&b=c"),
+            ("timestamp", "1700000000"),
+        ]);
+        let sig = vonage_signature("sig-secret", &p);
+        assert_eq!(sig.len(), 64);
+        p.push(("sig".to_owned(), sig.to_uppercase()));
+        assert!(vonage_valid("sig-secret", &p), "case does not matter");
+        assert!(!vonage_valid("other-secret", &p));
+        // `&` and `=` in a value read as `_`: both spellings sign the same.
+        let mut same = p.clone();
+        same[2].1 = "a_b_c".to_owned();
+        assert!(vonage_valid("sig-secret", &same));
+        let mut tampered = p.clone();
+        tampered[1].1 = "failed".to_owned();
+        assert!(!vonage_valid("sig-secret", &tampered));
+        assert!(!vonage_valid("sig-secret", &p[..4]), "no sig at all");
     }
 
     #[test]

@@ -32,6 +32,8 @@ pub struct WebhookKeys {
     pub sendgrid_public_key: Option<p256::ecdsa::VerifyingKey>,
     /// The user and password Postmark's webhooks present.
     pub postmark_basic_auth: Option<(String, SecretString)>,
+    /// The secret Vonage signs delivery receipts with.
+    pub vonage_signature_secret: Option<SecretString>,
 }
 
 /// Routes of this module.
@@ -41,6 +43,7 @@ pub fn router() -> Router<AppState> {
         .route("/webhooks/twilio/inbound", post(twilio_inbound))
         .route("/webhooks/sendgrid/events", post(sendgrid_events))
         .route("/webhooks/postmark/events", post(postmark_events))
+        .route("/webhooks/vonage/status", post(vonage_status))
 }
 
 /// Why a webhook request was not taken.
@@ -374,5 +377,63 @@ async fn postmark_events(
         _ => {}
     }
     tracing::info!(record_type, "Postmark event recorded");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn vonage_status(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<StatusCode, Rejection> {
+    let secret = state
+        .webhooks
+        .vonage_signature_secret
+        .as_ref()
+        .ok_or(Rejection::Forbidden)?;
+    // Vonage posts receipts form-encoded or, when so configured, as JSON.
+    let json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.starts_with("application/json"));
+    let params: Vec<(String, String)> = if json {
+        let object: serde_json::Map<String, Value> =
+            serde_json::from_slice(&body).map_err(|_| Rejection::Forbidden)?;
+        object
+            .into_iter()
+            .map(|(k, v)| match v {
+                Value::String(s) => (k, s),
+                other => (k, other.to_string()),
+            })
+            .collect()
+    } else {
+        form(&body)
+    };
+    if !signature::vonage_valid(secret.expose_secret(), &params) {
+        tracing::warn!("Vonage receipt with a bad or missing signature refused");
+        return Err(Rejection::Forbidden);
+    }
+    let status =
+        field(&params, "status").ok_or_else(|| Rejection::Malformed("no status".into()))?;
+    let payload = Value::Object(
+        params
+            .iter()
+            .filter(|(k, _)| k != "sig")
+            .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+            .collect(),
+    );
+    let error = field(&params, "err-code").filter(|c| *c != "0");
+    state
+        .store
+        .record_delivery(&DeliveryReport {
+            outbox_id: field(&params, "client-ref").and_then(|id| id.parse::<Uuid>().ok()),
+            provider: "vonage",
+            provider_message_id: field(&params, "messageId"),
+            status,
+            detail: error.map(|code| format!("Vonage error {code}")).as_deref(),
+            payload: &payload,
+            occurred_at: None,
+        })
+        .await?;
+    tracing::info!(status, "Vonage receipt recorded");
     Ok(StatusCode::NO_CONTENT)
 }

@@ -297,3 +297,47 @@ async fn postmark_webhooks_need_basic_auth_and_spam_complaints_suppress() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn vonage_receipts_need_their_signature() {
+    let (_twilio, app) = twilio_app(&[("AMENDS_VONAGE_SIGNATURE_SECRET", "vonage-sig")]).await;
+    let mut params: Vec<(String, String)> = [
+        ("msisdn", "34600111222"),
+        ("to", "Northwind"),
+        ("messageId", "0A0000000123ABCD1"),
+        ("status", "delivered"),
+        ("err-code", "0"),
+        ("timestamp", "1764000000"),
+    ]
+    .iter()
+    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+    .collect();
+    let post = |params: &[(String, String)]| {
+        let body = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(params)
+            .finish();
+        http_client()
+            .post(app.url("/webhooks/vonage/status"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+    };
+    assert_eq!(post(&params).await.expect("answers").status(), 403);
+    let wrong = amends::http::signature::vonage_signature("other", &params);
+    let mut forged = params.clone();
+    forged.push(("sig".to_owned(), wrong));
+    assert_eq!(post(&forged).await.expect("answers").status(), 403);
+    assert_eq!(app.count("select count(*) from delivery_event").await, 0);
+
+    let sig = amends::http::signature::vonage_signature("vonage-sig", &params);
+    params.push(("sig".to_owned(), sig));
+    assert_eq!(post(&params).await.expect("answers").status(), 204);
+    assert_eq!(
+        app.count(
+            "select count(*) from delivery_event where provider = 'vonage' and status = 'delivered'"
+        )
+        .await,
+        1
+    );
+    app.stop().await;
+}
