@@ -183,6 +183,9 @@ impl Recorder {
             escalated: settled.escalation.is_some(),
             sent_at: decision.send_at,
         };
+        // The first channel's message goes out; each next one is held in reserve for the one
+        // before it.
+        let mut previous: Option<Uuid> = None;
         decision
             .channels
             .iter()
@@ -208,8 +211,11 @@ impl Recorder {
                 .flatten()
                 .collect::<Vec<_>>()
                 .join(" ");
+                let outbox_id = Uuid::now_v7();
+                let standby_for = previous.replace(outbox_id);
                 Ok(NewMessage {
-                    outbox_id: Uuid::now_v7(),
+                    outbox_id,
+                    standby_for,
                     channel,
                     recipient,
                     recipient_name: (!name.is_empty()).then_some(name),

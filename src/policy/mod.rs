@@ -265,7 +265,10 @@ pub struct Decision {
     pub policy_version: String,
     /// Template key.
     pub template: String,
-    /// Channels the message goes out on (empty when none is usable or it was coalesced).
+    /// Channels the message goes out on (empty when none is usable or it was coalesced): the
+    /// first now; each next one held in reserve, sent only if the one before it fails on every
+    /// provider (a channel the rule itself lists after the chosen one, and that can reach the
+    /// customer).
     pub channels: Vec<Channel>,
     /// Channels considered and skipped, with why.
     pub skipped: Vec<(Channel, SkipReason)>,
@@ -595,6 +598,16 @@ impl Policy {
                 .channels
                 .push(format!("{channel}: skipped, {}", reason.describe()));
         }
+        // The rule's next listed channel that can reach the customer is held in reserve, in case
+        // the chosen one fails on every provider.
+        let standby = chosen.and_then(|chosen| {
+            rule.channels
+                .iter()
+                .skip_while(|c| **c != chosen)
+                .skip(1)
+                .copied()
+                .find(|c| usable(*c, &incident.customer).is_ok() && !history.suppressed.contains(c))
+        });
         match chosen {
             Some(channel) if rule.channels.first() == Some(&channel) => explanation
                 .channels
@@ -608,6 +621,11 @@ impl Policy {
             None => explanation
                 .channels
                 .push("none can reach the customer".to_owned()),
+        }
+        if let (Some(standby), Some(chosen)) = (standby, chosen) {
+            explanation.channels.push(format!(
+                "{standby}: held in reserve, sent only if {chosen} fails on every provider"
+            ));
         }
 
         // Offers: resolve, then take off what this order already received.
@@ -715,7 +733,7 @@ impl Policy {
             rule: rule.name.clone(),
             policy_version: self.version.clone(),
             template: rule.template.clone(),
-            channels: chosen.into_iter().collect(),
+            channels: chosen.into_iter().chain(standby).collect(),
             skipped,
             send_at: now + delay,
             plans,

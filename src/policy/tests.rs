@@ -319,6 +319,27 @@ fn account_for_given_reduces_amounts_and_drops_what_is_covered() {
 }
 
 #[test]
+fn the_rules_next_usable_channel_is_held_in_reserve() {
+    let policy = shipped();
+    // The sample VIP delay: the rule lists email, then SMS, and the customer has both.
+    let decision = policy.decide(&delay(6, None), &History::default(), now());
+    assert_eq!(decision.channels, vec![Channel::Email, Channel::Sms]);
+    assert!(
+        decision.explanation.channels.contains(
+            &"sms: held in reserve, sent only if email fails on every provider".to_owned()
+        ),
+        "{:?}",
+        decision.explanation.channels
+    );
+    // Without SMS consent there is nothing to hold in reserve.
+    let no_sms = incident("order.delayed", |e| {
+        e["data"]["customer"]["consent"]["sms"] = false.into();
+    });
+    let decision = policy.decide(&no_sms, &History::default(), now());
+    assert_eq!(decision.channels, vec![Channel::Email]);
+}
+
+#[test]
 fn suppressed_channels_are_never_used_whatever_the_consent() {
     let policy = shipped();
     let cancelled = incident("order.cancelled", |_| {});

@@ -33,6 +33,8 @@ pub struct NewMessage {
     pub body_text: String,
     /// Email HTML part.
     pub body_html: Option<String>,
+    /// The message this one is held in reserve for: sent only if that one fails.
+    pub standby_for: Option<Uuid>,
 }
 
 /// The windows the history is read over.
@@ -249,6 +251,7 @@ impl IncidentTx {
         let mut subjects: Vec<Option<String>> = Vec::with_capacity(count);
         let mut texts = Vec::with_capacity(count);
         let mut htmls: Vec<Option<String>> = Vec::with_capacity(count);
+        let mut standby_for: Vec<Option<Uuid>> = Vec::with_capacity(count);
         for m in outcome.messages {
             ids.push(m.outbox_id);
             msg_channels.push(m.channel.as_str().to_owned());
@@ -257,6 +260,7 @@ impl IncidentTx {
             subjects.push(m.subject);
             texts.push(m.body_text);
             htmls.push(m.body_html);
+            standby_for.push(m.standby_for);
         }
 
         // The ledger: issued codes, then declined offers.
@@ -334,6 +338,7 @@ impl IncidentTx {
             incident.key.source(),
             incident.key.id(),
             incident.event_type.as_str(),
+            &standby_for as &[Option<Uuid>],
         )
         .fetch_one(&mut *self.tx)
         .await?;

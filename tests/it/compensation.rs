@@ -223,10 +223,15 @@ async fn one_apology_per_order_and_a_cancellation_upgrades_accounting_for_what_w
             ("gift_certificate".to_owned(), Decimal::new(551, 2)),
         ]
     );
-    // Two messages: the delay email and the cancellation SMS; none for the coalesced one.
+    // Two messages: the delay email and the cancellation SMS; none for the coalesced one. (Each
+    // also had one on the other channel held in reserve, cancelled once it was sent.)
     app.wait_for_count("select count(*) from outbox where status = 'sent'", 2)
         .await;
-    assert_eq!(app.count("select count(*) from outbox").await, 2);
+    assert_eq!(
+        app.count("select count(*) from outbox where status not in ('standby', 'cancelled')")
+            .await,
+        2
+    );
     app.stop().await;
 }
 

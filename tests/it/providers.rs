@@ -542,3 +542,80 @@ async fn a_failing_provider_is_skipped_once_its_breaker_opens() {
     assert_eq!(vonage_server.received_requests().await.unwrap().len(), 2);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn an_email_no_provider_can_send_falls_back_to_the_sms_held_in_reserve() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(400).set_body_json(json!({ "errors": [
+            { "message": "Does not contain a valid address.", "field": "personalizations.0.to.0.email" }
+        ]})))
+        .mount(&server)
+        .await;
+    let app = spawn_app(&[
+        ("AMENDS_EMAIL_TRANSPORT", "sendgrid"),
+        ("AMENDS_SENDGRID_API_KEY", "SG.daemon"),
+        ("AMENDS_SENDGRID_BASE_URL", server.uri().as_str()),
+        (
+            "AMENDS_EMAIL_FROM",
+            "Northwind Outfitters <care@shop.example>",
+        ),
+    ])
+    .await;
+    // The default policy's delay rules list email, then SMS: the SMS is held in reserve.
+    app.publish(&event("order.delayed", |_| {})).await;
+    app.wait_for_count(
+        "select count(*) from outbox where channel = 'sms' and status = 'sent'",
+        1,
+    )
+    .await;
+    let (email_status, error): (String, Option<String>) =
+        sqlx::query_as("select status, last_error from outbox where channel = 'email'")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(email_status, "failed");
+    assert!(
+        error
+            .as_deref()
+            .unwrap_or_default()
+            .contains("Does not contain a valid address"),
+        "{error:?}"
+    );
+    app.wait_for_count(
+        "select count(*) from outcome_event where event_type = 'notification.failed'",
+        1,
+    )
+    .await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn after_an_unknown_outcome_the_reserve_is_not_sent() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(202).set_delay(Duration::from_secs(3)))
+        .mount(&server)
+        .await;
+    let app = spawn_app(&[
+        ("AMENDS_EMAIL_TRANSPORT", "sendgrid"),
+        ("AMENDS_SENDGRID_API_KEY", "SG.daemon"),
+        ("AMENDS_SENDGRID_BASE_URL", server.uri().as_str()),
+        (
+            "AMENDS_EMAIL_FROM",
+            "Northwind Outfitters <care@shop.example>",
+        ),
+        ("AMENDS_SEND_TIMEOUT", "500ms"),
+    ])
+    .await;
+    app.publish(&event("order.delayed", |_| {})).await;
+    app.wait_for_count("select count(*) from outbox where status = 'unknown'", 1)
+        .await;
+    // The email may have arrived: an SMS now could be a second message. A person decides.
+    assert_eq!(
+        app.count("select count(*) from outbox where channel = 'sms' and status = 'standby'")
+            .await,
+        1
+    );
+    app.stop().await;
+}

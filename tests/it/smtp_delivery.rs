@@ -70,12 +70,30 @@ async fn a_permanent_smtp_failure_fails_at_once() {
     .await;
     app.wait_for_count("select count(*) from outbox where status = 'failed'", 1)
         .await;
-    let announced = app.take(&listener, 1).await;
-    let outcome: serde_json::Value = serde_json::from_slice(&announced[0].0).unwrap();
-    assert_eq!(outcome["type"], "notification.failed");
-    assert!(outcome["data"]["error"].as_str().unwrap().contains("550"));
-    assert_eq!(app.count("select count(*) from attempt").await, 1);
-    let error: String = sqlx::query_scalar("select last_error from outbox")
+    // The email's failure, and the reserve SMS's success, in either order.
+    let announced = app.take(&listener, 2).await;
+    let outcomes: Vec<serde_json::Value> = announced
+        .iter()
+        .map(|(body, _)| serde_json::from_slice(body).unwrap())
+        .collect();
+    let failed = outcomes
+        .iter()
+        .find(|o| o["type"] == "notification.failed")
+        .expect("the email's failure is announced");
+    assert_eq!(failed["data"]["channel"], "email");
+    assert!(failed["data"]["error"].as_str().unwrap().contains("550"));
+    assert!(
+        outcomes
+            .iter()
+            .any(|o| o["type"] == "notification.sent" && o["data"]["channel"] == "sms")
+    );
+    // One attempt at the email, refused for good; then the SMS held in reserve goes out.
+    assert_eq!(
+        app.count("select count(*) from attempt a join outbox o using (outbox_id) where o.channel = 'email'")
+            .await,
+        1
+    );
+    let error: String = sqlx::query_scalar("select last_error from outbox where channel = 'email'")
         .fetch_one(&app.pool)
         .await
         .unwrap();
@@ -84,5 +102,10 @@ async fn a_permanent_smtp_failure_fails_at_once() {
         "{error}"
     );
     assert!(sink.messages().await.is_empty());
+    app.wait_for_count(
+        "select count(*) from outbox where channel = 'sms' and status = 'sent'",
+        1,
+    )
+    .await;
     app.stop().await;
 }

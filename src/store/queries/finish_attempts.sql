@@ -2,6 +2,8 @@
 -- event of each final outcome, in one statement (one commit for the whole batch). Each row is
 -- fenced by the claim: a message whose claim was lost is left alone and missing from the result.
 -- outcome: 'sent' | 'retry' (back to pending after retry_after seconds) | 'failed' | 'unknown'.
+-- A message held in reserve for one that failed goes out now; for one that was sent, it is
+-- cancelled. After 'unknown' it stays in reserve: the first may have reached the customer.
 with results as (
     select *
     from unnest($2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::float8[],
@@ -21,6 +23,14 @@ with results as (
     from results r
     where o.outbox_id = r.outbox_id and o.claimed_by = $1 and o.status = 'sending'
     returning o.outbox_id, o.incident_id, o.channel, o.attempts, o.provider_message_id, o.sent_at
+), standby as (
+    update outbox s
+    set status = case r.outcome when 'failed' then 'pending' else 'cancelled' end,
+        due_at = now(),
+        updated_at = now()
+    from updated u join results r using (outbox_id)
+    where s.standby_for = u.outbox_id and s.status = 'standby' and r.outcome in ('sent', 'failed')
+    returning s.outbox_id
 ), attempted as (
     insert into attempt (outbox_id, number, provider, instance, outcome, error, started_at)
     select u.outbox_id, u.attempts, r.provider, $1, r.outcome, r.error, r.started_at

@@ -8,14 +8,17 @@ with decided as (
     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::text is not null)
     returning incident_id, send_at
 ), queued as (
+    -- A message with standby_for ($38) is held in reserve: sent only if that one fails.
     insert into outbox (outbox_id, incident_id, channel, recipient, recipient_name, locale,
-                        subject, body_text, body_html, due_at)
+                        subject, body_text, body_html, due_at, status, standby_for)
     select m.outbox_id, d.incident_id, m.channel, m.recipient, m.recipient_name, $13,
-           m.subject, m.body_text, m.body_html, d.send_at
+           m.subject, m.body_text, m.body_html, d.send_at,
+           case when m.standby_for is null then 'pending' else 'standby' end, m.standby_for
     from decided d,
-         unnest($14::uuid[], $15::text[], $16::text[], $17::text[], $18::text[], $19::text[], $20::text[])
-             as m(outbox_id, channel, recipient, recipient_name, subject, body_text, body_html)
-    returning outbox_id
+         unnest($14::uuid[], $15::text[], $16::text[], $17::text[], $18::text[], $19::text[], $20::text[],
+                $38::uuid[])
+             as m(outbox_id, channel, recipient, recipient_name, subject, body_text, body_html, standby_for)
+    returning outbox_id, status
 ), ledger as (
     insert into compensation (compensation_id, incident_id, customer_id, order_id, rule, kind, status,
                               code, amount, percent, currency, cost, expires_at, reason)
@@ -61,4 +64,4 @@ with decided as (
     from about a, escalated e
     returning event_id
 )
-select (select count(*) from queued) as "queued!", (select count(*) from announced) as "announced!"
+select (select count(*) from queued where status = 'pending') as "queued!", (select count(*) from announced) as "announced!"

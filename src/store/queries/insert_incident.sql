@@ -14,7 +14,8 @@ select
     (select count(*) from incident i
       where i.customer_id = $6 and i.created_at > now() - make_interval(secs => $9)) as "customer_incidents!",
     (select count(*) from outbox o join incident i using (incident_id)
-      where i.customer_id = $6 and o.created_at > now() - make_interval(secs => $9)) as "customer_messages!",
+      where i.customer_id = $6 and o.created_at > now() - make_interval(secs => $9)
+        and o.status not in ('standby', 'cancelled')) as "customer_messages!",
     (select coalesce(sum(c.cost), 0)::text from compensation c
       where c.customer_id = $6 and c.currency = $10 and c.status = 'issued'
         and c.created_at > now() - make_interval(secs => $11)) as "customer_compensation!",
