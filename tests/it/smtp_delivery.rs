@@ -109,3 +109,58 @@ async fn a_permanent_smtp_failure_fails_at_once() {
     .await;
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_relay_that_requires_tls_refuses_a_plain_session_and_we_say_so() {
+    let (sink, app) = app_with_smtp(SmtpBehaviour {
+        require_tls: true,
+        ..SmtpBehaviour::default()
+    })
+    .await;
+    app.publish(&event("order.delayed", |_| {})).await;
+    app.wait_for_count(
+        "select count(*) from outbox where channel = 'email' and status = 'failed'",
+        1,
+    )
+    .await;
+    let error: String = sqlx::query_scalar("select last_error from outbox where channel = 'email'")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    // 530 is about us, not the message: this relay refuses to work for us.
+    assert!(error.starts_with("provider refused"), "{error}");
+    assert!(error.contains("530"), "{error}");
+    assert!(sink.messages().await.is_empty());
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_url_that_requires_starttls_never_sends_in_the_clear() {
+    let sink = SmtpSink::start(SmtpBehaviour::default()).await;
+    let url = format!("{}?tls=required", sink.url());
+    let app = spawn_app(&[
+        ("AMENDS_EMAIL_TRANSPORT", "smtp"),
+        ("AMENDS_SMTP_URL", url.as_str()),
+        (
+            "AMENDS_EMAIL_FROM",
+            "Northwind Outfitters <care@shop.example>",
+        ),
+    ])
+    .await;
+    app.publish(&event("order.delayed", |_| {})).await;
+    app.wait_for_count(
+        "select count(*) from outbox where channel = 'email' and status = 'failed'",
+        1,
+    )
+    .await;
+    let error: String = sqlx::query_scalar("select last_error from outbox where channel = 'email'")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert!(error.contains("does not offer STARTTLS"), "{error}");
+    assert!(
+        sink.messages().await.is_empty(),
+        "nothing went out unencrypted"
+    );
+    app.stop().await;
+}

@@ -44,6 +44,9 @@ pub struct SmtpBehaviour {
     /// Reject every `RCPT TO` with this reply code, e.g. `Some(550)` for a permanent failure or
     /// `Some(450)` for a transient one.
     pub reject_rcpt_with: Option<u16>,
+    /// Behave as a relay that requires TLS: advertise STARTTLS and answer `530 5.7.0` to a
+    /// `MAIL FROM` sent without it (the sink itself cannot do TLS).
+    pub require_tls: bool,
 }
 
 /// A message the sink accepted (answered 250 to its end of data).
@@ -181,13 +184,24 @@ async fn session(stream: TcpStream, shared: &Shared) -> io::Result<()> {
         match verb.to_ascii_uppercase().as_str() {
             "EHLO" => {
                 envelope = None;
-                writer
-                    .write_all(b"250-localhost\r\n250-8BITMIME\r\n250 SMTPUTF8\r\n")
-                    .await?;
+                if shared.behaviour.require_tls {
+                    writer
+                        .write_all(
+                            b"250-localhost\r\n250-8BITMIME\r\n250-STARTTLS\r\n250 SMTPUTF8\r\n",
+                        )
+                        .await?;
+                } else {
+                    writer
+                        .write_all(b"250-localhost\r\n250-8BITMIME\r\n250 SMTPUTF8\r\n")
+                        .await?;
+                }
             }
             "HELO" => {
                 envelope = None;
                 reply(&mut writer, "250 localhost").await?;
+            }
+            "MAIL" if shared.behaviour.require_tls => {
+                reply(&mut writer, "530 5.7.0 Must issue a STARTTLS command first").await?;
             }
             "MAIL" => {
                 if envelope.is_some() {
