@@ -171,7 +171,7 @@ impl App {
             instance: self.config.instance_name.clone(),
             poll_interval: self.config.dispatch.poll_interval,
             lease: self.config.dispatch.lease_duration,
-            wake: announce,
+            wake: announce.clone(),
         };
         let hooks = &self.config.webhooks;
         let webhooks = http::WebhookKeys {
@@ -191,6 +191,7 @@ impl App {
             amqp_url: self.config.amqp_url.clone(),
             instance: self.config.instance_name.clone(),
             webhooks: Arc::new(webhooks),
+            announce,
         });
         tracing::info!(
             instance = %self.config.instance_name,

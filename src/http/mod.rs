@@ -30,6 +30,8 @@ pub struct AppState {
     pub instance: String,
     /// What provider webhooks are verified with.
     pub webhooks: Arc<WebhookKeys>,
+    /// Woken when a webhook queued an outcome event to publish.
+    pub announce: Arc<tokio::sync::Notify>,
 }
 
 /// Requests taking longer than this are answered 408; nothing here should.

@@ -78,6 +78,15 @@ impl From<StoreError> for Rejection {
     }
 }
 
+/// Records a provider's event and wakes the announcer when it queued an outcome event.
+async fn record(state: &AppState, report: &DeliveryReport<'_>) -> Result<Option<Uuid>, Rejection> {
+    let (found, announced) = state.store.record_delivery(&state.instance, report).await?;
+    if announced {
+        state.announce.notify_one();
+    }
+    Ok(found)
+}
+
 fn form(body: &[u8]) -> Vec<(String, String)> {
     url::form_urlencoded::parse(body)
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
@@ -139,9 +148,9 @@ async fn twilio_status(
             .map(|(k, v)| (k.clone(), Value::String(v.clone())))
             .collect(),
     );
-    let found = state
-        .store
-        .record_delivery(&DeliveryReport {
+    let found = record(
+        &state,
+        &DeliveryReport {
             outbox_id: None,
             provider: "twilio",
             provider_message_id: Some(sid),
@@ -149,8 +158,9 @@ async fn twilio_status(
             detail: error.map(|code| format!("Twilio error {code}")).as_deref(),
             payload: &payload,
             occurred_at: None,
-        })
-        .await?;
+        },
+    )
+    .await?;
     // 21610: the recipient had replied STOP; carriers block further messages to them.
     if error == Some("21610")
         && let Some(to) = field(&params, "To")
@@ -259,9 +269,9 @@ async fn sendgrid_events(
         };
         // sg_message_id is the X-Message-Id we stored, then a dot and a filter suffix.
         let message_id = text("sg_message_id").map(|id| id.split('.').next().unwrap_or(id));
-        state
-            .store
-            .record_delivery(&DeliveryReport {
+        record(
+            &state,
+            &DeliveryReport {
                 outbox_id: text("amends_outbox_id").and_then(|id| id.parse::<Uuid>().ok()),
                 provider: "sendgrid",
                 provider_message_id: message_id,
@@ -272,8 +282,9 @@ async fn sendgrid_events(
                     .get("timestamp")
                     .and_then(Value::as_i64)
                     .and_then(|t| DateTime::<Utc>::from_timestamp(t, 0)),
-            })
-            .await?;
+            },
+        )
+        .await?;
         let reason = match status {
             "bounced" => Some(SuppressionReason::HardBounce),
             "complained" => Some(SuppressionReason::SpamComplaint),
@@ -333,9 +344,9 @@ async fn postmark_events(
         .and_then(|m| m.get("amends_outbox_id"))
         .and_then(Value::as_str)
         .and_then(|id| id.parse::<Uuid>().ok());
-    state
-        .store
-        .record_delivery(&DeliveryReport {
+    record(
+        &state,
+        &DeliveryReport {
             outbox_id,
             provider: "postmark",
             provider_message_id: text("MessageID"),
@@ -346,8 +357,9 @@ async fn postmark_events(
                 .or(text("BouncedAt"))
                 .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
                 .map(|t| t.with_timezone(&Utc)),
-        })
-        .await?;
+        },
+    )
+    .await?;
     let address = text("Email").or(text("Recipient"));
     let reason = match status {
         "bounced" => Some(SuppressionReason::HardBounce),
@@ -422,9 +434,9 @@ async fn vonage_status(
             .collect(),
     );
     let error = field(&params, "err-code").filter(|c| *c != "0");
-    state
-        .store
-        .record_delivery(&DeliveryReport {
+    record(
+        &state,
+        &DeliveryReport {
             outbox_id: field(&params, "client-ref").and_then(|id| id.parse::<Uuid>().ok()),
             provider: "vonage",
             provider_message_id: field(&params, "messageId"),
@@ -432,8 +444,9 @@ async fn vonage_status(
             detail: error.map(|code| format!("Vonage error {code}")).as_deref(),
             payload: &payload,
             occurred_at: None,
-        })
-        .await?;
+        },
+    )
+    .await?;
     tracing::info!(status, "Vonage receipt recorded");
     Ok(StatusCode::NO_CONTENT)
 }

@@ -63,11 +63,14 @@ pub fn contact_key(channel: Channel, contact: &str) -> String {
 }
 
 impl Store {
-    /// Records a provider's event; the message it is about, when we know it.
+    /// Records a provider's event as instance `instance` (the source of the outcome event a
+    /// lasting failure is announced with); the message it is about, when we know it, and
+    /// whether an outcome event was queued.
     pub async fn record_delivery(
         &self,
+        instance: &str,
         report: &DeliveryReport<'_>,
-    ) -> Result<Option<Uuid>, StoreError> {
+    ) -> Result<(Option<Uuid>, bool), StoreError> {
         let row = sqlx::query_file!(
             "src/store/queries/record_delivery.sql",
             report.outbox_id,
@@ -77,10 +80,11 @@ impl Store {
             report.detail,
             report.payload.to_string(),
             report.occurred_at,
+            instance,
         )
         .fetch_one(&self.pool)
         .await?;
-        Ok(row.outbox_id)
+        Ok((row.outbox_id, row.announced > 0))
     }
 
     /// Suppresses `contact` on `channel` (again, if it had been lifted).

@@ -128,6 +128,32 @@ async fn twilio_status_callbacks_update_the_message_only_when_signed() {
     .expect("outbox");
     assert_eq!(status.as_deref(), Some("delivered"));
     assert_eq!(events, 1);
+
+    // A lasting failure reported later is announced once, however often it is reported.
+    let failed = [
+        ("MessageSid", "SMstatus0000000000000000000000001"),
+        ("MessageStatus", "undelivered"),
+        ("ErrorCode", "30003"),
+        ("To", "+34600111222"),
+    ];
+    let signature = twilio_sign(path, &failed);
+    for _ in 0..2 {
+        assert_eq!(
+            post_twilio(&app, path, &failed, Some(&signature)).await,
+            204
+        );
+    }
+    let (count, data): (i64, Option<Value>) = sqlx::query_as(
+        "select count(*), min(data::text)::jsonb from outcome_event where event_type = 'notification.failed'",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .expect("outcome events");
+    assert_eq!(count, 1);
+    let data = data.expect("an event");
+    assert_eq!(data["delivery_status"], "undelivered");
+    assert_eq!(data["error"], "Twilio error 30003");
+    assert_eq!(data["channel"], "sms");
     app.stop().await;
 }
 

@@ -1,6 +1,7 @@
 -- Records one provider event and, when it names a message we sent, that message's latest
 -- delivery status. The message is found by our outbox id when the provider echoes it ($1),
--- else by the provider's id for it ($3).
+-- else by the provider's id for it ($3). A message handed over as sent that the provider then
+-- reports as not delivered for good (bounced, failed, ...) is announced as notification.failed.
 with target as (
     select outbox_id from outbox
      where ($1::uuid is not null and outbox_id = $1)
@@ -14,5 +15,30 @@ with target as (
     update outbox o set delivery_status = $4, delivery_updated_at = now()
      from target t where o.outbox_id = t.outbox_id
     returning o.outbox_id
+), announced as (
+    -- No contact details, as for every outcome event.
+    insert into outcome_event (event_id, source, event_type, subject, data)
+    select gen_random_uuid(), $8, 'notification.failed', o.outbox_id::text,
+           jsonb_build_object(
+               'notification_id', o.outbox_id,
+               'incident', jsonb_build_object('source', i.source, 'id', i.event_id, 'type', i.event_type),
+               'order_id', i.order_id,
+               'customer_id', i.customer_id,
+               'channel', o.channel,
+               'provider', $2::text,
+               'provider_message_id', o.provider_message_id,
+               'delivery_status', $4::text,
+               'error', $5::text)
+    from target t
+    join outbox o on o.outbox_id = t.outbox_id
+    join incident i on i.incident_id = o.incident_id
+    where o.status = 'sent'
+      and $4::text in ('bounced', 'failed', 'undelivered', 'dropped', 'blocked', 'expired', 'rejected')
+      -- Once per message: a provider may report the same failure more than once. (Every part of
+      -- this statement sees the row as it was before it, so this is the status before this event.)
+      and (o.delivery_status is null
+           or o.delivery_status not in ('bounced', 'failed', 'undelivered', 'dropped', 'blocked', 'expired', 'rejected'))
+    returning event_id
 )
-select (select outbox_id from target) as outbox_id
+select (select outbox_id from target) as outbox_id,
+       (select count(*) from announced) as "announced!"
