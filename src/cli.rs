@@ -481,7 +481,14 @@ fn templates_preview(config: &Config, args: &PreviewArgs) -> anyhow::Result<()> 
                 body_html: message.html.clone(),
                 attempt: 1,
             };
-            let eml = crate::deliver::email::build(&claimed, &config.email_from)?.formatted();
+            let eml = crate::deliver::email::build(
+                &claimed,
+                &crate::deliver::EmailSender {
+                    from: config.email_from.clone(),
+                    list_unsubscribe: config.store.preferences_url.clone(),
+                },
+            )?
+            .formatted();
             std::fs::write(&html_path, message.html.as_deref().unwrap_or_default())
                 .with_context(|| format!("cannot write {}", html_path.display()))?;
             std::fs::write(&eml_path, eml)

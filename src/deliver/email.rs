@@ -4,6 +4,7 @@
 //! characters are also removed here first, so a name or subject can never start a new header.
 
 use lettre::Message;
+use lettre::message::header::{Header, HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart};
 
 use crate::store::ClaimedMessage;
@@ -31,11 +32,68 @@ impl From<EmailError> for super::SendError {
     }
 }
 
-/// Builds the email for `message`, from `from`.
+/// Who every email is from, and what each email carries besides its content.
+#[derive(Debug, Clone)]
+pub struct EmailSender {
+    /// The From mailbox.
+    pub from: Mailbox,
+    /// Where customers manage their email preferences, sent as `List-Unsubscribe` when set.
+    pub list_unsubscribe: Option<url::Url>,
+}
+
+impl EmailSender {
+    /// A sender with no preferences link.
+    pub fn new(from: Mailbox) -> EmailSender {
+        EmailSender {
+            from,
+            list_unsubscribe: None,
+        }
+    }
+}
+
+/// `X-Amends-Outbox-Id`: our id for the message, so a reply or a provider's report can be
+/// matched to it.
+#[derive(Debug, Clone)]
+struct OutboxId(String);
+
+impl Header for OutboxId {
+    fn name() -> HeaderName {
+        HeaderName::new_from_ascii_str("X-Amends-Outbox-Id")
+    }
+
+    fn parse(s: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(OutboxId(s.to_owned()))
+    }
+
+    fn display(&self) -> HeaderValue {
+        HeaderValue::new(Self::name(), self.0.clone())
+    }
+}
+
+/// `List-Unsubscribe: <url>` (RFC 2369), the store's preference centre.
+#[derive(Debug, Clone)]
+struct ListUnsubscribe(String);
+
+impl Header for ListUnsubscribe {
+    fn name() -> HeaderName {
+        HeaderName::new_from_ascii_str("List-Unsubscribe")
+    }
+
+    fn parse(s: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(ListUnsubscribe(s.to_owned()))
+    }
+
+    fn display(&self) -> HeaderValue {
+        HeaderValue::new(Self::name(), format!("<{}>", self.0))
+    }
+}
+
+/// Builds the email for `message`, from `sender`.
 ///
 /// The Message-ID is derived from the outbox id so that every copy of one message, including
 /// one resent after a crash, carries the same id and mail systems can recognise it.
-pub fn build(message: &ClaimedMessage, from: &Mailbox) -> Result<Message, EmailError> {
+pub fn build(message: &ClaimedMessage, sender: &EmailSender) -> Result<Message, EmailError> {
+    let from = &sender.from;
     let to = Mailbox::new(
         message.recipient_name.as_deref().map(without_controls),
         message.recipient.parse()?,
@@ -49,16 +107,20 @@ pub fn build(message: &ClaimedMessage, from: &Mailbox) -> Result<Message, EmailE
         .clone()
         .ok_or(EmailError::Incomplete("HTML body"))?;
     let domain = from.email.domain();
-    Ok(Message::builder()
+    let mut builder = Message::builder()
         .from(from.clone())
         .to(to)
         .subject(without_controls(subject))
         .message_id(Some(format!("<{}@{domain}>", message.outbox_id)))
-        .date_now()
-        .multipart(MultiPart::alternative_plain_html(
-            message.body_text.clone(),
-            html,
-        ))?)
+        .header(OutboxId(message.outbox_id.to_string()))
+        .date_now();
+    if let Some(url) = &sender.list_unsubscribe {
+        builder = builder.header(ListUnsubscribe(url.to_string()));
+    }
+    Ok(builder.multipart(MultiPart::alternative_plain_html(
+        message.body_text.clone(),
+        html,
+    ))?)
 }
 
 /// Replaces every control character (CR, LF, TAB, …) with a space.
@@ -89,8 +151,8 @@ mod tests {
         }
     }
 
-    fn from() -> Mailbox {
-        "Shop <shop@example.com>".parse().unwrap()
+    fn from() -> EmailSender {
+        EmailSender::new("Shop <shop@example.com>".parse().unwrap())
     }
 
     #[test]
@@ -101,6 +163,20 @@ mod tests {
         assert!(eml.contains("text/plain"));
         assert!(eml.contains("text/html"));
         assert!(eml.contains("Message-ID: <00000000-0000-0000-0000-000000000000@example.com>"));
+        assert!(eml.contains("X-Amends-Outbox-Id: 00000000-0000-0000-0000-000000000000"));
+        assert!(!eml.contains("List-Unsubscribe"));
+    }
+
+    #[test]
+    fn the_preference_centre_is_the_list_unsubscribe_link() {
+        let mut sender = from();
+        sender.list_unsubscribe = url::Url::parse("https://shop.example/account/preferences").ok();
+        let eml = build(&message("Ana", "Sorry"), &sender).unwrap();
+        let eml = String::from_utf8(eml.formatted()).unwrap();
+        assert!(
+            eml.contains("List-Unsubscribe: <https://shop.example/account/preferences>"),
+            "{eml}"
+        );
     }
 
     #[test]

@@ -29,6 +29,7 @@ use tracing::Instrument;
 
 pub use announce::Announcer;
 pub use breaker::{Breaker, BreakerSettings};
+pub use email::EmailSender;
 pub use error::SendError;
 pub use outbox::FileOutbox;
 pub use postmark::Postmark;
@@ -46,11 +47,11 @@ use crate::telemetry::{ChannelLabels, Metrics, OutcomeLabels};
 pub trait EmailProvider {
     /// The name recorded with attempts and metrics.
     fn name(&self) -> &'static str;
-    /// Sends `message` from `from`; the provider's id for it on success.
+    /// Sends `message` as `sender`; the provider's id for it on success.
     fn send(
         &self,
         message: &ClaimedMessage,
-        from: &lettre::message::Mailbox,
+        sender: &EmailSender,
     ) -> impl std::future::Future<Output = Result<String, SendError>> + Send;
 }
 
@@ -149,8 +150,8 @@ fn webhook(public_url: &url::Url, path: &str) -> url::Url {
 /// Senders' identities.
 #[derive(Debug, Clone)]
 pub struct Senders {
-    /// From mailbox of emails.
-    pub email_from: lettre::message::Mailbox,
+    /// Who emails are from, and their List-Unsubscribe link.
+    pub email: EmailSender,
     /// Sender id of SMS.
     pub sms_from: String,
 }
@@ -220,7 +221,10 @@ impl Transports {
             email: email.into_iter().map(route).collect(),
             sms: sms.into_iter().map(route).collect(),
             senders: Senders {
-                email_from: config.email_from.clone(),
+                email: EmailSender {
+                    from: config.email_from.clone(),
+                    list_unsubscribe: config.store.preferences_url.clone(),
+                },
                 sms_from: config.sms_from.clone(),
             },
         })
@@ -250,7 +254,7 @@ impl Transports {
         transport: &Transport,
         message: &ClaimedMessage,
     ) -> Result<String, SendError> {
-        let from = &self.senders.email_from;
+        let from = &self.senders.email;
         match (transport, message.channel) {
             (Transport::Outbox(o), Channel::Email) => o.send_email(message, from).await,
             (Transport::Outbox(o), Channel::Sms) => {

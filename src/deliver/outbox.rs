@@ -6,7 +6,6 @@
 
 use std::path::{Path, PathBuf};
 
-use lettre::message::Mailbox;
 use serde::Serialize;
 
 use super::SendError;
@@ -42,7 +41,7 @@ impl FileOutbox {
     pub async fn send_email(
         &self,
         message: &ClaimedMessage,
-        from: &Mailbox,
+        from: &super::EmailSender,
     ) -> Result<String, SendError> {
         let email = email::build(message, from)?;
         self.write(

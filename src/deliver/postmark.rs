@@ -43,7 +43,7 @@ struct Email<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     html_body: Option<&'a str>,
     message_stream: &'a str,
-    headers: [Header<'a>; 1],
+    headers: Vec<Header<'a>>,
     metadata: Metadata<'a>,
 }
 
@@ -78,8 +78,10 @@ impl EmailProvider for Postmark {
     async fn send(
         &self,
         message: &ClaimedMessage,
-        from: &lettre::message::Mailbox,
+        sender: &super::EmailSender,
     ) -> Result<String, SendError> {
+        let from = &sender.from;
+        let list_unsubscribe = sender.list_unsubscribe.as_ref().map(|u| format!("<{u}>"));
         let outbox_id = message.outbox_id.to_string();
         let to = lettre::message::Mailbox::new(
             message.recipient_name.clone(),
@@ -98,10 +100,15 @@ impl EmailProvider for Postmark {
             html_body: message.body_html.as_deref(),
             // Transactional messages go on Postmark's transactional stream.
             message_stream: "outbound",
-            headers: [Header {
+            headers: std::iter::once(Header {
                 name: "X-Amends-Outbox-Id",
                 value: &outbox_id,
-            }],
+            })
+            .chain(list_unsubscribe.as_deref().map(|value| Header {
+                name: "List-Unsubscribe",
+                value,
+            }))
+            .collect(),
             metadata: Metadata {
                 amends_outbox_id: &outbox_id,
             },

@@ -47,6 +47,8 @@ struct CustomArgs<'a> {
 struct Headers<'a> {
     #[serde(rename = "X-Amends-Outbox-Id")]
     outbox_id: &'a str,
+    #[serde(rename = "List-Unsubscribe", skip_serializing_if = "Option::is_none")]
+    list_unsubscribe: Option<String>,
 }
 
 /// The Mail Send request body.
@@ -81,8 +83,9 @@ impl EmailProvider for SendGrid {
     async fn send(
         &self,
         message: &ClaimedMessage,
-        from: &lettre::message::Mailbox,
+        sender: &super::EmailSender,
     ) -> Result<String, SendError> {
+        let from = &sender.from;
         let outbox_id = message.outbox_id.to_string();
         let from_email = from.email.to_string();
         let subject = message.subject.as_deref().unwrap_or_default();
@@ -111,6 +114,7 @@ impl EmailProvider for SendGrid {
             content,
             headers: Headers {
                 outbox_id: &outbox_id,
+                list_unsubscribe: sender.list_unsubscribe.as_ref().map(|u| format!("<{u}>")),
             },
             custom_args: CustomArgs {
                 amends_outbox_id: &outbox_id,

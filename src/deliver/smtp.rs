@@ -10,7 +10,6 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use lettre::message::Mailbox;
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
 use lettre::transport::smtp::client::{AsyncSmtpConnection, TlsParameters};
 use lettre::transport::smtp::extension::ClientId;
@@ -109,7 +108,7 @@ impl Smtp {
     pub async fn send(
         &self,
         message: &ClaimedMessage,
-        from: &Mailbox,
+        from: &super::EmailSender,
     ) -> Result<String, SendError> {
         let email = email::build(message, from)?;
         let envelope = email.envelope().clone();

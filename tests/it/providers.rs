@@ -5,7 +5,9 @@
 use std::time::Duration;
 
 use amends::config::{PostmarkConfig, SendGridConfig, TwilioConfig, VonageConfig};
-use amends::deliver::{EmailProvider, Postmark, SendError, SendGrid, SmsProvider, Twilio, Vonage};
+use amends::deliver::{
+    EmailProvider, EmailSender, Postmark, SendError, SendGrid, SmsProvider, Twilio, Vonage,
+};
 use amends::policy::Channel;
 use amends::store::ClaimedMessage;
 use secrecy::SecretString;
@@ -44,8 +46,11 @@ fn sms(body: &str) -> ClaimedMessage {
     }
 }
 
-fn from() -> lettre::message::Mailbox {
-    "Northwind Outfitters <care@shop.example>".parse().unwrap()
+fn from() -> EmailSender {
+    EmailSender {
+        from: "Northwind Outfitters <care@shop.example>".parse().unwrap(),
+        list_unsubscribe: url::Url::parse("https://shop.example/account/preferences").ok(),
+    }
 }
 
 fn url(server: &MockServer) -> url::Url {
@@ -133,6 +138,10 @@ async fn sendgrid_sends_the_documented_request_and_reads_the_message_id() {
     let outbox_id = message.outbox_id.to_string();
     assert_eq!(body["custom_args"]["amends_outbox_id"], outbox_id.as_str());
     assert_eq!(body["headers"]["X-Amends-Outbox-Id"], outbox_id.as_str());
+    assert_eq!(
+        body["headers"]["List-Unsubscribe"],
+        "<https://shop.example/account/preferences>"
+    );
 }
 
 #[tokio::test]
@@ -207,6 +216,13 @@ async fn postmark_sends_json_with_its_token_and_maps_error_codes() {
     assert_eq!(body["HtmlBody"], "<p>Hola, Ana</p>");
     assert_eq!(body["TextBody"], "Hola, Ana");
     assert_eq!(body["MessageStream"], "outbound");
+    assert_eq!(
+        body["Headers"],
+        json!([
+            { "Name": "X-Amends-Outbox-Id", "Value": message.outbox_id.to_string() },
+            { "Name": "List-Unsubscribe", "Value": "<https://shop.example/account/preferences>" }
+        ])
+    );
     assert_eq!(
         body["Metadata"]["amends_outbox_id"],
         message.outbox_id.to_string()
