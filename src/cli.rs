@@ -1,5 +1,5 @@
 //! The command line (CONTRACT §4): `run`, `migrate`, `publish`, `policy check`, `policy explain`,
-//! `templates check`.
+//! `templates check`, `templates preview`, and `suppression list|add|lift`.
 
 use std::path::PathBuf;
 
@@ -44,6 +44,39 @@ pub enum Command {
     /// Work with the templates.
     #[command(subcommand)]
     Templates(TemplatesCommand),
+    /// The contacts amends must not write to (bounces, complaints, STOP), and lifting them.
+    #[command(subcommand)]
+    Suppression(SuppressionCommand),
+}
+
+/// `suppression` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum SuppressionCommand {
+    /// List the suppressions in force, newest first.
+    List {
+        /// At most this many.
+        #[arg(long, default_value_t = 100)]
+        limit: i64,
+    },
+    /// Stop writing to a contact on a channel (a person's decision).
+    Add {
+        /// `email` or `sms`.
+        #[arg(long, value_parser = ["email", "sms"])]
+        channel: String,
+        /// The address, or the number in E.164 (+34600111222).
+        contact: String,
+        /// Why, for whoever reads the list later.
+        #[arg(long)]
+        note: Option<String>,
+    },
+    /// Write to a contact again (a person's decision).
+    Lift {
+        /// `email` or `sms`.
+        #[arg(long, value_parser = ["email", "sms"])]
+        channel: String,
+        /// The address or number.
+        contact: String,
+    },
 }
 
 /// Arguments of `publish`.
@@ -155,6 +188,7 @@ pub async fn execute(cli: Cli) -> anyhow::Result<()> {
             templates_check(&config, dir.as_deref())
         }
         Command::Templates(TemplatesCommand::Preview(args)) => templates_preview(&config, &args),
+        Command::Suppression(command) => suppression(&config, command).await,
     }
 }
 
@@ -499,4 +533,70 @@ fn templates_preview(config: &Config, args: &PreviewArgs) -> anyhow::Result<()> 
         }
     }
     Ok(())
+}
+
+async fn suppression(config: &Config, command: SuppressionCommand) -> anyhow::Result<()> {
+    let store = Store::open(&config.database_url, 1, &config.instance_name)
+        .await
+        .context("suppression")?;
+    let channel = |name: &str| {
+        name.parse::<Channel>()
+            .map_err(|e| anyhow::anyhow!("--channel: {e}"))
+    };
+    let result = match command {
+        SuppressionCommand::List { limit } => {
+            let rows = store.suppressions(limit).await?;
+            for row in &rows {
+                println!(
+                    "{:<5} {:<32} {:<15} {:<10} {}{}",
+                    row.channel,
+                    row.contact,
+                    row.reason,
+                    row.source,
+                    row.updated_at.format("%Y-%m-%d %H:%M UTC"),
+                    row.detail
+                        .as_deref()
+                        .map(|d| format!("  {d}"))
+                        .unwrap_or_default()
+                );
+            }
+            println!("{} suppression(s) in force", rows.len());
+            Ok(())
+        }
+        SuppressionCommand::Add {
+            channel: name,
+            contact,
+            note,
+        } => {
+            store
+                .suppress(
+                    channel(&name)?,
+                    &contact,
+                    crate::store::SuppressionReason::Manual,
+                    "cli",
+                    note.as_deref(),
+                )
+                .await?;
+            println!("{name} to that contact is suppressed");
+            Ok(())
+        }
+        SuppressionCommand::Lift {
+            channel: name,
+            contact,
+        } => {
+            if store
+                .lift_suppression(channel(&name)?, &contact, "cli")
+                .await?
+            {
+                println!("{name} to that contact is allowed again");
+                Ok(())
+            } else {
+                Err(anyhow::anyhow!(
+                    "no {name} suppression in force for that contact"
+                ))
+            }
+        }
+    };
+    store.close().await;
+    result
 }

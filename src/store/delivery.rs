@@ -54,6 +54,23 @@ impl SuppressionReason {
     }
 }
 
+/// A suppression in force.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Suppression {
+    /// `email` or `sms`.
+    pub channel: String,
+    /// The address or number.
+    pub contact: String,
+    /// Why (`hard_bounce`, `spam_complaint`, `unsubscribed`, `stop`, `manual`).
+    pub reason: String,
+    /// Who put it there (a provider, or `cli`).
+    pub source: String,
+    /// The provider's or person's words.
+    pub detail: Option<String>,
+    /// When it was last set.
+    pub updated_at: DateTime<Utc>,
+}
+
 /// A contact as the suppression list keys it: email addresses in lower case.
 pub fn contact_key(channel: Channel, contact: &str) -> String {
     match channel {
@@ -125,5 +142,17 @@ impl Store {
         .fetch_optional(&self.pool)
         .await?;
         Ok(lifted.is_some())
+    }
+
+    /// The suppressions in force, newest first, at most `limit`.
+    pub async fn suppressions(&self, limit: i64) -> Result<Vec<Suppression>, StoreError> {
+        let rows = sqlx::query_file_as!(
+            Suppression,
+            "src/store/queries/list_suppressions.sql",
+            limit
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows)
     }
 }

@@ -18,7 +18,7 @@ use sqlx::migrate::MigrateDatabase;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, Postgres};
 
-pub use delivery::{DeliveryReport, SuppressionReason, contact_key};
+pub use delivery::{DeliveryReport, Suppression, SuppressionReason, contact_key};
 pub use events::OutcomeEvent;
 pub use outbox::{AttemptOutcome, ClaimedMessage, FinishedAttempt};
 pub use record::{Begun, DeclinedOffer, HistoryWindows, IncidentTx, NewMessage, Outcome};

@@ -367,3 +367,65 @@ async fn vonage_receipts_need_their_signature() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_person_can_list_add_and_lift_suppressions_from_the_command_line() {
+    let (_twilio, app) = twilio_app(&[]).await;
+    let amends = |args: &[&str]| {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_amends"))
+            .args(args)
+            .env("AMENDS_DATABASE_URL", app.names.database_url())
+            .output()
+            .expect("amends runs");
+        (
+            output.status.success(),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            ),
+        )
+    };
+    let (ok, text) = amends(&[
+        "suppression",
+        "add",
+        "--channel",
+        "email",
+        "Ana@Example.com",
+        "--note",
+        "asked by phone",
+    ]);
+    assert!(ok, "{text}");
+    let (ok, text) = amends(&["suppression", "list"]);
+    assert!(ok, "{text}");
+    assert!(text.contains("ana@example.com"), "{text}");
+    assert!(
+        text.contains("manual") && text.contains("asked by phone"),
+        "{text}"
+    );
+    assert!(text.contains("1 suppression(s) in force"), "{text}");
+
+    let (ok, text) = amends(&[
+        "suppression",
+        "lift",
+        "--channel",
+        "email",
+        "ana@example.com",
+    ]);
+    assert!(ok, "{text}");
+    let (ok, text) = amends(&[
+        "suppression",
+        "lift",
+        "--channel",
+        "email",
+        "ana@example.com",
+    ]);
+    assert!(!ok, "lifting twice says there was nothing to lift: {text}");
+    assert!(text.contains("no email suppression in force"), "{text}");
+    assert_eq!(
+        app.count("select count(*) from suppression where lifted_at is null")
+            .await,
+        0
+    );
+    app.stop().await;
+}
