@@ -637,51 +637,69 @@ async fn after_an_unknown_outcome_the_reserve_is_not_sent() {
 }
 
 #[tokio::test]
-async fn a_500_is_retried_and_the_sms_goes_out_once() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(500).set_body_json(json!({
+async fn a_500_or_a_429_is_retried_and_the_sms_goes_out_once() {
+    let first_answers = [
+        ResponseTemplate::new(500).set_body_json(json!({
             "code": 20500, "message": "Internal Server Error", "status": 500
-        })))
-        .up_to_n_times(1)
-        .with_priority(1)
-        .mount(&server)
+        })),
+        ResponseTemplate::new(429)
+            .insert_header("Retry-After", "1")
+            .set_body_json(json!({ "code": 20429, "message": "Too Many Requests", "status": 429 })),
+    ];
+    for (first, code) in first_answers.into_iter().zip(["500", "429"]) {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .respond_with(first)
+            .up_to_n_times(1)
+            .with_priority(1)
+            .mount(&server)
+            .await;
+        Mock::given(method("POST"))
+            .respond_with(ResponseTemplate::new(201).set_body_json(json!({
+                "sid": "SMretried000000000000000000000001", "status": "queued"
+            })))
+            .with_priority(2)
+            .mount(&server)
+            .await;
+        let app = spawn_app(&[
+            ("AMENDS_SMS_TRANSPORT", "twilio"),
+            ("AMENDS_TWILIO_ACCOUNT_SID", "AC123"),
+            ("AMENDS_TWILIO_AUTH_TOKEN", "twilio-token"),
+            ("AMENDS_TWILIO_FROM", "+15550001111"),
+            ("AMENDS_TWILIO_BASE_URL", server.uri().as_str()),
+        ])
         .await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(201).set_body_json(json!({
-            "sid": "SMretried000000000000000000000001", "status": "queued"
-        })))
-        .with_priority(2)
-        .mount(&server)
+        app.publish(&event("order.delayed", |e| {
+            e["data"]["customer"]
+                .as_object_mut()
+                .unwrap()
+                .remove("email");
+        }))
         .await;
-    let app = spawn_app(&[
-        ("AMENDS_SMS_TRANSPORT", "twilio"),
-        ("AMENDS_TWILIO_ACCOUNT_SID", "AC123"),
-        ("AMENDS_TWILIO_AUTH_TOKEN", "twilio-token"),
-        ("AMENDS_TWILIO_FROM", "+15550001111"),
-        ("AMENDS_TWILIO_BASE_URL", server.uri().as_str()),
-    ])
-    .await;
-    app.publish(&event("order.delayed", |e| {
-        e["data"]["customer"]
-            .as_object_mut()
-            .unwrap()
-            .remove("email");
-    }))
-    .await;
-    app.wait_for_count("select count(*) from outbox where status = 'sent'", 1)
-        .await;
-    let outcomes: Vec<String> =
-        sqlx::query_scalar("select outcome from attempt order by attempt_id")
-            .fetch_all(&app.pool)
+        app.wait_for_count("select count(*) from outbox where status = 'sent'", 1)
+            .await;
+        let attempts: Vec<(String, Option<String>)> =
+            sqlx::query_as("select outcome, error from attempt order by attempt_id")
+                .fetch_all(&app.pool)
+                .await
+                .unwrap();
+        assert_eq!(attempts.len(), 2, "{code}: {attempts:?}");
+        assert_eq!(attempts[0].0, "retry", "{code}");
+        assert!(
+            attempts[0]
+                .1
+                .as_deref()
+                .unwrap_or_default()
+                .contains(&format!("HTTP {code}")),
+            "{attempts:?}"
+        );
+        assert_eq!(attempts[1].0, "sent", "{code}");
+        let sid: Option<String> = sqlx::query_scalar("select provider_message_id from outbox")
+            .fetch_one(&app.pool)
             .await
             .unwrap();
-    assert_eq!(outcomes, vec!["retry".to_owned(), "sent".to_owned()]);
-    let sid: Option<String> = sqlx::query_scalar("select provider_message_id from outbox")
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
-    assert_eq!(sid.as_deref(), Some("SMretried000000000000000000000001"));
-    assert_eq!(server.received_requests().await.unwrap().len(), 2);
-    app.stop().await;
+        assert_eq!(sid.as_deref(), Some("SMretried000000000000000000000001"));
+        assert_eq!(server.received_requests().await.unwrap().len(), 2);
+        app.stop().await;
+    }
 }
