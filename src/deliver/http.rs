@@ -95,6 +95,42 @@ pub fn status_error(
     }
 }
 
+/// A success status without the provider's id for the message: it may have been accepted, and
+/// without the id nothing can be matched to it later, so it is not resent.
+pub fn accepted_without_id(provider: &str, status: StatusCode, body: &str) -> SendError {
+    SendError::Unknown {
+        message: format!(
+            "{provider}: HTTP {} without a message id: {}",
+            status.as_u16(),
+            excerpt(body, 200)
+        ),
+    }
+}
+
+/// A provider's error code and message as one line, `{label} {code}: {message}`, or an excerpt
+/// of the body when it did not parse; with the full message for a [`SendError`].
+pub fn coded_detail(
+    provider: &str,
+    status: StatusCode,
+    label: &str,
+    parsed: Option<(Option<i64>, Option<&str>)>,
+    body: &str,
+) -> (Option<i64>, String, String) {
+    let (code, detail) = match parsed {
+        Some((code, message)) => (
+            code,
+            format!(
+                "{label} {}: {}",
+                code.unwrap_or_default(),
+                message.unwrap_or_default()
+            ),
+        ),
+        None => (None, excerpt(body, 200)),
+    };
+    let message = format!("{provider}: HTTP {}: {detail}", status.as_u16());
+    (code, detail, message)
+}
+
 /// At most `max` characters of a provider's answer, on one line, for messages and logs.
 pub fn excerpt(body: &str, max: usize) -> String {
     let line: String = body

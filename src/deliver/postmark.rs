@@ -142,26 +142,17 @@ impl EmailProvider for Postmark {
             {
                 return Ok(id);
             }
-            return Err(SendError::Unknown {
-                message: format!(
-                    "postmark: HTTP {} without a message id: {}",
-                    status.as_u16(),
-                    http::excerpt(&text, 200)
-                ),
-            });
+            return Err(http::accepted_without_id(self.name(), status, &text));
         }
-        let (code, detail) = match &answer {
-            Some(a) => (
-                a.error_code,
-                format!(
-                    "ErrorCode {}: {}",
-                    a.error_code.unwrap_or_default(),
-                    a.message.as_deref().unwrap_or_default()
-                ),
-            ),
-            None => (None, http::excerpt(&text, 200)),
-        };
-        let message = format!("postmark: HTTP {}: {detail}", status.as_u16());
+        let (code, detail, message) = http::coded_detail(
+            self.name(),
+            status,
+            "ErrorCode",
+            answer
+                .as_ref()
+                .map(|a| (a.error_code, a.message.as_deref())),
+            &text,
+        );
         Err(match code {
             Some(10 | 405 | 412) => SendError::ProviderRejected { message },
             Some(406 | 300) => SendError::Permanent { message },

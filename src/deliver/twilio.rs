@@ -80,29 +80,17 @@ impl SmsProvider for Twilio {
         let text = response.text().await.unwrap_or_default();
         let answer: Option<Answer> = serde_json::from_str(&text).ok();
         if status.is_success() {
-            return match answer.and_then(|a| a.sid) {
-                Some(sid) => Ok(sid),
-                None => Err(SendError::Unknown {
-                    message: format!(
-                        "twilio: HTTP {} without a message sid: {}",
-                        status.as_u16(),
-                        http::excerpt(&text, 200)
-                    ),
-                }),
-            };
+            return answer
+                .and_then(|a| a.sid)
+                .ok_or_else(|| http::accepted_without_id(self.name(), status, &text));
         }
-        let (code, detail) = match &answer {
-            Some(a) => (
-                a.code,
-                format!(
-                    "error {}: {}",
-                    a.code.unwrap_or_default(),
-                    a.message.as_deref().unwrap_or_default()
-                ),
-            ),
-            None => (None, http::excerpt(&text, 200)),
-        };
-        let message = format!("twilio: HTTP {}: {detail}", status.as_u16());
+        let (code, detail, message) = http::coded_detail(
+            self.name(),
+            status,
+            "error",
+            answer.as_ref().map(|a| (a.code, a.message.as_deref())),
+            &text,
+        );
         Err(match code {
             Some(20003 | 20005 | 20008) => SendError::ProviderRejected { message },
             Some(20429 | 14107) => SendError::Retryable {

@@ -87,6 +87,16 @@ async fn record(state: &AppState, report: &DeliveryReport<'_>) -> Result<Option<
     Ok(found)
 }
 
+/// Whether an email delivery status means the address must not be written to again.
+fn suppression_for(status: &str) -> Option<SuppressionReason> {
+    match status {
+        "bounced" => Some(SuppressionReason::HardBounce),
+        "complained" => Some(SuppressionReason::SpamComplaint),
+        "unsubscribed" => Some(SuppressionReason::Unsubscribed),
+        _ => None,
+    }
+}
+
 fn form(body: &[u8]) -> Vec<(String, String)> {
     url::form_urlencoded::parse(body)
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
@@ -285,13 +295,7 @@ async fn sendgrid_events(
             },
         )
         .await?;
-        let reason = match status {
-            "bounced" => Some(SuppressionReason::HardBounce),
-            "complained" => Some(SuppressionReason::SpamComplaint),
-            "unsubscribed" => Some(SuppressionReason::Unsubscribed),
-            _ => None,
-        };
-        if let (Some(reason), Some(email)) = (reason, text("email")) {
+        if let (Some(reason), Some(email)) = (suppression_for(status), text("email")) {
             state
                 .store
                 .suppress(Channel::Email, email, reason, "sendgrid", text("reason"))
@@ -361,13 +365,7 @@ async fn postmark_events(
     )
     .await?;
     let address = text("Email").or(text("Recipient"));
-    let reason = match status {
-        "bounced" => Some(SuppressionReason::HardBounce),
-        "complained" => Some(SuppressionReason::SpamComplaint),
-        "unsubscribed" => Some(SuppressionReason::Unsubscribed),
-        _ => None,
-    };
-    match (reason, address) {
+    match (suppression_for(status), address) {
         (Some(reason), Some(email)) => {
             state
                 .store
