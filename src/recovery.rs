@@ -157,6 +157,7 @@ impl Recorder {
                     declined: settled.declined,
                     escalation: settled.escalation,
                     messages,
+                    template_version: self.templates.version(),
                     instance: &self.config.instance_name,
                 },
             )

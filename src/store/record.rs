@@ -72,6 +72,8 @@ pub struct Outcome<'a> {
     pub escalation: Option<String>,
     /// The rendered messages.
     pub messages: Vec<NewMessage>,
+    /// Which template texts they were rendered with.
+    pub template_version: &'a str,
     /// This replica's name: the `source` of the outcome events.
     pub instance: &'a str,
 }
@@ -339,6 +341,7 @@ impl IncidentTx {
             incident.key.id(),
             incident.event_type.as_str(),
             &standby_for as &[Option<Uuid>],
+            outcome.template_version,
         )
         .fetch_one(&mut *self.tx)
         .await?;

@@ -35,6 +35,7 @@ use std::sync::Arc;
 use handlebars::Handlebars;
 use handlebars::template::Template;
 use serde_json::Value;
+use sha2::Digest;
 
 use crate::config::{Config, StoreInfo};
 use crate::incident::{Incident, Locale};
@@ -275,6 +276,8 @@ pub struct Templates {
     variants: BTreeMap<(String, Channel), BTreeMap<String, Variant>>,
     settings: Settings,
     inliner: css_inline::CSSInliner<'static>,
+    /// SHA-256 of every source's name and text: which texts a message was rendered with.
+    version: String,
 }
 
 impl fmt::Debug for Templates {
@@ -318,6 +321,21 @@ impl Templates {
             helpers::register(registry, &formats, html);
         };
         let loaded = load::build(sources, &settings.default_locale, &register);
+        let mut sorted: Vec<&Source> = sources.iter().collect();
+        sorted.sort_by(|a, b| a.name.cmp(&b.name));
+        let mut digest = sha2::Sha256::new();
+        for source in sorted {
+            // Lengths first, so no two different sets of files can hash alike.
+            digest.update((source.name.len() as u64).to_le_bytes());
+            digest.update(source.name.as_bytes());
+            digest.update((source.text.len() as u64).to_le_bytes());
+            digest.update(source.text.as_bytes());
+        }
+        let version = digest
+            .finalize()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
         let inliner = css_inline::CSSInliner::options()
             // Media queries (mobile, dark mode) cannot be inlined; keep them in a <style>.
             .keep_at_rules(true)
@@ -329,9 +347,16 @@ impl Templates {
                 variants: loaded.variants,
                 settings: settings.clone(),
                 inliner,
+                version,
             },
             loaded.diagnostics,
         )
+    }
+
+    /// Which texts these are: SHA-256 of every template file's name and text, recorded with
+    /// each message rendered from them.
+    pub fn version(&self) -> &str {
+        &self.version
     }
 
     /// True when a template exists for `key` and `channel` in the default locale.
@@ -866,6 +891,26 @@ mod tests {
             plain(&on, "k", Channel::Sms, &incident).unwrap().text,
             "Tu pedido llegara 129,90 €"
         );
+    }
+
+    #[test]
+    fn the_version_names_the_texts_not_their_order() {
+        let source = |name: &str, text: &str| Source {
+            name: name.to_owned(),
+            path: PathBuf::from(name),
+            text: text.to_owned(),
+        };
+        let a = source("k/sms.en.hbs", "Sorry");
+        let b = source("k/sms.es.hbs", "Lo sentimos");
+        let settings = Settings::new(&en());
+        let one = Templates::from_sources(&[a.clone(), b.clone()], &settings).unwrap();
+        let other_order = Templates::from_sources(&[b.clone(), a.clone()], &settings).unwrap();
+        assert_eq!(one.version(), other_order.version());
+        assert_eq!(one.version().len(), 64);
+        let edited =
+            Templates::from_sources(&[a, source("k/sms.es.hbs", "Lo sentimos.")], &settings)
+                .unwrap();
+        assert_ne!(one.version(), edited.version());
     }
 
     #[test]

@@ -242,6 +242,17 @@ impl TestApp {
     }
 
     /// Waits until a count query returns at least `n`.
+    /// Messages sent that were rendered with template texts `version`.
+    pub async fn count_of_version(&self, version: &str) -> i64 {
+        sqlx::query_scalar(
+            "select count(*) from outbox where status = 'sent' and template_version = $1",
+        )
+        .bind(version)
+        .fetch_one(&self.pool)
+        .await
+        .expect("count")
+    }
+
     pub async fn wait_for_count(&self, sql: &'static str, n: i64) {
         wait_until(&format!("{sql} >= {n}"), || async {
             (self.count(sql).await >= n).then_some(())

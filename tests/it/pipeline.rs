@@ -68,6 +68,17 @@ async fn each_incident_type_produces_one_message_with_its_content() {
             .find(|(_, text, _)| text.contains(number))
             .unwrap_or_else(|| panic!("no email mentions {number}"))
     };
+    // Each message records which template texts it was rendered with.
+    let shipped = amends::templates::Templates::load(
+        std::path::Path::new(&crate::helpers::repo("templates")),
+        &amends::templates::Settings::new(&amends::incident::Locale::parse("en").unwrap()),
+    )
+    .unwrap();
+    assert_eq!(
+        app.count_of_version(shipped.version()).await,
+        3,
+        "every message names the shipped templates' version"
+    );
     // The sample customer reads Spanish in Madrid: the text, money and dates are hers.
     let (_, text, _) = find("#10042");
     assert!(

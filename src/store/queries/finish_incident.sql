@@ -10,10 +10,10 @@ with decided as (
 ), queued as (
     -- A message with standby_for ($38) is held in reserve: sent only if that one fails.
     insert into outbox (outbox_id, incident_id, channel, recipient, recipient_name, locale,
-                        subject, body_text, body_html, due_at, status, standby_for)
+                        subject, body_text, body_html, due_at, status, standby_for, template_version)
     select m.outbox_id, d.incident_id, m.channel, m.recipient, m.recipient_name, $13,
            m.subject, m.body_text, m.body_html, d.send_at,
-           case when m.standby_for is null then 'pending' else 'standby' end, m.standby_for
+           case when m.standby_for is null then 'pending' else 'standby' end, m.standby_for, $39
     from decided d,
          unnest($14::uuid[], $15::text[], $16::text[], $17::text[], $18::text[], $19::text[], $20::text[],
                 $38::uuid[])
