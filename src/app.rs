@@ -13,7 +13,7 @@ use crate::deliver::{Announcer, Dispatcher, TransportError, Transports};
 use crate::http::{self, AppState};
 use crate::ingest::Ingest;
 use crate::policy::{Channel, Policy, PolicyError};
-use crate::reload::{PolicyCell, PolicyReloader};
+use crate::reload::{PolicyCell, PolicyReloader, TemplateReloader, TemplatesCell};
 use crate::store::{Store, StoreError};
 use crate::telemetry::Metrics;
 use crate::templates::{TemplateError, Templates};
@@ -58,16 +58,33 @@ pub enum AppError {
     Serve(#[source] std::io::Error),
 }
 
-/// Loads the policy and the templates, and checks that every rule's templates exist.
-pub fn load_content(config: &Config) -> Result<(Policy, Templates), AppError> {
-    let policy = Policy::load(&config.policy)?;
-    let templates = Templates::load(
-        &config.templates_dir,
-        &crate::templates::Settings::of(config),
-    )?;
-    check_templates(&policy, &templates)?;
-    Ok((policy, templates))
+/// The template files in force: the shipped ones, each replaced by its published version in
+/// the database where there is one.
+pub async fn current_sources(
+    store: &Store,
+    dir: &std::path::Path,
+) -> Result<Vec<crate::templates::Source>, AppError> {
+    let shipped = crate::templates::read_sources(dir)?;
+    let published = store.published_templates().await?;
+    Ok(crate::templates::overlay(
+        shipped,
+        published.into_iter().map(|p| (p.name, p.version, p.body)),
+    ))
 }
+
+/// The templates in force, built from [`current_sources`].
+pub async fn current_templates(
+    store: &Store,
+    dir: &std::path::Path,
+    settings: &crate::templates::Settings,
+) -> Result<Templates, AppError> {
+    let sources = current_sources(store, dir).await?;
+    Ok(Templates::from_sources(&sources, settings)?)
+}
+
+/// How often the templates are rebuilt even without a notification (one that was missed while
+/// the listening connection was down is caught by this).
+const TEMPLATE_POLL: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Checks that every template a rule may send exists in the default locale, on every channel:
 /// a rule's channels fall back to the others when they cannot reach a customer.
@@ -91,7 +108,7 @@ pub struct App {
     config: Arc<Config>,
     store: Store,
     policy: PolicyCell,
-    templates: Arc<Templates>,
+    templates: TemplatesCell,
     transports: Transports,
     metrics: Arc<Metrics>,
     listener: TcpListener,
@@ -100,7 +117,7 @@ pub struct App {
 impl App {
     /// Loads content, opens (creating and migrating) the database and binds the HTTP port.
     pub async fn build(config: Config) -> Result<App, AppError> {
-        let (policy, templates) = load_content(&config)?;
+        let policy = Policy::load(&config.policy)?;
         let transports = Transports::from_config(&config)?;
         let store = Store::open(
             &config.database_url,
@@ -108,6 +125,13 @@ impl App {
             &config.instance_name,
         )
         .await?;
+        let templates = current_templates(
+            &store,
+            &config.templates_dir,
+            &crate::templates::Settings::of(&config),
+        )
+        .await?;
+        check_templates(&policy, &templates)?;
         let listener = TcpListener::bind(config.http_bind)
             .await
             .map_err(|source| AppError::Bind {
@@ -118,7 +142,7 @@ impl App {
             config: Arc::new(config),
             store,
             policy: Arc::new(arc_swap::ArcSwap::from_pointee(policy)),
-            templates: Arc::new(templates),
+            templates: Arc::new(arc_swap::ArcSwap::from_pointee(templates)),
             transports,
             metrics: Metrics::new(),
             listener,
@@ -154,6 +178,14 @@ impl App {
             cell: self.policy.clone(),
             templates: self.templates.clone(),
             interval: self.config.policy_reload_interval,
+        };
+        let template_reloader = TemplateReloader {
+            store: self.store.clone(),
+            dir: self.config.templates_dir.clone(),
+            settings: crate::templates::Settings::of(&self.config),
+            cell: self.templates.clone(),
+            policy: self.policy.clone(),
+            interval: TEMPLATE_POLL,
         };
         let dispatcher = Dispatcher::new(
             self.store.clone(),
@@ -201,6 +233,7 @@ impl App {
 
         let consumer = tokio::spawn(ingest.run(token.child_token()));
         let watcher = tokio::spawn(reloader.run(token.child_token()));
+        let template_watcher = tokio::spawn(template_reloader.run(token.child_token()));
         let sender = tokio::spawn(dispatcher.run(token.child_token()));
         // The announcer stops last, so the outcomes of the final sends are announced too.
         let announcer_token = CancellationToken::new();
@@ -212,7 +245,7 @@ impl App {
         let served = server.await.map_err(AppError::Serve);
         // However the server ended, the others must stop too.
         token.cancel();
-        for task in [consumer, sender, watcher] {
+        for task in [consumer, sender, watcher, template_watcher] {
             if let Err(e) = task.await {
                 tracing::error!(error = %e, "a task panicked");
             }

@@ -124,6 +124,35 @@ pub enum TemplatesCommand {
     },
     /// Render one template as a customer would get it, with the policy's offers.
     Preview(PreviewArgs),
+    /// Publish a new text for one template file: checked like `templates check`, then in force
+    /// on every running replica within seconds, with no restart.
+    Publish {
+        /// The file's name under the templates directory, e.g. order-delayed/sms.es.hbs.
+        name: String,
+        /// The file holding the new text.
+        file: PathBuf,
+        /// Who is publishing it (kept in the history).
+        #[arg(long, default_value = "cli")]
+        author: String,
+        /// Why (kept in the history).
+        #[arg(long)]
+        note: Option<String>,
+    },
+    /// Every version of one template file, newest first.
+    History {
+        /// The file's name under the templates directory.
+        name: String,
+    },
+    /// Publish an earlier version of one template file again.
+    Rollback {
+        /// The file's name under the templates directory.
+        name: String,
+        /// The version to restore.
+        version: i32,
+        /// Who is rolling back (kept in the history).
+        #[arg(long, default_value = "cli")]
+        author: String,
+    },
 }
 
 /// Arguments of `templates preview`.
@@ -188,6 +217,31 @@ pub async fn execute(cli: Cli) -> anyhow::Result<()> {
             templates_check(&config, dir.as_deref())
         }
         Command::Templates(TemplatesCommand::Preview(args)) => templates_preview(&config, &args),
+        Command::Templates(TemplatesCommand::Publish {
+            name,
+            file,
+            author,
+            note,
+        }) => {
+            let body = std::fs::read_to_string(&file)
+                .with_context(|| format!("cannot read {}", file.display()))?;
+            templates_publish(&config, &name, &body, &author, note.as_deref()).await
+        }
+        Command::Templates(TemplatesCommand::History { name }) => {
+            templates_history(&config, &name).await
+        }
+        Command::Templates(TemplatesCommand::Rollback {
+            name,
+            version,
+            author,
+        }) => {
+            let store = open_store(&config).await?;
+            let body = store.template_body(&name, version).await?;
+            store.close().await;
+            let body = body.with_context(|| format!("{name} has no version {version}"))?;
+            let note = format!("rollback to version {version}");
+            templates_publish(&config, &name, &body, &author, Some(&note)).await
+        }
         Command::Suppression(command) => suppression(&config, command).await,
     }
 }
@@ -536,9 +590,7 @@ fn templates_preview(config: &Config, args: &PreviewArgs) -> anyhow::Result<()> 
 }
 
 async fn suppression(config: &Config, command: SuppressionCommand) -> anyhow::Result<()> {
-    let store = Store::open(&config.database_url, 1, &config.instance_name)
-        .await
-        .context("suppression")?;
+    let store = open_store(config).await?;
     let channel = |name: &str| {
         name.parse::<Channel>()
             .map_err(|e| anyhow::anyhow!("--channel: {e}"))
@@ -599,4 +651,72 @@ async fn suppression(config: &Config, command: SuppressionCommand) -> anyhow::Re
     };
     store.close().await;
     result
+}
+
+async fn open_store(config: &Config) -> anyhow::Result<Store> {
+    Store::open(&config.database_url, 1, &config.instance_name)
+        .await
+        .context("database")
+}
+
+/// Checks `body` as `name` among the templates in force, and publishes it if nothing is wrong.
+async fn templates_publish(
+    config: &Config,
+    name: &str,
+    body: &str,
+    author: &str,
+    note: Option<&str>,
+) -> anyhow::Result<()> {
+    crate::templates::load_role(name).map_err(|why| anyhow::anyhow!("{name}: {why}"))?;
+    let store = open_store(config).await?;
+    let result = async {
+        let sources = crate::app::current_sources(&store, &config.templates_dir).await?;
+        let candidate = crate::templates::overlay(sources, [(name.to_owned(), 0, body.to_owned())]);
+        let settings = Settings::of(config);
+        let report = crate::templates::check::check(
+            &candidate,
+            &settings,
+            &config.store,
+            config.sms.max_segments,
+        );
+        for diagnostic in &report.diagnostics {
+            println!("{diagnostic}");
+        }
+        if report.errors() > 0 {
+            bail!("not published: {} template error(s)", report.errors());
+        }
+        let templates = Templates::from_sources(&candidate, &settings)?;
+        let policy = Policy::load(&config.policy)?;
+        crate::app::check_templates(&policy, &templates)?;
+        let version = store.publish_template(name, body, author, note).await?;
+        println!("{name} version {version} published; running replicas reload it within seconds");
+        Ok(())
+    }
+    .await;
+    store.close().await;
+    result
+}
+
+async fn templates_history(config: &Config, name: &str) -> anyhow::Result<()> {
+    let store = open_store(config).await?;
+    let history = store.template_history(name).await;
+    store.close().await;
+    let history = history?;
+    if history.is_empty() {
+        println!("{name}: no edits; the shipped file is in force");
+    }
+    for edit in &history {
+        println!(
+            "version {:<4} {:<9} {} by {}{}",
+            edit.version,
+            edit.status,
+            edit.created_at.format("%Y-%m-%d %H:%M UTC"),
+            edit.author,
+            edit.note
+                .as_deref()
+                .map(|n| format!(": {n}"))
+                .unwrap_or_default()
+        );
+    }
+    Ok(())
 }

@@ -28,7 +28,6 @@ use crate::recovery::{Recorded, Recorder, RecoveryError};
 use crate::reload::PolicyCell;
 use crate::store::{Store, StoreError};
 use crate::telemetry::Metrics;
-use crate::templates::Templates;
 
 /// Header that carries, on a dead-lettered message, why it could not be processed.
 pub const ERROR_HEADER: &str = "x-amends-error";
@@ -76,7 +75,7 @@ impl Ingest {
         config: Arc<Config>,
         store: Store,
         policy: PolicyCell,
-        templates: Arc<Templates>,
+        templates: crate::reload::TemplatesCell,
         metrics: Arc<Metrics>,
         wake: Arc<Notify>,
         announce: Arc<Notify>,

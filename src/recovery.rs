@@ -13,6 +13,7 @@ use crate::config::Config;
 use crate::incident::Incident;
 use crate::policy::{Channel, Decision, History, Offer, Policy};
 use crate::reload::PolicyCell;
+use crate::reload::TemplatesCell;
 use crate::store::{
     Begun, DeclinedOffer, HistoryWindows, IncidentTx, NewMessage, Outcome, Store, StoreError,
 };
@@ -72,7 +73,7 @@ pub struct Recorder {
     config: Arc<Config>,
     store: Store,
     policy: PolicyCell,
-    templates: Arc<Templates>,
+    templates: TemplatesCell,
 }
 
 impl Recorder {
@@ -81,7 +82,7 @@ impl Recorder {
         config: Arc<Config>,
         store: Store,
         policy: PolicyCell,
-        templates: Arc<Templates>,
+        templates: TemplatesCell,
     ) -> Recorder {
         Recorder {
             config,
@@ -118,8 +119,10 @@ impl Recorder {
         incident: &Incident,
         payload: &str,
     ) -> Result<Recorded, RecoveryError> {
-        // One policy for the whole incident, even if a reload lands meanwhile.
+        // One policy and one set of templates for the whole incident, even if a reload lands
+        // meanwhile.
         let policy = self.policy.load_full();
+        let templates = self.templates.load_full();
         let settings = policy.settings();
         let windows = HistoryWindows {
             history: settings.history_window,
@@ -136,7 +139,7 @@ impl Recorder {
         let now = Utc::now();
         let decision = policy.decide(incident, &history, now);
         let settled = settle(&policy, &decision, &history, incident, &mut tx, now).await?;
-        let messages = self.render(incident, &decision, &settled)?;
+        let messages = self.render(&templates, incident, &decision, &settled)?;
         let mut explanation = decision.explanation.clone();
         explanation.budget = settled.lines.clone();
         explanation.escalation = settled.escalation.clone();
@@ -157,7 +160,7 @@ impl Recorder {
                     declined: settled.declined,
                     escalation: settled.escalation,
                     messages,
-                    template_version: self.templates.version(),
+                    template_version: templates.version(),
                     instance: &self.config.instance_name,
                 },
             )
@@ -175,6 +178,7 @@ impl Recorder {
     /// Renders one message per chosen channel, with the offers that were granted.
     fn render(
         &self,
+        templates: &Templates,
         incident: &Incident,
         decision: &Decision,
         settled: &Settled,
@@ -191,7 +195,7 @@ impl Recorder {
             .channels
             .iter()
             .map(|&channel| {
-                let rendered = self.templates.render(
+                let rendered = templates.render(
                     &decision.template,
                     channel,
                     incident,

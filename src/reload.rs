@@ -1,4 +1,5 @@
-//! Policy reloading: the running daemon picks up a changed policy file within seconds.
+//! Reloading: the running daemon picks up a changed policy file, and template texts published in
+//! the database, within seconds.
 //!
 //! The file is polled rather than watched with inotify: polling sees every way a file can be
 //! replaced (an editor's rename, a Kubernetes ConfigMap's symlink swap, a network mount) and costs
@@ -18,6 +19,9 @@ use crate::templates::Templates;
 /// The policy in force, swapped atomically when the file changes.
 pub type PolicyCell = Arc<ArcSwap<Policy>>;
 
+/// The templates in force, swapped atomically when a version is published.
+pub type TemplatesCell = Arc<ArcSwap<Templates>>;
+
 /// Watches the policy file and swaps in each new version that passes the check.
 pub struct PolicyReloader {
     /// The file.
@@ -25,7 +29,7 @@ pub struct PolicyReloader {
     /// The policy in force.
     pub cell: PolicyCell,
     /// The templates the rules must name.
-    pub templates: Arc<Templates>,
+    pub templates: TemplatesCell,
     /// How often to look.
     pub interval: Duration,
 }
@@ -57,7 +61,7 @@ impl PolicyReloader {
                 continue;
             }
             let checked = Policy::parse(&text).and_then(|p| {
-                crate::app::check_templates(&p, &self.templates)
+                crate::app::check_templates(&p, &self.templates.load())
                     .map(|()| p)
                     .map_err(|e| e.to_string())
             });
@@ -81,6 +85,75 @@ impl PolicyReloader {
                     );
                     reported = Some(version);
                 }
+            }
+        }
+    }
+}
+
+/// Rebuilds the templates when a version is published (PostgreSQL `LISTEN amends_templates`),
+/// and every `interval` in case a notification was missed while the connection was down.
+pub struct TemplateReloader {
+    /// The database.
+    pub store: crate::store::Store,
+    /// The shipped templates directory.
+    pub dir: PathBuf,
+    /// How templates are chosen and SMS prepared.
+    pub settings: crate::templates::Settings,
+    /// The templates in force.
+    pub cell: TemplatesCell,
+    /// The policy, whose rules must keep their templates.
+    pub policy: PolicyCell,
+    /// The safety-net poll.
+    pub interval: Duration,
+}
+
+impl TemplateReloader {
+    /// Listens until `token` is cancelled.
+    pub async fn run(self, token: CancellationToken) {
+        let mut listener = match self.store.listen_for_templates().await {
+            Ok(listener) => Some(listener),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for template changes; polling only");
+                None
+            }
+        };
+        loop {
+            let notified = async {
+                match listener.as_mut() {
+                    // PgListener reconnects by itself; a missed notification is caught by the poll.
+                    Some(l) => l.recv().await.map(|_| ()).map_err(|e| e.to_string()),
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                _ = token.cancelled() => break,
+                result = notified => {
+                    if let Err(e) = result {
+                        tracing::warn!(error = %e, "template notifications interrupted");
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                    }
+                }
+                _ = tokio::time::sleep(self.interval) => {}
+            }
+            self.reload().await;
+        }
+    }
+
+    /// Builds the templates from the files and the published versions; swaps them in if they
+    /// differ and pass, else keeps the ones in force.
+    pub async fn reload(&self) {
+        match crate::app::current_templates(&self.store, &self.dir, &self.settings).await {
+            Ok(templates) if templates.version() == self.cell.load().version() => {}
+            Ok(templates) => {
+                if let Err(e) = crate::app::check_templates(&self.policy.load(), &templates) {
+                    tracing::error!(problem = %e, "published templates rejected; the ones in force stay");
+                    return;
+                }
+                tracing::info!(version = %&templates.version()[..12], "templates reloaded");
+                self.cell.store(Arc::new(templates));
+            }
+            Err(e) => {
+                tracing::error!(problem = %e, "published templates rejected; the ones in force stay")
             }
         }
     }

@@ -9,6 +9,7 @@ mod delivery;
 mod events;
 mod outbox;
 mod record;
+mod templates;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -22,6 +23,7 @@ pub use delivery::{DeliveryReport, Suppression, SuppressionReason, contact_key};
 pub use events::OutcomeEvent;
 pub use outbox::{AttemptOutcome, ClaimedMessage, FinishedAttempt};
 pub use record::{Begun, DeclinedOffer, HistoryWindows, IncidentTx, NewMessage, Outcome};
+pub use templates::{PublishedTemplate, TEMPLATES_CHANNEL, TemplateEdit};
 
 /// Errors of the store.
 #[derive(Debug, thiserror::Error)]

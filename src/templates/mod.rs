@@ -80,6 +80,31 @@ pub enum TemplateError {
     },
 }
 
+/// Whether `name` is a template file name amends reads (`order-delayed/sms.es.hbs`, …), and if
+/// not, why.
+pub fn load_role(name: &str) -> Result<(), String> {
+    load::role(name).map(|_| ())
+}
+
+/// `sources` with each of `edits` (name, version, text) in place of the file of that name, or
+/// added beside them; an edit is shown in messages as `<name> (version N)`.
+pub fn overlay(
+    mut sources: Vec<Source>,
+    edits: impl IntoIterator<Item = (String, i32, String)>,
+) -> Vec<Source> {
+    for (name, version, text) in edits {
+        let path = PathBuf::from(format!("{name} (version {version})"));
+        match sources.iter_mut().find(|s| s.name == name) {
+            Some(source) => {
+                source.path = path;
+                source.text = text;
+            }
+            None => sources.push(Source { name, path, text }),
+        }
+    }
+    sources
+}
+
 /// Reads every template file under `dir` (`<group>/<file>.hbs`), sorted by name.
 pub fn read_sources(dir: &Path) -> Result<Vec<Source>, TemplateError> {
     load::read_sources(dir)

@@ -130,3 +130,107 @@ fn preview_of_a_template_without_a_sample_asks_for_an_event() {
         output_of(&output)
     );
 }
+
+fn cli(app: &crate::helpers::TestApp, args: &[&str]) -> (bool, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_amends"))
+        .args(args)
+        .env("AMENDS_POLICY", repo("policy/default.toml"))
+        .env("AMENDS_TEMPLATES_DIR", repo("templates"))
+        .env("AMENDS_DATABASE_URL", app.names.database_url())
+        .output()
+        .expect("amends runs");
+    (output.status.success(), output_of(&output))
+}
+
+#[tokio::test]
+async fn a_published_template_takes_effect_on_every_replica_without_a_restart() {
+    let app = crate::helpers::spawn_app(&[]).await;
+    let replica = app.spawn_replica(&[]).await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let edited = dir.path().join("sms.es.hbs");
+    std::fs::write(
+        &edited,
+        "{{store.name}}: EDITADO. Tu pedido {{order.number}} llega con retraso.",
+    )
+    .expect("write");
+    let name = "order-delayed/sms.es.hbs";
+    let path = edited.display().to_string();
+    let (ok, text) = cli(
+        &app,
+        &[
+            "templates",
+            "publish",
+            name,
+            &path,
+            "--author",
+            "ana",
+            "--note",
+            "shorter",
+        ],
+    );
+    assert!(ok, "{text}");
+    assert!(text.contains("version 1 published"), "{text}");
+
+    let sms_only = |e: &mut serde_json::Value| {
+        e["data"]["customer"]
+            .as_object_mut()
+            .expect("customer")
+            .remove("email");
+    };
+    let edited_count =
+        "select count(*) from outbox where channel = 'sms' and body_text like '%EDITADO%'";
+    // The replicas were told at once; the first event after that gets the new text.
+    let mut sent = 0;
+    loop {
+        app.publish(&crate::helpers::event("order.delayed", sms_only))
+            .await;
+        sent += 1;
+        app.wait_for_count("select count(*) from outbox where channel = 'sms'", sent)
+            .await;
+        if app.count(edited_count).await > 0 {
+            break;
+        }
+        assert!(sent < 50, "the published text never took effect");
+    }
+    // From then on every message, whichever replica takes it, is the new text.
+    let before = app.count(edited_count).await;
+    for _ in 0..6 {
+        app.publish(&crate::helpers::event("order.delayed", sms_only))
+            .await;
+    }
+    app.wait_for_count(
+        "select count(*) from outbox where channel = 'sms'",
+        sent + 6,
+    )
+    .await;
+    assert_eq!(app.count(edited_count).await, before + 6);
+
+    // A text that fails the check is refused, and nothing is stored.
+    std::fs::write(
+        &edited,
+        "{{store.name}}:\n{{#if delay.new_eta}} {{delay.eta}}{{/if}}",
+    )
+    .expect("write");
+    let (ok, text) = cli(&app, &["templates", "publish", name, &path]);
+    assert!(!ok, "{text}");
+    assert!(
+        text.contains("not published") && text.contains("delay.eta"),
+        "{text}"
+    );
+    assert_eq!(app.count("select count(*) from template_edit").await, 1);
+
+    // Rolling back publishes the earlier text again, as a new version; history keeps both.
+    let (ok, text) = cli(&app, &["templates", "rollback", name, "1"]);
+    assert!(ok, "{text}");
+    assert!(text.contains("version 2 published"), "{text}");
+    let (ok, text) = cli(&app, &["templates", "history", name]);
+    assert!(ok, "{text}");
+    assert!(text.contains("version 2    published"), "{text}");
+    assert!(text.contains("rollback to version 1"), "{text}");
+    assert!(
+        text.contains("version 1    retired") && text.contains("by ana: shorter"),
+        "{text}"
+    );
+    replica.stop().await;
+    app.stop().await;
+}
