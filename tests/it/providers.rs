@@ -105,6 +105,50 @@ fn field<'a>(form: &'a [(String, String)], key: &str) -> Option<&'a str> {
     form.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
 }
 
+/// A daemon sending SMS through the Twilio server and, after it, the Vonage one if given.
+async fn sms_app(
+    twilio: &MockServer,
+    vonage: Option<&MockServer>,
+    extra: &[(&str, &str)],
+) -> crate::helpers::TestApp {
+    let twilio_url = twilio.uri();
+    let vonage_url = vonage.map(|v| v.uri()).unwrap_or_default();
+    let mut env = vec![
+        (
+            "AMENDS_SMS_TRANSPORT",
+            if vonage.is_some() {
+                "twilio,vonage"
+            } else {
+                "twilio"
+            },
+        ),
+        ("AMENDS_TWILIO_ACCOUNT_SID", "AC123"),
+        ("AMENDS_TWILIO_AUTH_TOKEN", "twilio-token"),
+        ("AMENDS_TWILIO_FROM", "+15550001111"),
+        ("AMENDS_TWILIO_BASE_URL", twilio_url.as_str()),
+    ];
+    if vonage.is_some() {
+        env.extend([
+            ("AMENDS_VONAGE_API_KEY", "vkey"),
+            ("AMENDS_VONAGE_API_SECRET", "vsecret"),
+            ("AMENDS_VONAGE_FROM", "Northwind"),
+            ("AMENDS_VONAGE_BASE_URL", vonage_url.as_str()),
+        ]);
+    }
+    env.extend_from_slice(extra);
+    spawn_app(&env).await
+}
+
+/// An event whose customer can be reached only by SMS.
+fn sms_only_event() -> Value {
+    event("order.delayed", |e| {
+        e["data"]["customer"]
+            .as_object_mut()
+            .expect("customer")
+            .remove("email");
+    })
+}
+
 #[tokio::test]
 async fn sendgrid_sends_the_documented_request_and_reads_the_message_id() {
     let server = MockServer::start().await;
@@ -423,26 +467,9 @@ async fn the_daemon_fails_over_from_a_refusing_twilio_to_vonage() {
         .expect(1)
         .mount(&vonage_server)
         .await;
-    let app = spawn_app(&[
-        ("AMENDS_SMS_TRANSPORT", "twilio,vonage"),
-        ("AMENDS_TWILIO_ACCOUNT_SID", "AC123"),
-        ("AMENDS_TWILIO_AUTH_TOKEN", "twilio-token"),
-        ("AMENDS_TWILIO_FROM", "+15550001111"),
-        ("AMENDS_TWILIO_BASE_URL", twilio_server.uri().as_str()),
-        ("AMENDS_VONAGE_API_KEY", "vkey"),
-        ("AMENDS_VONAGE_API_SECRET", "vsecret"),
-        ("AMENDS_VONAGE_FROM", "Northwind"),
-        ("AMENDS_VONAGE_BASE_URL", vonage_server.uri().as_str()),
-    ])
-    .await;
+    let app = sms_app(&twilio_server, Some(&vonage_server), &[]).await;
     // A customer reachable only by SMS.
-    app.publish(&event("order.delayed", |e| {
-        e["data"]["customer"]
-            .as_object_mut()
-            .unwrap()
-            .remove("email");
-    }))
-    .await;
+    app.publish(&sms_only_event()).await;
     app.wait_for_count(
         "select count(*) from outbox where status = 'sent' and channel = 'sms'",
         1,
@@ -511,27 +538,16 @@ async fn a_failing_provider_is_skipped_once_its_breaker_opens() {
         })))
         .mount(&vonage_server)
         .await;
-    let app = spawn_app(&[
-        ("AMENDS_SMS_TRANSPORT", "twilio,vonage"),
-        ("AMENDS_PROVIDER_FAILURE_THRESHOLD", "2"),
-        ("AMENDS_PROVIDER_COOL_OFF", "10m"),
-        ("AMENDS_TWILIO_ACCOUNT_SID", "AC123"),
-        ("AMENDS_TWILIO_AUTH_TOKEN", "twilio-token"),
-        ("AMENDS_TWILIO_FROM", "+15550001111"),
-        ("AMENDS_TWILIO_BASE_URL", twilio_server.uri().as_str()),
-        ("AMENDS_VONAGE_API_KEY", "vkey"),
-        ("AMENDS_VONAGE_API_SECRET", "vsecret"),
-        ("AMENDS_VONAGE_FROM", "Northwind"),
-        ("AMENDS_VONAGE_BASE_URL", vonage_server.uri().as_str()),
-    ])
+    let app = sms_app(
+        &twilio_server,
+        Some(&vonage_server),
+        &[
+            ("AMENDS_PROVIDER_FAILURE_THRESHOLD", "2"),
+            ("AMENDS_PROVIDER_COOL_OFF", "10m"),
+        ],
+    )
     .await;
-    let sms_only = |e: &mut Value| {
-        e["data"]["customer"]
-            .as_object_mut()
-            .unwrap()
-            .remove("email");
-    };
-    app.publish(&event("order.delayed", sms_only)).await;
+    app.publish(&sms_only_event()).await;
     app.wait_for_count("select count(*) from outbox where status = 'sent'", 1)
         .await;
     // First attempt: Twilio's 503, retried. Second: its second 503 opens the breaker, and
@@ -551,7 +567,7 @@ async fn a_failing_provider_is_skipped_once_its_breaker_opens() {
     assert_eq!(twilio_server.received_requests().await.unwrap().len(), 2);
 
     // While the breaker is open, the next message goes straight to Vonage.
-    app.publish(&event("order.delayed", sms_only)).await;
+    app.publish(&sms_only_event()).await;
     app.wait_for_count("select count(*) from outbox where status = 'sent'", 2)
         .await;
     assert_eq!(twilio_server.received_requests().await.unwrap().len(), 2);
@@ -661,21 +677,8 @@ async fn a_500_or_a_429_is_retried_and_the_sms_goes_out_once() {
             .with_priority(2)
             .mount(&server)
             .await;
-        let app = spawn_app(&[
-            ("AMENDS_SMS_TRANSPORT", "twilio"),
-            ("AMENDS_TWILIO_ACCOUNT_SID", "AC123"),
-            ("AMENDS_TWILIO_AUTH_TOKEN", "twilio-token"),
-            ("AMENDS_TWILIO_FROM", "+15550001111"),
-            ("AMENDS_TWILIO_BASE_URL", server.uri().as_str()),
-        ])
-        .await;
-        app.publish(&event("order.delayed", |e| {
-            e["data"]["customer"]
-                .as_object_mut()
-                .unwrap()
-                .remove("email");
-        }))
-        .await;
+        let app = sms_app(&server, None, &[]).await;
+        app.publish(&sms_only_event()).await;
         app.wait_for_count("select count(*) from outbox where status = 'sent'", 1)
             .await;
         let attempts: Vec<(String, Option<String>)> =
