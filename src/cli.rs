@@ -1,5 +1,6 @@
 //! The command line (CONTRACT §4): `run`, `migrate`, `publish`, `policy check`, `policy explain`,
-//! `templates check`, `templates preview`, and `suppression list|add|lift`.
+//! `templates check|preview|publish|history|rollback`, `suppression list|add|lift` and
+//! `dead-letters list|replay`.
 
 use std::path::PathBuf;
 
@@ -47,6 +48,29 @@ pub enum Command {
     /// The contacts amends must not write to (bounces, complaints, STOP), and lifting them.
     #[command(subcommand)]
     Suppression(SuppressionCommand),
+    /// The messages that could not be processed: why, and replaying them after a fix.
+    #[command(subcommand, name = "dead-letters")]
+    DeadLetters(DeadLettersCommand),
+}
+
+/// `dead-letters` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum DeadLettersCommand {
+    /// List the messages in the dead-letter queue with why each is there (all stay in it).
+    List {
+        /// At most this many.
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+    },
+    /// Send messages back to the orders exchange, as they first arrived.
+    #[group(required = true, multiple = false)]
+    Replay {
+        /// The event id of the message to replay.
+        id: Option<String>,
+        /// Replay every message in the queue.
+        #[arg(long)]
+        all: bool,
+    },
 }
 
 /// `suppression` subcommands.
@@ -243,6 +267,7 @@ pub async fn execute(cli: Cli) -> anyhow::Result<()> {
             templates_publish(&config, &name, &body, &author, Some(&note)).await
         }
         Command::Suppression(command) => suppression(&config, command).await,
+        Command::DeadLetters(command) => dead_letters(&config, command).await,
     }
 }
 
@@ -719,4 +744,52 @@ async fn templates_history(config: &Config, name: &str) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+async fn dead_letters(config: &Config, command: DeadLettersCommand) -> anyhow::Result<()> {
+    let connection = broker::connect(&config.amqp_url, "amends-dead-letters").await?;
+    let channel = broker::confirm_channel(&connection).await?;
+    broker::declare_topology(&channel, &config.amqp).await?;
+    let result = match command {
+        DeadLettersCommand::List { limit } => {
+            let letters = crate::dead_letters::list(&channel, &config.amqp, limit).await?;
+            for letter in &letters {
+                println!(
+                    "{}  {}  {} bytes  {}",
+                    letter.id.as_deref().unwrap_or("(no id)"),
+                    if letter.routing_key.is_empty() {
+                        "(no routing key)"
+                    } else {
+                        &letter.routing_key
+                    },
+                    letter.size,
+                    letter.error
+                );
+            }
+            println!(
+                "{} message(s) in {}",
+                letters.len(),
+                config.amqp.dead_letter_queue
+            );
+            Ok(())
+        }
+        DeadLettersCommand::Replay { id, all: _ } => {
+            let replayed =
+                crate::dead_letters::replay(&channel, &config.amqp, id.as_deref()).await?;
+            match (replayed, id) {
+                (0, Some(id)) => Err(anyhow::anyhow!(
+                    "no message with id {id} in the dead-letter queue"
+                )),
+                (n, _) => {
+                    println!(
+                        "{n} message(s) replayed to {:?}",
+                        config.amqp.orders_exchange
+                    );
+                    Ok(())
+                }
+            }
+        }
+    };
+    let _ = connection.close(200, "done".into()).await;
+    result
 }

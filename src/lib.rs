@@ -5,12 +5,14 @@
 //! - [`ingest`]: consume order events from RabbitMQ, dead-letter what cannot be processed;
 //! - [`incident`]: parse and validate a CloudEvent into a typed incident (pure);
 //! - [`policy`]: decide template, channels, offers and escalation for an incident (pure);
-//!   [`reload`] swaps in a changed policy file while the daemon runs;
 //! - [`templates`]: render the message per channel and locale (pure);
 //! - [`store`]: record incident, decision, compensation ledger, budgets, escalations and outbox
 //!   rows in one transaction (PostgreSQL);
-//! - [`deliver`]: claim due outbox rows with a lease and send them through transports;
-//! - [`http`]: health, readiness and metrics.
+//! - [`deliver`]: claim due outbox rows with a lease and send them through the providers, with
+//!   retries, failover, circuit breakers and rate limits;
+//! - [`reload`]: swap in a changed policy file or published template texts while running;
+//! - [`dead_letters`]: list and replay the messages that could not be processed;
+//! - [`http`]: health, readiness and metrics, and the signed provider webhooks.
 //!
 //! [`app`] wires them together; [`config`] loads the configuration; [`cli`] is the command line.
 
@@ -21,6 +23,7 @@ pub mod app;
 pub mod broker;
 pub mod cli;
 pub mod config;
+pub mod dead_letters;
 pub mod deliver;
 pub mod http;
 pub mod incident;

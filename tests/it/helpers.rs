@@ -208,6 +208,23 @@ impl TestApp {
         .expect("publish");
     }
 
+    /// Puts `body` straight into the dead-letter queue, as amends does when it gives up on one.
+    pub async fn put_dead_letter(&self, body: &[u8], headers: lapin::types::FieldTable) {
+        let properties = BasicProperties::default()
+            .with_delivery_mode(2)
+            .with_content_type("application/cloudevents+json".into())
+            .with_headers(headers);
+        amends::broker::publish_confirmed(
+            &self.publish_channel,
+            "",
+            &self.names.dead,
+            body,
+            properties,
+        )
+        .await
+        .expect("publish");
+    }
+
     /// Publishes a CloudEvent routed by its type.
     pub async fn publish(&self, event: &Value) {
         let routing_key = event["type"].as_str().unwrap_or("order.delayed").to_owned();

@@ -501,3 +501,71 @@ async fn two_replicas_share_the_work_and_send_each_message_once() {
     second.stop().await;
     first.stop().await;
 }
+
+#[tokio::test]
+async fn dead_letters_are_listed_with_their_reason_and_replayed_after_a_fix() {
+    use lapin::types::{AMQPValue, FieldTable};
+    let app = spawn_app(&[]).await;
+    // One the daemon refuses, and one a past failure left behind (since fixed).
+    app.publish_raw("order.delayed", b"{not json", Some("application/json"))
+        .await;
+    let waiting = event("order.delayed", |_| {});
+    let mut headers = FieldTable::default();
+    for (name, value) in [
+        (
+            "x-amends-error",
+            "rendering order-delayed: the template was broken",
+        ),
+        ("x-amends-original-exchange", app.names.exchange.as_str()),
+        ("x-amends-original-routing-key", "order.delayed"),
+    ] {
+        headers.insert(name.into(), AMQPValue::LongString(value.into()));
+    }
+    app.put_dead_letter(&serde_json::to_vec(&waiting).unwrap(), headers)
+        .await;
+
+    let env = app.names.env(app.outbox.path());
+    let amends = |args: &[&str]| {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_amends"))
+            .args(args)
+            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .output()
+            .expect("amends runs");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        (output.status.success(), text)
+    };
+    let id = waiting["id"].as_str().unwrap();
+    // The daemon dead-letters the malformed one in a moment.
+    let text = crate::helpers::wait_until("both messages in the dead-letter queue", || async {
+        let (ok, text) = amends(&["dead-letters", "list"]);
+        (ok && text.contains("2 message(s)")).then_some(text)
+    })
+    .await;
+    assert!(text.contains(&format!("{id}  order.delayed")), "{text}");
+    assert!(text.contains("the template was broken"), "{text}");
+    assert!(
+        text.contains("not valid JSON") || text.contains("JSON"),
+        "{text}"
+    );
+    // Listing left both in the queue.
+    let (_, again) = amends(&["dead-letters", "list"]);
+    assert!(again.contains("2 message(s)"), "{again}");
+
+    let (ok, text) = amends(&["dead-letters", "replay", id]);
+    assert!(ok, "{text}");
+    assert!(text.contains("1 message(s) replayed"), "{text}");
+    app.wait_for_count("select count(*) from outbox where status = 'sent'", 1)
+        .await;
+    let (_, left) = amends(&["dead-letters", "list"]);
+    assert!(
+        left.contains("1 message(s)") && !left.contains(id),
+        "{left}"
+    );
+    let (ok, text) = amends(&["dead-letters", "replay", id]);
+    assert!(!ok && text.contains("no message with id"), "{text}");
+    app.stop().await;
+}
