@@ -162,6 +162,16 @@ pub enum TemplatesCommand {
         #[arg(long)]
         note: Option<String>,
     },
+    /// Send one template, rendered for its sample event, to an address or number you give:
+    /// marked as a test, sent through the configured providers, never recorded as a message.
+    SendTest {
+        /// What to render, as for `preview`.
+        #[command(flatten)]
+        preview: PreviewArgs,
+        /// The address (email) or number in E.164 (SMS) to send it to.
+        #[arg(long)]
+        to: String,
+    },
     /// Every version of one template file, newest first.
     History {
         /// The file's name under the templates directory.
@@ -250,6 +260,9 @@ pub async fn execute(cli: Cli) -> anyhow::Result<()> {
             let body = std::fs::read_to_string(&file)
                 .with_context(|| format!("cannot read {}", file.display()))?;
             templates_publish(&config, &name, &body, &author, note.as_deref()).await
+        }
+        Command::Templates(TemplatesCommand::SendTest { preview, to }) => {
+            templates_send_test(&config, &preview, &to).await
         }
         Command::Templates(TemplatesCommand::History { name }) => {
             templates_history(&config, &name).await
@@ -481,7 +494,16 @@ fn templates_check(config: &Config, dir: Option<&std::path::Path>) -> anyhow::Re
     Ok(())
 }
 
-fn templates_preview(config: &Config, args: &PreviewArgs) -> anyhow::Result<()> {
+/// Renders `args.template` for the sample (or given) event as that customer would get it, with
+/// the policy's offers and fresh codes, printing which rule gave them.
+fn render_sample(
+    config: &Config,
+    args: &PreviewArgs,
+) -> anyhow::Result<(
+    crate::incident::Incident,
+    Channel,
+    crate::templates::Rendered,
+)> {
     let templates = Templates::load(&config.templates_dir, &Settings::of(config))?;
     let mut incident = match &args.event {
         Some(path) => {
@@ -551,6 +573,11 @@ fn templates_preview(config: &Config, args: &PreviewArgs) -> anyhow::Result<()> 
         sent_at: now,
     };
     let message = templates.render(&args.template, channel, &incident, &config.store, &recovery)?;
+    Ok((incident, channel, message))
+}
+
+fn templates_preview(config: &Config, args: &PreviewArgs) -> anyhow::Result<()> {
+    let (incident, channel, message) = render_sample(config, args)?;
     println!(
         "template {} {channel}, locale {} (customer {})",
         args.template, message.locale, incident.customer.locale
@@ -792,4 +819,44 @@ async fn dead_letters(config: &Config, command: DeadLettersCommand) -> anyhow::R
     };
     let _ = connection.close(200, "done".into()).await;
     result
+}
+
+/// The banner a test message carries, so nobody takes it for a real one.
+const TEST_MARK: &str = "[TEST]";
+
+async fn templates_send_test(config: &Config, args: &PreviewArgs, to: &str) -> anyhow::Result<()> {
+    let (_, channel, message) = render_sample(config, args)?;
+    let recipient = match channel {
+        Channel::Email => crate::incident::EmailAddress::parse(to)
+            .map(|e| e.as_str().to_owned())
+            .map_err(|e| anyhow::anyhow!("--to: {e}"))?,
+        Channel::Sms => crate::incident::PhoneNumber::parse(to)
+            .map(|p| p.as_str().to_owned())
+            .map_err(|e| anyhow::anyhow!("--to: {e}"))?,
+    };
+    let html = message.html.map(|html| {
+        let banner = "<div style=\"padding:12px;background:#fff3cd;color:#5c4400;font:bold 14px sans-serif;text-align:center\">TEST MESSAGE: not sent to any customer</div>";
+        match html.find("<body").and_then(|i| html[i..].find('>').map(|j| i + j + 1)) {
+            Some(at) => format!("{}{banner}{}", &html[..at], &html[at..]),
+            None => format!("{banner}{html}"),
+        }
+    });
+    let test = crate::store::ClaimedMessage {
+        outbox_id: uuid::Uuid::now_v7(),
+        incident_id: uuid::Uuid::nil(),
+        channel,
+        recipient,
+        recipient_name: None,
+        locale: message.locale.clone(),
+        subject: message.subject.map(|s| format!("{TEST_MARK} {s}")),
+        body_text: format!("{TEST_MARK} {}", message.text),
+        body_html: html,
+        attempt: 1,
+    };
+    let transports = crate::deliver::Transports::from_config(config)?;
+    let (provider, id) = transports.send_test(&test).await?;
+    println!(
+        "test {channel} sent through {provider} (id {id}); it is not recorded as a customer message"
+    );
+    Ok(())
 }

@@ -237,6 +237,26 @@ impl Transports {
         }
     }
 
+    /// Sends `message` once through the channel's providers in order, failing over as a real
+    /// send does, but with no retry, no breaker and no record: for a person's test message.
+    /// The provider used and its id for the message.
+    pub async fn send_test(
+        &self,
+        message: &ClaimedMessage,
+    ) -> Result<(&'static str, String), SendError> {
+        let mut last = Err(SendError::ProviderRejected {
+            message: format!("no transport configured for {}", message.channel),
+        });
+        for route in self.for_channel(message.channel) {
+            match self.send_with(&route.transport, message).await {
+                Ok(id) => return Ok((route.transport.name(), id)),
+                Err(e @ SendError::ProviderRejected { .. }) => last = Err(e),
+                Err(e) => return Err(e),
+            }
+        }
+        last
+    }
+
     /// Channels whose first transport can safely repeat an interrupted send.
     fn resend_safe_channels(&self) -> Vec<Channel> {
         [Channel::Email, Channel::Sms]

@@ -234,3 +234,82 @@ async fn a_published_template_takes_effect_on_every_replica_without_a_restart() 
     replica.stop().await;
     app.stop().await;
 }
+
+#[test]
+fn a_test_message_goes_to_the_address_given_marked_as_a_test() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let outbox = dir.path().join("outbox");
+    let output = Command::new(env!("CARGO_BIN_EXE_amends"))
+        .args([
+            "templates",
+            "send-test",
+            "order-delayed",
+            "--channel",
+            "email",
+            "--locale",
+            "es-ES",
+            "--to",
+            "Coordinator@Shop.example",
+        ])
+        .env("AMENDS_POLICY", repo("policy/default.toml"))
+        .env("AMENDS_TEMPLATES_DIR", repo("templates"))
+        .env("AMENDS_OUTBOX_DIR", &outbox)
+        // No database is needed, or touched: a test is never a customer message.
+        .env("AMENDS_DATABASE_URL", "postgres://nobody@127.0.0.1:1/none")
+        .output()
+        .expect("amends runs");
+    let text = output_of(&output);
+    assert!(output.status.success(), "{text}");
+    assert!(text.contains("sent through outbox"), "{text}");
+    let emails: Vec<_> = std::fs::read_dir(outbox.join("email"))
+        .expect("email dir")
+        .filter_map(|e| e.ok())
+        .collect();
+    assert_eq!(emails.len(), 1);
+    let eml = std::fs::read(emails[0].path()).expect("eml");
+    let parsed = mailparse::parse_mail(&eml).expect("a valid email");
+    let subject = parsed
+        .headers
+        .iter()
+        .find(|h| h.get_key_ref().eq_ignore_ascii_case("subject"))
+        .map(|h| h.get_value())
+        .unwrap_or_default();
+    assert!(subject.starts_with("[TEST] "), "{subject}");
+    let to = parsed
+        .headers
+        .iter()
+        .find(|h| h.get_key_ref().eq_ignore_ascii_case("to"))
+        .map(|h| h.get_value())
+        .unwrap_or_default();
+    assert!(
+        to.to_lowercase().contains("coordinator@shop.example"),
+        "{to}"
+    );
+    let html = parsed.subparts[1].get_body().expect("html");
+    assert!(
+        html.contains("TEST MESSAGE: not sent to any customer"),
+        "{html}"
+    );
+
+    let output = Command::new(env!("CARGO_BIN_EXE_amends"))
+        .args([
+            "templates",
+            "send-test",
+            "order-delayed",
+            "--channel",
+            "sms",
+            "--to",
+            "not a number",
+        ])
+        .env("AMENDS_TEMPLATES_DIR", repo("templates"))
+        .env("AMENDS_POLICY", repo("policy/default.toml"))
+        .env("AMENDS_OUTBOX_DIR", &outbox)
+        .output()
+        .expect("amends runs");
+    assert!(!output.status.success());
+    assert!(
+        output_of(&output).contains("--to"),
+        "{}",
+        output_of(&output)
+    );
+}
