@@ -29,6 +29,14 @@ pub fn client(send_timeout: Duration) -> Result<reqwest::Client, reqwest::Error>
         .build()
 }
 
+/// A response's status, headers and body (empty when it cannot be read: the status decides).
+pub async fn answer(response: reqwest::Response) -> (StatusCode, HeaderMap, String) {
+    let status = response.status();
+    let headers = response.headers().clone();
+    let body = response.text().await.unwrap_or_default();
+    (status, headers, body)
+}
+
 /// Classifies an error that left no HTTP response.
 pub fn request_error(provider: &str, e: &reqwest::Error) -> SendError {
     // reqwest's message names the URL, which holds no credential for any provider we use.

@@ -129,9 +129,7 @@ impl EmailProvider for Postmark {
             .send()
             .await
             .map_err(|e| http::request_error(self.name(), &e))?;
-        let status = response.status();
-        let headers = response.headers().clone();
-        let text = response.text().await.unwrap_or_default();
+        let (status, headers, text) = http::answer(response).await;
         let answer: Option<Answer> = serde_json::from_str(&text).ok();
         if status.is_success() {
             if let Some(Answer {

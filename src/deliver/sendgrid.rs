@@ -132,8 +132,7 @@ impl EmailProvider for SendGrid {
             .send()
             .await
             .map_err(|e| http::request_error(self.name(), &e))?;
-        let status = response.status();
-        let headers = response.headers().clone();
+        let (status, headers, text) = http::answer(response).await;
         if status.is_success() {
             return Ok(headers
                 .get("x-message-id")
@@ -141,7 +140,6 @@ impl EmailProvider for SendGrid {
                 .map(str::to_owned)
                 .unwrap_or(outbox_id));
         }
-        let text = response.text().await.unwrap_or_default();
         Err(http::status_error(
             self.name(),
             status,

@@ -75,9 +75,7 @@ impl SmsProvider for Twilio {
             .send()
             .await
             .map_err(|e| http::request_error(self.name(), &e))?;
-        let status = response.status();
-        let headers = response.headers().clone();
-        let text = response.text().await.unwrap_or_default();
+        let (status, headers, text) = http::answer(response).await;
         let answer: Option<Answer> = serde_json::from_str(&text).ok();
         if status.is_success() {
             return answer

@@ -86,9 +86,7 @@ impl SmsProvider for Vonage {
             .send()
             .await
             .map_err(|e| http::request_error(self.name(), &e))?;
-        let status = response.status();
-        let headers = response.headers().clone();
-        let text = response.text().await.unwrap_or_default();
+        let (status, headers, text) = http::answer(response).await;
         if !status.is_success() {
             return Err(http::status_error(
                 self.name(),
