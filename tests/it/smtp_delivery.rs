@@ -5,8 +5,13 @@ use crate::smtp::{SmtpBehaviour, SmtpSink};
 
 /// A local SMTP server behaving as told, and a daemon sending email through it.
 async fn app_with_smtp(behaviour: SmtpBehaviour) -> (SmtpSink, TestApp) {
+    app_with_smtp_url(behaviour, "").await
+}
+
+/// The same, with `query` after the server's URL (e.g. `?tls=required`).
+async fn app_with_smtp_url(behaviour: SmtpBehaviour, query: &str) -> (SmtpSink, TestApp) {
     let sink = SmtpSink::start(behaviour).await;
-    let url = sink.url();
+    let url = format!("{}{query}", sink.url());
     let app = spawn_app(&[
         ("AMENDS_EMAIL_TRANSPORT", "smtp"),
         ("AMENDS_SMTP_URL", url.as_str()),
@@ -17,6 +22,24 @@ async fn app_with_smtp(behaviour: SmtpBehaviour) -> (SmtpSink, TestApp) {
     ])
     .await;
     (sink, app)
+}
+
+/// The last error of the (one) email.
+async fn email_error(app: &TestApp) -> String {
+    sqlx::query_scalar("select last_error from outbox where channel = 'email'")
+        .fetch_one(&app.pool)
+        .await
+        .expect("the email's last error")
+}
+
+/// Waits until the email failed for good, and returns why.
+async fn failed_email_error(app: &TestApp) -> String {
+    app.wait_for_count(
+        "select count(*) from outbox where channel = 'email' and status = 'failed'",
+        1,
+    )
+    .await;
+    email_error(app).await
 }
 
 #[tokio::test]
@@ -93,10 +116,7 @@ async fn a_permanent_smtp_failure_fails_at_once() {
             .await,
         1
     );
-    let error: String = sqlx::query_scalar("select last_error from outbox where channel = 'email'")
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
+    let error = email_error(&app).await;
     assert!(
         error.contains("550") || error.contains("permanent"),
         "{error}"
@@ -118,15 +138,7 @@ async fn a_relay_that_requires_tls_refuses_a_plain_session_and_we_say_so() {
     })
     .await;
     app.publish(&event("order.delayed", |_| {})).await;
-    app.wait_for_count(
-        "select count(*) from outbox where channel = 'email' and status = 'failed'",
-        1,
-    )
-    .await;
-    let error: String = sqlx::query_scalar("select last_error from outbox where channel = 'email'")
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
+    let error = failed_email_error(&app).await;
     // 530 is about us, not the message: this relay refuses to work for us.
     assert!(error.starts_with("provider refused"), "{error}");
     assert!(error.contains("530"), "{error}");
@@ -136,27 +148,9 @@ async fn a_relay_that_requires_tls_refuses_a_plain_session_and_we_say_so() {
 
 #[tokio::test]
 async fn a_url_that_requires_starttls_never_sends_in_the_clear() {
-    let sink = SmtpSink::start(SmtpBehaviour::default()).await;
-    let url = format!("{}?tls=required", sink.url());
-    let app = spawn_app(&[
-        ("AMENDS_EMAIL_TRANSPORT", "smtp"),
-        ("AMENDS_SMTP_URL", url.as_str()),
-        (
-            "AMENDS_EMAIL_FROM",
-            "Northwind Outfitters <care@shop.example>",
-        ),
-    ])
-    .await;
+    let (sink, app) = app_with_smtp_url(SmtpBehaviour::default(), "?tls=required").await;
     app.publish(&event("order.delayed", |_| {})).await;
-    app.wait_for_count(
-        "select count(*) from outbox where channel = 'email' and status = 'failed'",
-        1,
-    )
-    .await;
-    let error: String = sqlx::query_scalar("select last_error from outbox where channel = 'email'")
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
+    let error = failed_email_error(&app).await;
     assert!(error.contains("does not offer STARTTLS"), "{error}");
     assert!(
         sink.messages().await.is_empty(),
