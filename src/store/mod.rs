@@ -5,6 +5,7 @@
 //! against the migrations (offline data in `.sqlx/`). The rest of the crate sees typed functions
 //! only, never tables.
 
+mod console;
 mod delivery;
 mod events;
 mod outbox;
@@ -19,6 +20,11 @@ use sqlx::migrate::MigrateDatabase;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, Postgres};
 
+pub use console::{
+    AttemptRecord, BudgetDayRecord, CompensationRecord, CustomerGivenRecord, DecisionRecord,
+    DeliveryEventRecord, EscalationRecord, IncidentRecord, IncidentSearch, IncidentSummary,
+    MessageRecord, Overview, TemplateEditSummary,
+};
 pub use delivery::{DeliveryReport, Suppression, SuppressionReason, contact_key};
 pub use events::OutcomeEvent;
 pub use outbox::{AttemptOutcome, ClaimedMessage, FinishedAttempt};

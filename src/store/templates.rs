@@ -24,7 +24,7 @@ pub struct PublishedTemplate {
 pub struct TemplateEdit {
     /// Version number, from 1.
     pub version: i32,
-    /// `draft`, `published` or `retired`.
+    /// `draft`, `published`, `retired` or `discarded`.
     pub status: String,
     /// Who wrote it.
     pub author: String,
@@ -50,29 +50,96 @@ impl Store {
     }
 
     /// Publishes `body` as the next version of `name`, retiring the one in force, and tells
-    /// every replica; the new version number.
+    /// every replica; the new version number. With `from_draft`, the file's draft (if any)
+    /// becomes that version, since it is what the editor was working on.
     pub async fn publish_template(
         &self,
         name: &str,
         body: &str,
         author: &str,
         note: Option<&str>,
+        from_draft: bool,
     ) -> Result<i32, StoreError> {
         let mut tx = self.pool.begin().await?;
         sqlx::query_file!("src/store/queries/retire_template.sql", name)
             .execute(&mut *tx)
             .await?;
+        let promoted = if from_draft {
+            sqlx::query_file!(
+                "src/store/queries/promote_template_draft.sql",
+                name,
+                body,
+                author,
+                note
+            )
+            .fetch_optional(&mut *tx)
+            .await?
+            .map(|row| row.version)
+        } else {
+            None
+        };
+        let version = match promoted {
+            Some(version) => version,
+            None => {
+                sqlx::query_file!(
+                    "src/store/queries/publish_template.sql",
+                    name,
+                    body,
+                    author,
+                    note
+                )
+                .fetch_one(&mut *tx)
+                .await?
+                .version
+            }
+        };
+        tx.commit().await?;
+        Ok(version)
+    }
+
+    /// Saves `body` as the draft of `name` (replacing its draft's text, if it has one); the
+    /// draft's version number.
+    pub async fn save_template_draft(
+        &self,
+        name: &str,
+        body: &str,
+        author: &str,
+        note: Option<&str>,
+    ) -> Result<i32, StoreError> {
         let row = sqlx::query_file!(
-            "src/store/queries/publish_template.sql",
+            "src/store/queries/save_template_draft.sql",
             name,
             body,
             author,
             note
         )
-        .fetch_one(&mut *tx)
+        .fetch_one(&self.pool)
         .await?;
-        tx.commit().await?;
         Ok(row.version)
+    }
+
+    /// Sets the draft of `name` aside; false when it had none.
+    pub async fn discard_template_draft(&self, name: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query_file!("src/store/queries/discard_template_draft.sql", name)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// Version `version` of `name`, with its text.
+    pub async fn template_version(
+        &self,
+        name: &str,
+        version: i32,
+    ) -> Result<Option<TemplateEdit>, StoreError> {
+        Ok(sqlx::query_file_as!(
+            TemplateEdit,
+            "src/store/queries/template_version.sql",
+            name,
+            version
+        )
+        .fetch_optional(&self.pool)
+        .await?)
     }
 
     /// Every version of `name`, newest first.
@@ -82,18 +149,6 @@ impl Store {
                 .fetch_all(&self.pool)
                 .await?,
         )
-    }
-
-    /// The text of version `version` of `name`, if it exists.
-    pub async fn template_body(
-        &self,
-        name: &str,
-        version: i32,
-    ) -> Result<Option<String>, StoreError> {
-        let row = sqlx::query_file!("src/store/queries/template_body.sql", name, version)
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(row.map(|r| r.body))
     }
 
     /// A listener for published template changes, on its own connection.

@@ -1,0 +1,558 @@
+//! What the coordinator's console reads and does: incidents with their decisions, messages,
+//! attempts and provider reports; the compensation ledger and budget use; escalations.
+//!
+//! These are read models for people, shaped for the admin API; contacts come as stored and
+//! are masked (or not) by the caller, which knows where they are shown.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::{Store, StoreError};
+
+/// One incident in a list.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct IncidentSummary {
+    /// amends' id for it.
+    pub incident_id: Uuid,
+    /// When it was recorded.
+    pub created_at: DateTime<Utc>,
+    /// The event's CloudEvents `source`.
+    pub source: String,
+    /// The event's CloudEvents `id`.
+    pub event_id: String,
+    /// The event type, e.g. `order.delayed`.
+    pub event_type: String,
+    /// The order.
+    pub order_id: String,
+    /// The customer.
+    pub customer_id: String,
+    /// The customer's first and last name, as the event gave them.
+    pub customer_name: Option<String>,
+    /// The customer's email address, as the event gave it.
+    pub email: Option<String>,
+    /// The customer's phone number, as the event gave it.
+    pub phone: Option<String>,
+    /// The rule that matched.
+    pub rule: Option<String>,
+    /// Whether a person was asked to follow up.
+    pub escalated: Option<bool>,
+    /// Why nothing new was sent (the order had already heard from us), when so.
+    pub coalesced: Option<String>,
+    /// Why no channel could reach the customer, when none could.
+    pub unreachable: Option<String>,
+    /// Each message: `channel`, `status`, `delivery_status`.
+    #[schema(value_type = Vec<Object>)]
+    pub messages: Value,
+}
+
+/// One incident in full: the event as received and the decision.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct IncidentRecord {
+    /// The incident.
+    pub incident_id: Uuid,
+    /// When it was recorded.
+    pub created_at: DateTime<Utc>,
+    /// The event's `source`.
+    pub source: String,
+    /// The event's `id`.
+    pub event_id: String,
+    /// The event type.
+    pub event_type: String,
+    /// The order.
+    pub order_id: String,
+    /// The customer.
+    pub customer_id: String,
+    /// The CloudEvent as received.
+    #[schema(value_type = Object)]
+    pub payload: Value,
+    /// The decision, when one was recorded.
+    pub decision: Option<DecisionRecord>,
+}
+
+/// What the policy decided for an incident, and why.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct DecisionRecord {
+    /// The rule that matched.
+    pub rule: String,
+    /// The template it named.
+    pub template: String,
+    /// The channels used.
+    pub channels: Vec<String>,
+    /// Channels considered and skipped, with why.
+    #[schema(value_type = Object)]
+    pub skipped: Value,
+    /// Why no channel could be used, when none could.
+    pub unreachable: Option<String>,
+    /// When the messages were due.
+    pub send_at: DateTime<Utc>,
+    /// Content hash of the policy that decided.
+    pub policy_version: String,
+    /// Each rule tried, offers, budget lines, channels, escalation.
+    #[schema(value_type = Object)]
+    pub explanation: Value,
+    /// The offers given.
+    #[schema(value_type = Vec<Object>)]
+    pub offers: Value,
+    /// Why nothing new was sent, when so.
+    pub coalesced: Option<String>,
+    /// Whether a person was asked to follow up.
+    pub escalated: bool,
+}
+
+/// One message as rendered and sent, with what happened to it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct MessageRecord {
+    /// The outbox row.
+    pub outbox_id: Uuid,
+    /// `email` or `sms`.
+    pub channel: String,
+    /// Address or number.
+    pub recipient: String,
+    /// The template locale used.
+    pub locale: String,
+    /// Email subject.
+    pub subject: Option<String>,
+    /// Text part or SMS.
+    pub body_text: String,
+    /// HTML part.
+    pub body_html: Option<String>,
+    /// `pending`, `sending`, `sent`, `failed`, `unknown`, `standby`, `cancelled`.
+    pub status: String,
+    /// What the provider last reported.
+    pub delivery_status: Option<String>,
+    /// The provider that took it.
+    pub provider: Option<String>,
+    /// The provider's id for it.
+    pub provider_message_id: Option<String>,
+    /// The last error.
+    pub last_error: Option<String>,
+    /// How many attempts were made.
+    pub attempts: i32,
+    /// When it was handed over.
+    pub sent_at: Option<DateTime<Utc>>,
+    /// SHA-256 of the template texts it was rendered with.
+    pub template_version: Option<String>,
+    /// The message this one stands in reserve for.
+    pub standby_for: Option<Uuid>,
+    /// When it was recorded.
+    pub created_at: DateTime<Utc>,
+    /// Every attempt to send it.
+    pub attempt_log: Vec<AttemptRecord>,
+    /// Every status a provider reported for it.
+    pub delivery_events: Vec<DeliveryEventRecord>,
+}
+
+/// One attempt to send a message.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct AttemptRecord {
+    /// The message.
+    #[serde(skip)]
+    pub outbox_id: Uuid,
+    /// 1 for the first.
+    pub number: i32,
+    /// The provider tried.
+    pub provider: String,
+    /// `sent`, `retry`, `failed`, `unknown` or `lease_expired`.
+    pub outcome: String,
+    /// What went wrong.
+    pub error: Option<String>,
+    /// When it started.
+    pub started_at: DateTime<Utc>,
+    /// When it ended.
+    pub finished_at: DateTime<Utc>,
+}
+
+/// One status a provider reported by webhook.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct DeliveryEventRecord {
+    /// The message.
+    #[serde(skip)]
+    pub outbox_id: Uuid,
+    /// The provider.
+    pub provider: String,
+    /// Its status word (delivered, bounced, …).
+    pub status: String,
+    /// Its detail.
+    pub detail: Option<String>,
+    /// When the provider says it happened.
+    pub occurred_at: Option<DateTime<Utc>>,
+    /// When amends heard of it.
+    pub created_at: DateTime<Utc>,
+}
+
+/// One entry of the compensation ledger.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CompensationRecord {
+    /// The entry.
+    pub compensation_id: Uuid,
+    /// When it was issued or declined.
+    pub created_at: DateTime<Utc>,
+    /// The incident.
+    pub incident_id: Uuid,
+    /// The order.
+    pub order_id: String,
+    /// The customer.
+    pub customer_id: String,
+    /// The rule that offered it.
+    pub rule: String,
+    /// `percent_off`, `amount_off`, `free_shipping` or `gift_certificate`.
+    pub kind: String,
+    /// `issued` or `declined`.
+    pub status: String,
+    /// The code, when issued.
+    pub code: Option<String>,
+    /// Face value or cap, a decimal string.
+    pub amount: Option<String>,
+    /// The percentage, a decimal string.
+    pub percent: Option<String>,
+    /// ISO 4217 currency.
+    pub currency: String,
+    /// What it counts against budgets, a decimal string.
+    pub cost: String,
+    /// When the code expires.
+    pub expires_at: Option<DateTime<Utc>>,
+    /// Why it was declined, or that it is a fallback.
+    pub reason: Option<String>,
+}
+
+/// What was spent on one budget day in one currency.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct BudgetDayRecord {
+    /// The day, in the policy's budget time zone.
+    pub day: NaiveDate,
+    /// ISO 4217 currency.
+    pub currency: String,
+    /// Spent, a decimal string.
+    pub spent: String,
+}
+
+/// What one customer was given within the per-customer window.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CustomerGivenRecord {
+    /// The customer.
+    pub customer_id: String,
+    /// ISO 4217 currency.
+    pub currency: String,
+    /// Given, a decimal string.
+    pub given: String,
+}
+
+/// An incident marked for a person, with the customer and what they already received.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct EscalationRecord {
+    /// The escalation.
+    pub escalation_id: Uuid,
+    /// The incident.
+    pub incident_id: Uuid,
+    /// When it was raised.
+    pub created_at: DateTime<Utc>,
+    /// The rule that raised it.
+    pub rule: String,
+    /// Why a person should follow up.
+    pub reason: String,
+    /// `open` or `handled`.
+    pub status: String,
+    /// The handler's note.
+    pub note: Option<String>,
+    /// When it was handled.
+    pub handled_at: Option<DateTime<Utc>>,
+    /// Who handled it.
+    pub handled_by: Option<String>,
+    /// The order.
+    pub order_id: String,
+    /// The customer.
+    pub customer_id: String,
+    /// The incident's event type.
+    pub event_type: String,
+    /// The customer's name.
+    pub customer_name: Option<String>,
+    /// The customer's email address.
+    pub email: Option<String>,
+    /// The customer's phone number.
+    pub phone: Option<String>,
+    /// The customer's locale.
+    pub locale: Option<String>,
+    /// The customer's tier.
+    pub tier: Option<String>,
+    /// What the customer received: `channel`, `status`, `subject`.
+    #[schema(value_type = Vec<Object>)]
+    pub messages: Value,
+}
+
+/// Counts for the console's front page.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Overview {
+    /// Incidents recorded since midnight UTC.
+    pub incidents_today: i64,
+    /// Messages handed to a provider since midnight UTC.
+    pub messages_sent_today: i64,
+    /// Messages that failed for good.
+    pub messages_failed: i64,
+    /// Messages whose outcome is unknown (a person should look).
+    pub messages_unknown: i64,
+    /// Escalations waiting for a person.
+    pub open_escalations: i64,
+}
+
+/// What a search looks for: an order or customer id, an email address, a phone number.
+#[derive(Debug, Clone, Default)]
+pub struct IncidentSearch {
+    /// Matched against order and customer ids.
+    pub id: Option<String>,
+    /// An email address, in lower case.
+    pub email: Option<String>,
+    /// A phone number in E.164.
+    pub phone: Option<String>,
+}
+
+/// A template file's edits in brief.
+#[derive(Debug, Clone)]
+pub struct TemplateEditSummary {
+    /// The file.
+    pub name: String,
+    /// Its published version, if any.
+    pub published_version: Option<i32>,
+    /// Its draft, if any.
+    pub draft_version: Option<i32>,
+    /// When it last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Store {
+    /// The newest `limit` incidents, or those matching `search` when it has anything.
+    pub async fn incidents(
+        &self,
+        search: &IncidentSearch,
+        limit: i64,
+    ) -> Result<Vec<IncidentSummary>, StoreError> {
+        Ok(sqlx::query_file_as!(
+            IncidentSummary,
+            "src/store/queries/console_incidents.sql",
+            limit,
+            search.id,
+            search.email,
+            search.phone
+        )
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// One incident with its decision.
+    pub async fn incident(&self, id: Uuid) -> Result<Option<IncidentRecord>, StoreError> {
+        let Some(row) = sqlx::query_file!("src/store/queries/console_incident.sql", id)
+            .fetch_optional(&self.pool)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let decision = match (row.rule, row.template, row.send_at) {
+            (Some(rule), Some(template), Some(send_at)) => Some(DecisionRecord {
+                rule,
+                template,
+                channels: row.channels.unwrap_or_default(),
+                skipped: row.skipped.unwrap_or(Value::Null),
+                unreachable: row.unreachable,
+                send_at,
+                policy_version: row.policy_version.unwrap_or_default(),
+                explanation: row.explanation.unwrap_or(Value::Null),
+                offers: row.offers.unwrap_or(Value::Null),
+                coalesced: row.coalesced,
+                escalated: row.escalated.unwrap_or(false),
+            }),
+            _ => None,
+        };
+        Ok(Some(IncidentRecord {
+            incident_id: row.incident_id,
+            created_at: row.created_at,
+            source: row.source,
+            event_id: row.event_id,
+            event_type: row.event_type,
+            order_id: row.order_id,
+            customer_id: row.customer_id,
+            payload: row.payload,
+            decision,
+        }))
+    }
+
+    /// The messages of an incident, each with its attempts and provider reports.
+    pub async fn incident_messages(
+        &self,
+        incident_id: Uuid,
+    ) -> Result<Vec<MessageRecord>, StoreError> {
+        let rows = sqlx::query_file!("src/store/queries/console_messages.sql", incident_id)
+            .fetch_all(&self.pool)
+            .await?;
+        let attempts = sqlx::query_file_as!(
+            AttemptRecord,
+            "src/store/queries/console_attempts.sql",
+            incident_id
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let events = sqlx::query_file_as!(
+            DeliveryEventRecord,
+            "src/store/queries/console_delivery_events.sql",
+            incident_id
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| MessageRecord {
+                attempt_log: attempts
+                    .iter()
+                    .filter(|a| a.outbox_id == r.outbox_id)
+                    .cloned()
+                    .collect(),
+                delivery_events: events
+                    .iter()
+                    .filter(|e| e.outbox_id == r.outbox_id)
+                    .cloned()
+                    .collect(),
+                outbox_id: r.outbox_id,
+                channel: r.channel,
+                recipient: r.recipient,
+                locale: r.locale,
+                subject: r.subject,
+                body_text: r.body_text,
+                body_html: r.body_html,
+                status: r.status,
+                delivery_status: r.delivery_status,
+                provider: r.provider,
+                provider_message_id: r.provider_message_id,
+                last_error: r.last_error,
+                attempts: r.attempts,
+                sent_at: r.sent_at,
+                template_version: r.template_version,
+                standby_for: r.standby_for,
+                created_at: r.created_at,
+            })
+            .collect())
+    }
+
+    /// The newest `limit` ledger entries, or only those of `incident`.
+    pub async fn compensation(
+        &self,
+        incident: Option<Uuid>,
+        limit: i64,
+    ) -> Result<Vec<CompensationRecord>, StoreError> {
+        Ok(sqlx::query_file_as!(
+            CompensationRecord,
+            "src/store/queries/console_compensation.sql",
+            limit,
+            incident
+        )
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// What was spent on each of the last `days` budget days.
+    pub async fn budget_days(&self, days: i32) -> Result<Vec<BudgetDayRecord>, StoreError> {
+        Ok(sqlx::query_file_as!(
+            BudgetDayRecord,
+            "src/store/queries/console_budget_days.sql",
+            days
+        )
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// The `limit` customers given the most since `since`.
+    pub async fn customers_given(
+        &self,
+        since: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<CustomerGivenRecord>, StoreError> {
+        Ok(sqlx::query_file_as!(
+            CustomerGivenRecord,
+            "src/store/queries/console_customer_given.sql",
+            since,
+            limit
+        )
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// Escalations with `status` (all when `None`), open ones oldest first, at most `limit`.
+    pub async fn escalations(
+        &self,
+        status: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<EscalationRecord>, StoreError> {
+        Ok(sqlx::query_file_as!(
+            EscalationRecord,
+            "src/store/queries/console_escalations.sql",
+            None::<Uuid>,
+            status,
+            limit,
+            None::<Uuid>
+        )
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// One escalation.
+    pub async fn escalation(&self, id: Uuid) -> Result<Option<EscalationRecord>, StoreError> {
+        Ok(sqlx::query_file_as!(
+            EscalationRecord,
+            "src/store/queries/console_escalations.sql",
+            Some(id),
+            None::<String>,
+            1_i64,
+            None::<Uuid>
+        )
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    /// The escalation of an incident, if it has one.
+    pub async fn escalation_of_incident(
+        &self,
+        incident_id: Uuid,
+    ) -> Result<Option<EscalationRecord>, StoreError> {
+        Ok(sqlx::query_file_as!(
+            EscalationRecord,
+            "src/store/queries/console_escalations.sql",
+            None::<Uuid>,
+            None::<String>,
+            1_i64,
+            Some(incident_id)
+        )
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    /// Marks an open escalation handled; false when it is not open (or does not exist).
+    pub async fn handle_escalation(
+        &self,
+        id: Uuid,
+        by: &str,
+        note: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        let row = sqlx::query_file!("src/store/queries/handle_escalation.sql", id, by, note)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.is_some())
+    }
+
+    /// Counts for the console's front page.
+    pub async fn overview(&self) -> Result<Overview, StoreError> {
+        Ok(
+            sqlx::query_file_as!(Overview, "src/store/queries/console_overview.sql")
+                .fetch_one(&self.pool)
+                .await?,
+        )
+    }
+
+    /// Every edited template file, in brief.
+    pub async fn template_edits(&self) -> Result<Vec<TemplateEditSummary>, StoreError> {
+        Ok(
+            sqlx::query_file_as!(TemplateEditSummary, "src/store/queries/template_edits.sql")
+                .fetch_all(&self.pool)
+                .await?,
+        )
+    }
+}
