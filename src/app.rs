@@ -53,32 +53,27 @@ pub enum AppError {
         /// The I/O error.
         source: std::io::Error,
     },
+    /// The template texts in force could not be gathered.
+    #[error(transparent)]
+    Edit(crate::editor::EditError),
     /// The HTTP server failed.
     #[error("HTTP server: {0}")]
     Serve(#[source] std::io::Error),
 }
 
-/// The template files in force: the shipped ones, each replaced by its published version in
-/// the database where there is one.
-pub async fn current_sources(
-    store: &Store,
-    dir: &std::path::Path,
-) -> Result<Vec<crate::templates::Source>, AppError> {
-    let shipped = crate::templates::read_sources(dir)?;
-    let published = store.published_templates().await?;
-    Ok(crate::templates::overlay(
-        shipped,
-        published.into_iter().map(|p| (p.name, p.version, p.body)),
-    ))
-}
-
-/// The templates in force, built from [`current_sources`].
+/// The templates in force, built from [`crate::editor::in_force`].
 pub async fn current_templates(
     store: &Store,
     dir: &std::path::Path,
     settings: &crate::templates::Settings,
 ) -> Result<Templates, AppError> {
-    let sources = current_sources(store, dir).await?;
+    let sources = crate::editor::in_force(store, dir)
+        .await
+        .map_err(|e| match e {
+            crate::editor::EditError::Store(e) => AppError::Store(e),
+            crate::editor::EditError::Templates(e) => AppError::Templates(e),
+            other => AppError::Edit(other),
+        })?;
     Ok(Templates::from_sources(&sources, settings)?)
 }
 
@@ -217,6 +212,10 @@ impl App {
             postmark_basic_auth: hooks.postmark_basic_auth.clone(),
             vonage_signature_secret: hooks.vonage_signature_secret.clone(),
         };
+        let admin = self.config.admin_token.clone().map(|token| {
+            let secure = self.config.public_url.scheme() == "https";
+            Arc::new(http::auth::AdminAuth::new(token, secure))
+        });
         let router = http::router(AppState {
             store: self.store.clone(),
             metrics: self.metrics.clone(),
@@ -224,6 +223,11 @@ impl App {
             instance: self.config.instance_name.clone(),
             webhooks: Arc::new(webhooks),
             announce,
+            config: self.config.clone(),
+            policy: self.policy.clone(),
+            templates: self.templates.clone(),
+            editor: crate::editor::Editor::new(self.store.clone(), &self.config),
+            admin,
         });
         tracing::info!(
             instance = %self.config.instance_name,

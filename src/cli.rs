@@ -16,7 +16,7 @@ use crate::incident::{self, SUPPORTED_TYPES};
 use crate::policy::{Channel, History, Policy};
 use crate::store::Store;
 use crate::telemetry;
-use crate::templates::{Recovery, Settings, Templates, samples, sms};
+use crate::templates::{Settings, Templates, samples, sms};
 
 /// amends: turns order incidents into sincere, personal, budgeted apologies.
 #[derive(Debug, Parser)]
@@ -273,11 +273,15 @@ pub async fn execute(cli: Cli) -> anyhow::Result<()> {
             author,
         }) => {
             let store = open_store(&config).await?;
-            let body = store.template_body(&name, version).await?;
+            let editor = crate::editor::Editor::new(store.clone(), &config);
+            let policy = std::sync::Arc::new(Policy::load(&config.policy)?);
+            let result = editor.rollback(policy, &name, version, &author, None).await;
             store.close().await;
-            let body = body.with_context(|| format!("{name} has no version {version}"))?;
-            let note = format!("rollback to version {version}");
-            templates_publish(&config, &name, &body, &author, Some(&note)).await
+            let version_now = result.map_err(report_edit)?;
+            println!(
+                "{name} version {version} published again as version {version_now}; running replicas reload it within seconds"
+            );
+            Ok(())
         }
         Command::Suppression(command) => suppression(&config, command).await,
         Command::DeadLetters(command) => dead_letters(&config, command).await,
@@ -505,6 +509,13 @@ fn render_sample(
     crate::templates::Rendered,
 )> {
     let templates = Templates::load(&config.templates_dir, &Settings::of(config))?;
+    let locale = match &args.locale {
+        Some(tag) => Some(
+            crate::incident::Locale::parse(tag)
+                .map_err(|e| anyhow::anyhow!("--locale {tag:?}: {e}"))?,
+        ),
+        None => None,
+    };
     let mut incident = match &args.event {
         Some(path) => {
             let body =
@@ -519,13 +530,12 @@ fn render_sample(
                     args.template
                 )
             })?;
-            samples::incident(event_type, &config.default_locale)
+            crate::editor::sample_incident(event_type, &config.default_locale, None)
                 .with_context(|| format!("no sample for {event_type}"))?
         }
     };
-    if let Some(tag) = &args.locale {
-        incident.customer.locale = crate::incident::Locale::parse(tag)
-            .map_err(|e| anyhow::anyhow!("--locale {tag:?}: {e}"))?;
+    if let Some(locale) = locale {
+        incident.customer.locale = locale;
     }
     let channel = match args.channel.as_str() {
         "sms" => Channel::Sms,
@@ -539,40 +549,32 @@ fn render_sample(
         None => samples::now(),
     };
     // The offers the configured policy gives this event, with fresh codes, as if first seen.
-    let (offers, escalated) = match Policy::load(&config.policy) {
+    let recovery = match Policy::load(&config.policy) {
         Ok(policy) => {
-            let decision = policy.decide(&incident, &History::default(), now);
-            let currency = incident.order.total.currency();
-            let (plan, _) = policy.settle_offline(&decision, &History::default(), currency);
-            let mut offers = plan.map(|p| p.offers.clone()).unwrap_or_default();
-            let mut rng = rand::rng();
-            for offer in &mut offers {
-                if offer.kind.issues_code() {
-                    offer.code = Some(policy.settings().codes.generate(&mut rng));
-                }
-            }
+            let recovery = crate::editor::sample_recovery(&policy, &incident, now);
             println!(
                 "policy {}: rule {}",
                 config.policy.display(),
-                if decision.rule.is_empty() {
+                if recovery.rule.is_empty() {
                     "(none)"
                 } else {
-                    &decision.rule
+                    &recovery.rule
                 }
             );
-            (offers, plan.is_some_and(|p| p.escalation.is_some()))
+            recovery
         }
         Err(e) => {
             println!("policy not loaded, rendering without offers: {e}");
-            (Vec::new(), false)
+            crate::editor::SampleRecovery::apology(now)
         }
     };
-    let recovery = Recovery {
-        offers: &offers,
-        escalated,
-        sent_at: now,
-    };
-    let message = templates.render(&args.template, channel, &incident, &config.store, &recovery)?;
+    let message = recovery.render(
+        &templates,
+        &args.template,
+        channel,
+        &incident,
+        &config.store,
+    )?;
     Ok((incident, channel, message))
 }
 
@@ -719,34 +721,34 @@ async fn templates_publish(
     author: &str,
     note: Option<&str>,
 ) -> anyhow::Result<()> {
-    crate::templates::load_role(name).map_err(|why| anyhow::anyhow!("{name}: {why}"))?;
+    crate::editor::ensure_template(name)?;
+    let policy = std::sync::Arc::new(Policy::load(&config.policy)?);
     let store = open_store(config).await?;
-    let result = async {
-        let sources = crate::app::current_sources(&store, &config.templates_dir).await?;
-        let candidate = crate::templates::overlay(sources, [(name.to_owned(), 0, body.to_owned())]);
-        let settings = Settings::of(config);
-        let report = crate::templates::check::check(
-            &candidate,
-            &settings,
-            &config.store,
-            config.sms.max_segments,
-        );
-        for diagnostic in &report.diagnostics {
+    let editor = crate::editor::Editor::new(store.clone(), config);
+    let edit = crate::editor::Edit {
+        name,
+        body,
+        author,
+        note,
+    };
+    let result = editor.publish(policy, edit, false).await;
+    store.close().await;
+    let (version, warnings) = result.map_err(report_edit)?;
+    for diagnostic in &warnings {
+        println!("{diagnostic}");
+    }
+    println!("{name} version {version} published; running replicas reload it within seconds");
+    Ok(())
+}
+
+/// Prints every problem of a refused text, and says in one line why nothing was published.
+fn report_edit(e: crate::editor::EditError) -> anyhow::Error {
+    if let crate::editor::EditError::Rejected(diagnostics) = &e {
+        for diagnostic in diagnostics {
             println!("{diagnostic}");
         }
-        if report.errors() > 0 {
-            bail!("not published: {} template error(s)", report.errors());
-        }
-        let templates = Templates::from_sources(&candidate, &settings)?;
-        let policy = Policy::load(&config.policy)?;
-        crate::app::check_templates(&policy, &templates)?;
-        let version = store.publish_template(name, body, author, note).await?;
-        println!("{name} version {version} published; running replicas reload it within seconds");
-        Ok(())
     }
-    .await;
-    store.close().await;
-    result
+    anyhow::Error::new(e)
 }
 
 async fn templates_history(config: &Config, name: &str) -> anyhow::Result<()> {
@@ -821,38 +823,10 @@ async fn dead_letters(config: &Config, command: DeadLettersCommand) -> anyhow::R
     result
 }
 
-/// The banner a test message carries, so nobody takes it for a real one.
-const TEST_MARK: &str = "[TEST]";
-
 async fn templates_send_test(config: &Config, args: &PreviewArgs, to: &str) -> anyhow::Result<()> {
     let (_, channel, message) = render_sample(config, args)?;
-    let recipient = match channel {
-        Channel::Email => crate::incident::EmailAddress::parse(to)
-            .map(|e| e.as_str().to_owned())
-            .map_err(|e| anyhow::anyhow!("--to: {e}"))?,
-        Channel::Sms => crate::incident::PhoneNumber::parse(to)
-            .map(|p| p.as_str().to_owned())
-            .map_err(|e| anyhow::anyhow!("--to: {e}"))?,
-    };
-    let html = message.html.map(|html| {
-        let banner = "<div style=\"padding:12px;background:#fff3cd;color:#5c4400;font:bold 14px sans-serif;text-align:center\">TEST MESSAGE: not sent to any customer</div>";
-        match html.find("<body").and_then(|i| html[i..].find('>').map(|j| i + j + 1)) {
-            Some(at) => format!("{}{banner}{}", &html[..at], &html[at..]),
-            None => format!("{banner}{html}"),
-        }
-    });
-    let test = crate::store::ClaimedMessage {
-        outbox_id: uuid::Uuid::now_v7(),
-        incident_id: uuid::Uuid::nil(),
-        channel,
-        recipient,
-        recipient_name: None,
-        locale: message.locale.clone(),
-        subject: message.subject.map(|s| format!("{TEST_MARK} {s}")),
-        body_text: format!("{TEST_MARK} {}", message.text),
-        body_html: html,
-        attempt: 1,
-    };
+    let test = crate::editor::test_message(message, channel, to)
+        .map_err(|e| anyhow::anyhow!("--to: {e}"))?;
     let transports = crate::deliver::Transports::from_config(config)?;
     let (provider, id) = transports.send_test(&test).await?;
     println!(

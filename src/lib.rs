@@ -12,7 +12,9 @@
 //!   retries, failover, circuit breakers and rate limits;
 //! - [`reload`]: swap in a changed policy file or published template texts while running;
 //! - [`dead_letters`]: list and replay the messages that could not be processed;
-//! - [`http`]: health, readiness and metrics, and the signed provider webhooks.
+//! - [`editor`]: check, publish and roll back template texts without a deploy;
+//! - [`http`]: health, readiness and metrics, the signed provider webhooks, the admin API and
+//!   the coordinator's console.
 //!
 //! [`app`] wires them together; [`config`] loads the configuration; [`cli`] is the command line.
 
@@ -25,6 +27,7 @@ pub mod cli;
 pub mod config;
 pub mod dead_letters;
 pub mod deliver;
+pub mod editor;
 pub mod http;
 pub mod incident;
 pub mod ingest;

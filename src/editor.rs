@@ -1,0 +1,382 @@
+//! Editing template texts without a deploy, shared by the command line and the console: check a
+//! new text among the templates in force, publish it, and render a sample message with it.
+//!
+//! A text is checked exactly as `amends templates check` checks the files (syntax, unknown
+//! variables in every branch, every sample rendered, SMS measured) together with every other
+//! template in force, and the policy's rules must still find their templates. Only a text with
+//! no error is published; what is wrong comes back as [`Diagnostic`]s with line and cause.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+
+use crate::config::{Config, StoreInfo};
+use crate::incident::{Incident, Locale};
+use crate::policy::{Channel, History, Offer, Policy};
+use crate::store::{Store, StoreError};
+use crate::templates::check::Report;
+use crate::templates::{Diagnostic, Recovery, Rendered, Settings, Severity, Source, Templates};
+use crate::templates::{TemplateError, samples};
+
+/// Why an edit could not be checked, saved or published.
+#[derive(Debug, thiserror::Error)]
+pub enum EditError {
+    /// The name is not a template file amends reads.
+    #[error("{name}: {why}")]
+    NotATemplate {
+        /// The name given.
+        name: String,
+        /// Why it is not one.
+        why: String,
+    },
+    /// The text has errors; nothing was published.
+    #[error("not published: {} template error(s)", .0.iter().filter(|d| d.severity == Severity::Error).count())]
+    Rejected(Vec<Diagnostic>),
+    /// No such version of the file.
+    #[error("{name} has no version {version}")]
+    NoVersion {
+        /// The file.
+        name: String,
+        /// The version asked for.
+        version: i32,
+    },
+    /// The shipped templates could not be read.
+    #[error(transparent)]
+    Templates(#[from] TemplateError),
+    /// The database failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What a text is checked against: the configuration's templates and the policy in force.
+#[derive(Clone)]
+pub struct Editor {
+    /// The database.
+    pub store: Store,
+    /// The shipped templates directory.
+    pub dir: PathBuf,
+    /// How templates are chosen and SMS prepared.
+    pub settings: Settings,
+    /// The store the messages speak for.
+    pub store_info: StoreInfo,
+    /// The most segments an SMS may take before a warning.
+    pub max_segments: usize,
+}
+
+impl Editor {
+    /// An editor for `config`'s templates in `store`.
+    pub fn new(store: Store, config: &Config) -> Editor {
+        Editor {
+            store,
+            dir: config.templates_dir.clone(),
+            settings: Settings::of(config),
+            store_info: config.store.clone(),
+            max_segments: config.sms.max_segments,
+        }
+    }
+
+    /// The template files in force with `body` in place of `name` (shown under its own name).
+    pub async fn with_text(&self, name: &str, body: &str) -> Result<Vec<Source>, EditError> {
+        ensure_template(name)?;
+        let mut sources = in_force(&self.store, &self.dir).await?;
+        let candidate = Source {
+            name: name.to_owned(),
+            path: PathBuf::from(name),
+            text: body.to_owned(),
+        };
+        match sources.iter_mut().find(|s| s.name == name) {
+            Some(source) => *source = candidate,
+            None => sources.push(candidate),
+        }
+        Ok(sources)
+    }
+
+    /// Checks `sources` like `templates check`, and that `policy`'s rules find their
+    /// templates; the report, and the templates when there is no error.
+    pub fn check(&self, sources: &[Source], policy: &Policy) -> (Report, Option<Templates>) {
+        let mut report = crate::templates::check::check(
+            sources,
+            &self.settings,
+            &self.store_info,
+            self.max_segments,
+        );
+        if report.errors() > 0 {
+            return (report, None);
+        }
+        let templates = match Templates::from_sources(sources, &self.settings) {
+            Ok(templates) => templates,
+            Err(e) => {
+                report.diagnostics.insert(0, whole_set(e.to_string()));
+                return (report, None);
+            }
+        };
+        if let Err(e) = crate::app::check_templates(policy, &templates) {
+            report.diagnostics.insert(0, whole_set(e.to_string()));
+            return (report, None);
+        }
+        (report, Some(templates))
+    }
+
+    /// Checks `body` as `name` and publishes it when it has no error (from the file's draft,
+    /// with `from_draft`); the new version number, or every problem found.
+    pub async fn publish(
+        &self,
+        policy: Arc<Policy>,
+        edit: Edit<'_>,
+        from_draft: bool,
+    ) -> Result<(i32, Vec<Diagnostic>), EditError> {
+        let sources = self.with_text(edit.name, edit.body).await?;
+        let editor = self.clone();
+        let (report, templates) =
+            tokio::task::spawn_blocking(move || editor.check(&sources, &policy))
+                .await
+                .map_err(|e| {
+                    EditError::Rejected(vec![whole_set(format!("the check did not finish: {e}"))])
+                })?;
+        if templates.is_none() {
+            return Err(EditError::Rejected(report.diagnostics));
+        }
+        let version = self
+            .store
+            .publish_template(edit.name, edit.body, edit.author, edit.note, from_draft)
+            .await?;
+        Ok((version, report.diagnostics))
+    }
+
+    /// Publishes the text of an earlier version again, as a new version, checked like any text.
+    pub async fn rollback(
+        &self,
+        policy: Arc<Policy>,
+        name: &str,
+        version: i32,
+        author: &str,
+        note: Option<&str>,
+    ) -> Result<i32, EditError> {
+        ensure_template(name)?;
+        let old = self
+            .store
+            .template_version(name, version)
+            .await?
+            .ok_or_else(|| EditError::NoVersion {
+                name: name.to_owned(),
+                version,
+            })?;
+        let default_note = format!("rollback to version {version}");
+        let edit = Edit {
+            name,
+            body: &old.body,
+            author,
+            note: Some(note.unwrap_or(&default_note)),
+        };
+        Ok(self.publish(policy, edit, false).await?.0)
+    }
+}
+
+/// One text to publish, and who publishes it why.
+#[derive(Debug, Clone, Copy)]
+pub struct Edit<'a> {
+    /// The file, e.g. `order-delayed/email.es.hbs`.
+    pub name: &'a str,
+    /// Its new text.
+    pub body: &'a str,
+    /// Who.
+    pub author: &'a str,
+    /// Why.
+    pub note: Option<&'a str>,
+}
+
+/// The template files in force: the shipped ones in `dir`, each replaced by its published
+/// version in the database where there is one.
+pub async fn in_force(store: &Store, dir: &Path) -> Result<Vec<Source>, EditError> {
+    let shipped = crate::templates::read_sources(dir)?;
+    let published = store.published_templates().await?;
+    Ok(crate::templates::overlay(
+        shipped,
+        published.into_iter().map(|p| (p.name, p.version, p.body)),
+    ))
+}
+
+/// Refuses a name that is not a template file amends reads.
+pub fn ensure_template(name: &str) -> Result<(), EditError> {
+    crate::templates::load_role(name).map_err(|why| EditError::NotATemplate {
+        name: name.to_owned(),
+        why,
+    })
+}
+
+/// A problem of the whole set rather than of one line of one file.
+fn whole_set(message: String) -> Diagnostic {
+    Diagnostic {
+        path: PathBuf::from("templates"),
+        line: None,
+        column: None,
+        severity: Severity::Error,
+        message,
+    }
+}
+
+/// A sample incident of `event_type` (`order.delayed`, …), in `locale` when given.
+pub fn sample_incident(
+    event_type: &str,
+    default_locale: &Locale,
+    locale: Option<&Locale>,
+) -> Option<Incident> {
+    let mut incident = samples::incident(event_type, default_locale)?;
+    if let Some(locale) = locale {
+        incident.customer.locale = locale.clone();
+    }
+    Some(incident)
+}
+
+/// What the policy gives `incident` as if first seen at `now`: the rule, its offers with fresh
+/// codes, and whether it escalates. No budget is spent: it is a preview.
+pub fn sample_recovery(policy: &Policy, incident: &Incident, now: DateTime<Utc>) -> SampleRecovery {
+    let decision = policy.decide(incident, &History::default(), now);
+    let currency = incident.order.total.currency();
+    let (plan, _) = policy.settle_offline(&decision, &History::default(), currency);
+    let mut offers = plan.map(|p| p.offers.clone()).unwrap_or_default();
+    let mut rng = rand::rng();
+    for offer in &mut offers {
+        if offer.kind.issues_code() {
+            offer.code = Some(policy.settings().codes.generate(&mut rng));
+        }
+    }
+    SampleRecovery {
+        rule: decision.rule.clone(),
+        offers,
+        escalated: plan.is_some_and(|p| p.escalation.is_some()),
+        now,
+    }
+}
+
+/// The offers and escalation a sample message is rendered with.
+#[derive(Debug, Clone)]
+pub struct SampleRecovery {
+    /// The rule that matched (empty when none did).
+    pub rule: String,
+    /// Its offers, with codes.
+    pub offers: Vec<Offer>,
+    /// Whether a person follows up.
+    pub escalated: bool,
+    /// When the message is as if sent.
+    pub now: DateTime<Utc>,
+}
+
+impl SampleRecovery {
+    /// No offers, no escalation.
+    pub fn apology(now: DateTime<Utc>) -> SampleRecovery {
+        SampleRecovery {
+            rule: String::new(),
+            offers: Vec::new(),
+            escalated: false,
+            now,
+        }
+    }
+
+    /// Renders `key` for `channel` with these offers.
+    pub fn render(
+        &self,
+        templates: &Templates,
+        key: &str,
+        channel: Channel,
+        incident: &Incident,
+        store: &StoreInfo,
+    ) -> Result<Rendered, TemplateError> {
+        let recovery = Recovery {
+            offers: &self.offers,
+            escalated: self.escalated,
+            sent_at: self.now,
+        };
+        templates.render(key, channel, incident, store, &recovery)
+    }
+}
+
+/// What marks a test message, so nobody takes it for a real one.
+pub const TEST_MARK: &str = "[TEST]";
+
+/// `message` made into a test for `to` (an address for email, a number for SMS): `[TEST]`
+/// before its subject and text, and a banner atop its HTML.
+pub fn test_message(
+    message: Rendered,
+    channel: Channel,
+    to: &str,
+) -> Result<crate::store::ClaimedMessage, String> {
+    let recipient = match channel {
+        Channel::Email => crate::incident::EmailAddress::parse(to)
+            .map(|e| e.as_str().to_owned())
+            .map_err(|e| e.to_string())?,
+        Channel::Sms => crate::incident::PhoneNumber::parse(to)
+            .map(|p| p.as_str().to_owned())
+            .map_err(|e| e.to_string())?,
+    };
+    let html = message.html.map(|html| {
+        let banner = "<div style=\"padding:12px;background:#fff3cd;color:#5c4400;font:bold 14px sans-serif;text-align:center\">TEST MESSAGE: not sent to any customer</div>";
+        match html.find("<body").and_then(|i| html[i..].find('>').map(|j| i + j + 1)) {
+            Some(at) => format!("{}{banner}{}", &html[..at], &html[at..]),
+            None => format!("{banner}{html}"),
+        }
+    });
+    Ok(crate::store::ClaimedMessage {
+        outbox_id: uuid::Uuid::now_v7(),
+        incident_id: uuid::Uuid::nil(),
+        channel,
+        recipient,
+        recipient_name: None,
+        locale: message.locale,
+        subject: message.subject.map(|s| format!("{TEST_MARK} {s}")),
+        body_text: format!("{TEST_MARK} {}", message.text),
+        body_html: html,
+        attempt: 1,
+    })
+}
+
+/// The template key and channel a file is previewed with: its own for a template's file, the
+/// delay apology by email (or SMS for an SMS partial) for a shared partial or layout.
+pub fn preview_target(name: &str) -> (String, Channel) {
+    let (group, file) = name.split_once('/').unwrap_or(("", name));
+    let channel = if file.starts_with("sms") || file.starts_with("sms-") {
+        Channel::Sms
+    } else {
+        Channel::Email
+    };
+    if group == "partials" || group == "layouts" || group.is_empty() {
+        ("order-delayed".to_owned(), channel)
+    } else {
+        (group.to_owned(), channel)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn preview_target_follows_the_file() {
+        assert_eq!(
+            preview_target("order-cancelled/sms.es.hbs"),
+            ("order-cancelled".to_owned(), Channel::Sms)
+        );
+        assert_eq!(
+            preview_target("order-stockout/email.en.txt.hbs"),
+            ("order-stockout".to_owned(), Channel::Email)
+        );
+        assert_eq!(
+            preview_target("partials/sms-offers.es.txt.hbs"),
+            ("order-delayed".to_owned(), Channel::Sms)
+        );
+        assert_eq!(
+            preview_target("layouts/email.hbs"),
+            ("order-delayed".to_owned(), Channel::Email)
+        );
+    }
+
+    #[test]
+    fn a_name_that_is_not_a_template_is_refused() {
+        assert!(matches!(
+            ensure_template("order-delayed/notes.txt"),
+            Err(EditError::NotATemplate { .. })
+        ));
+        assert!(ensure_template("order-delayed/email.es.hbs").is_ok());
+    }
+}
