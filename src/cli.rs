@@ -181,7 +181,7 @@ pub enum TemplatesCommand {
     Rollback {
         /// The file's name under the templates directory.
         name: String,
-        /// The version to restore.
+        /// The version to restore (0: the file shipped in the templates directory).
         version: i32,
         /// Who is rolling back (kept in the history).
         #[arg(long, default_value = "cli")]

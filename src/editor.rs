@@ -144,7 +144,8 @@ impl Editor {
         Ok((version, report.diagnostics))
     }
 
-    /// Publishes the text of an earlier version again, as a new version, checked like any text.
+    /// Publishes the text of an earlier version again, as a new version, checked like any text;
+    /// version 0 is the file shipped in the templates directory.
     pub async fn rollback(
         &self,
         policy: Arc<Policy>,
@@ -154,18 +155,30 @@ impl Editor {
         note: Option<&str>,
     ) -> Result<i32, EditError> {
         ensure_template(name)?;
-        let old = self
-            .store
-            .template_version(name, version)
-            .await?
-            .ok_or_else(|| EditError::NoVersion {
-                name: name.to_owned(),
-                version,
-            })?;
-        let default_note = format!("rollback to version {version}");
+        let missing = || EditError::NoVersion {
+            name: name.to_owned(),
+            version,
+        };
+        let body = if version == 0 {
+            crate::templates::read_sources(&self.dir)?
+                .into_iter()
+                .find(|s| s.name == name)
+                .map(|s| s.text)
+                .ok_or_else(missing)?
+        } else {
+            self.store
+                .template_version(name, version)
+                .await?
+                .map(|edit| edit.body)
+                .ok_or_else(missing)?
+        };
+        let default_note = match version {
+            0 => "rollback to the shipped text".to_owned(),
+            _ => format!("rollback to version {version}"),
+        };
         let edit = Edit {
             name,
-            body: &old.body,
+            body: &body,
             author,
             note: Some(note.unwrap_or(&default_note)),
         };

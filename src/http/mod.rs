@@ -1,6 +1,10 @@
-//! The HTTP server: health, readiness and metrics, and the provider webhooks (the admin API
-//! and console grow here).
+//! The HTTP server: health, readiness and metrics, the provider webhooks, and (when
+//! `AMENDS_ADMIN_TOKEN` is set) the admin API under `/api/` and the coordinator's console at `/`.
 
+pub mod api;
+pub mod auth;
+mod console;
+pub mod error;
 mod health;
 pub mod signature;
 mod webhooks;
@@ -11,9 +15,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use axum::http::{HeaderName, HeaderValue, header};
 use secrecy::SecretString;
+use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 
+use crate::config::Config;
+use crate::editor::Editor;
+use crate::reload::{PolicyCell, TemplatesCell};
 use crate::store::Store;
 use crate::telemetry::Metrics;
 
@@ -24,23 +33,58 @@ pub struct AppState {
     pub store: Store,
     /// The metrics registry.
     pub metrics: Arc<Metrics>,
-    /// Broker URL, for the readiness check.
+    /// Broker URL, for the readiness check and the dead-letter views.
     pub amqp_url: SecretString,
-    /// Instance name, for the readiness check's connection name.
+    /// Instance name, for the broker connections' names.
     pub instance: String,
     /// What provider webhooks are verified with.
     pub webhooks: Arc<WebhookKeys>,
     /// Woken when a webhook queued an outcome event to publish.
     pub announce: Arc<tokio::sync::Notify>,
+    /// The configuration.
+    pub config: Arc<Config>,
+    /// The policy in force.
+    pub policy: PolicyCell,
+    /// The templates in force.
+    pub templates: TemplatesCell,
+    /// Checks and publishes template texts.
+    pub editor: Editor,
+    /// The admin token's sessions; `None` turns the admin API and console off.
+    pub admin: Option<Arc<auth::AdminAuth>>,
 }
 
 /// Requests taking longer than this are answered 408; nothing here should.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
 
+/// Headers on every console and admin API answer: nothing cached, sniffed, framed or referred.
+fn hardened<S: Clone + Send + Sync + 'static>(router: Router<S>, cache: &'static str) -> Router<S> {
+    let headers = [
+        (
+            header::CONTENT_SECURITY_POLICY,
+            console::CONTENT_SECURITY_POLICY,
+        ),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::X_FRAME_OPTIONS, "DENY"),
+        (header::REFERRER_POLICY, "no-referrer"),
+        (header::CACHE_CONTROL, cache),
+    ];
+    headers.into_iter().fold(
+        router,
+        |router, (name, value): (HeaderName, &'static str)| {
+            router.layer(SetResponseHeaderLayer::if_not_present(
+                name,
+                HeaderValue::from_static(value),
+            ))
+        },
+    )
+}
+
 /// The full router.
 pub fn router(state: AppState) -> Router {
     health::router()
         .merge(webhooks::router())
+        .merge(hardened(console::router(), "no-cache"))
+        .nest("/api", hardened(api::router(), "no-store"))
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
             REQUEST_TIMEOUT,

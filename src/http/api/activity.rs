@@ -1,0 +1,254 @@
+//! What happened, in the admin API: recent incidents and a search by order, customer, email or
+//! phone; each incident with its decision, messages as sent, attempts and provider reports.
+//!
+//! Lists mask contacts (`a***@example.com`); one incident opened in full shows them. Searches
+//! are POSTed, so no contact ever sits in a URL or an access log.
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use crate::http::AppState;
+use crate::http::auth::Admin;
+use crate::http::error::{ApiError, ErrorBody};
+use crate::incident::{EmailAddress, PhoneNumber};
+use crate::store::{
+    CompensationRecord, EscalationRecord, IncidentSearch, IncidentSummary, MessageRecord, Overview,
+};
+
+/// The most rows any list returns.
+pub const MAX_LIMIT: i64 = 500;
+
+/// How many rows to list.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct Limit {
+    /// At most this many (default 50, at most 500).
+    pub limit: Option<i64>,
+}
+
+impl Limit {
+    /// The limit asked for, within bounds.
+    pub fn get(&self, default: i64) -> i64 {
+        self.limit.unwrap_or(default).clamp(1, MAX_LIMIT)
+    }
+}
+
+/// A search.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct Search {
+    /// An order id, a customer id, an email address or a phone number; empty for the newest.
+    #[serde(default)]
+    pub query: String,
+    /// At most this many (default 50).
+    #[serde(default)]
+    pub limit: Option<i64>,
+}
+
+/// Incidents, newest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IncidentList {
+    /// The incidents, contacts masked.
+    pub incidents: Vec<IncidentSummary>,
+}
+
+/// One incident in full.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IncidentDetail {
+    /// The incident, contacts shown.
+    pub incident: IncidentSummary,
+    /// The CloudEvent as received.
+    #[schema(value_type = Object)]
+    pub event: serde_json::Value,
+    /// The decision with its explanation, when one was recorded.
+    pub decision: Option<crate::store::DecisionRecord>,
+    /// Every message as rendered and sent, with its attempts and provider reports.
+    pub messages: Vec<MessageRecord>,
+    /// What was offered, issued or declined.
+    pub compensation: Vec<CompensationRecord>,
+    /// The escalation, if the incident was marked for a person.
+    pub escalation: Option<EscalationRecord>,
+}
+
+/// `a***@example.com` for an address, `+34******222` for a number; what cannot be parsed is
+/// hidden but for its first character.
+pub fn mask_email(text: &str) -> String {
+    EmailAddress::parse(text)
+        .map(|e| e.masked())
+        .unwrap_or_else(|_| hide(text))
+}
+
+/// See [`mask_email`].
+pub fn mask_phone(text: &str) -> String {
+    PhoneNumber::parse(text)
+        .map(|p| p.masked())
+        .unwrap_or_else(|_| hide(text))
+}
+
+fn hide(text: &str) -> String {
+    let first: String = text.chars().take(1).collect();
+    format!("{first}***")
+}
+
+fn masked(mut summary: IncidentSummary) -> IncidentSummary {
+    summary.email = summary.email.as_deref().map(mask_email);
+    summary.phone = summary.phone.as_deref().map(mask_phone);
+    summary
+}
+
+/// What a search text can be: always an order or customer id, and an address or a number
+/// when it reads as one.
+pub fn search_of(query: &str) -> IncidentSearch {
+    let query = query.trim();
+    if query.is_empty() {
+        return IncidentSearch::default();
+    }
+    IncidentSearch {
+        id: Some(query.to_owned()),
+        email: query
+            .contains('@')
+            .then(|| EmailAddress::parse(query).ok())
+            .flatten()
+            .map(|e| e.as_str().to_lowercase()),
+        phone: PhoneNumber::parse(query)
+            .ok()
+            .map(|p| p.as_str().to_owned()),
+    }
+}
+
+/// Counts for the front page.
+#[utoipa::path(get, path = "/api/overview", tag = "activity",
+    responses((status = 200, body = Overview), (status = 401, body = ErrorBody)))]
+pub async fn overview(
+    State(state): State<AppState>,
+    _admin: Admin,
+) -> Result<Json<Overview>, ApiError> {
+    Ok(Json(state.store.overview().await?))
+}
+
+/// The newest incidents.
+#[utoipa::path(get, path = "/api/incidents", tag = "activity", params(Limit),
+    responses((status = 200, body = IncidentList), (status = 401, body = ErrorBody)))]
+pub async fn recent(
+    State(state): State<AppState>,
+    _admin: Admin,
+    Query(limit): Query<Limit>,
+) -> Result<Json<IncidentList>, ApiError> {
+    let incidents = state
+        .store
+        .incidents(&IncidentSearch::default(), limit.get(50))
+        .await?;
+    Ok(Json(IncidentList {
+        incidents: incidents.into_iter().map(masked).collect(),
+    }))
+}
+
+/// Incidents by order id, customer id, email address or phone number.
+#[utoipa::path(post, path = "/api/incidents/search", tag = "activity", request_body = Search,
+    responses((status = 200, body = IncidentList), (status = 401, body = ErrorBody)))]
+pub async fn search(
+    State(state): State<AppState>,
+    _admin: Admin,
+    Json(search): Json<Search>,
+) -> Result<Json<IncidentList>, ApiError> {
+    let limit = Limit {
+        limit: search.limit,
+    }
+    .get(50);
+    let incidents = state
+        .store
+        .incidents(&search_of(&search.query), limit)
+        .await?;
+    Ok(Json(IncidentList {
+        incidents: incidents.into_iter().map(masked).collect(),
+    }))
+}
+
+/// One incident: the event, the decision and why, every message as sent and what happened to
+/// it, the compensation and the escalation.
+#[utoipa::path(get, path = "/api/incidents/{id}", tag = "activity",
+    params(("id" = Uuid, Path, description = "the incident")),
+    responses((status = 200, body = IncidentDetail), (status = 404, body = ErrorBody)))]
+pub async fn incident(
+    State(state): State<AppState>,
+    _admin: Admin,
+    Path(id): Path<Uuid>,
+) -> Result<Json<IncidentDetail>, ApiError> {
+    let record = state
+        .store
+        .incident(id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no incident {id}")))?;
+    let customer = &record.payload["data"]["customer"];
+    let text = |v: &serde_json::Value| v.as_str().map(str::to_owned);
+    let name = [&customer["first_name"], &customer["last_name"]]
+        .iter()
+        .filter_map(|v| v.as_str())
+        .collect::<Vec<_>>()
+        .join(" ");
+    let messages = state.store.incident_messages(id).await?;
+    let summary = IncidentSummary {
+        incident_id: record.incident_id,
+        created_at: record.created_at,
+        source: record.source,
+        event_id: record.event_id,
+        event_type: record.event_type,
+        order_id: record.order_id,
+        customer_id: record.customer_id,
+        customer_name: (!name.is_empty()).then_some(name),
+        email: text(&customer["email"]),
+        phone: text(&customer["phone"]),
+        rule: record.decision.as_ref().map(|d| d.rule.clone()),
+        escalated: record.decision.as_ref().map(|d| d.escalated),
+        coalesced: record.decision.as_ref().and_then(|d| d.coalesced.clone()),
+        unreachable: record.decision.as_ref().and_then(|d| d.unreachable.clone()),
+        messages: serde_json::Value::Array(
+            messages
+                .iter()
+                .map(|m| {
+                    serde_json::json!({
+                        "channel": m.channel, "status": m.status,
+                        "delivery_status": m.delivery_status,
+                    })
+                })
+                .collect(),
+        ),
+    };
+    let compensation = state.store.compensation(Some(id), MAX_LIMIT).await?;
+    let escalation = state.store.escalation_of_incident(id).await?;
+    Ok(Json(IncidentDetail {
+        incident: summary,
+        event: record.payload,
+        decision: record.decision,
+        messages,
+        compensation,
+        escalation,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn contacts_are_masked_in_lists() {
+        assert_eq!(mask_email("ana@example.com"), "a***@example.com");
+        assert_eq!(mask_phone("+34600111222"), "+34******222");
+        assert_eq!(mask_email("not an address"), "n***");
+    }
+
+    #[test]
+    fn a_search_reads_addresses_and_numbers() {
+        let s = search_of("  Ana@Example.com ");
+        assert_eq!(s.email.as_deref(), Some("ana@example.com"));
+        assert_eq!(s.phone, None);
+        let s = search_of("+34 600 111 222");
+        assert_eq!(s.phone.as_deref(), Some("+34600111222"));
+        assert_eq!(s.id.as_deref(), Some("+34 600 111 222"));
+        let s = search_of("A-10042");
+        assert_eq!((s.email, s.phone), (None, None));
+        assert_eq!(s.id.as_deref(), Some("A-10042"));
+        assert!(search_of("  ").id.is_none());
+    }
+}

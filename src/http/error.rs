@@ -1,0 +1,148 @@
+//! The admin API's one error type: a status and a one-line message for the person, the cause
+//! logged (never shown) when it is ours.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::editor::EditError;
+use crate::store::StoreError;
+use crate::templates::Diagnostic;
+
+/// What went wrong with an admin API request.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// `AMENDS_ADMIN_TOKEN` is not set, so the admin API and console are off.
+    #[error("the admin API is off: set AMENDS_ADMIN_TOKEN to turn it on")]
+    Off,
+    /// No valid session or bearer token.
+    #[error("sign in first (or send Authorization: Bearer <admin token>)")]
+    Unauthorized,
+    /// Signed in, but the request fails a check (CSRF, a bad token at sign-in).
+    #[error("{0}")]
+    Forbidden(&'static str),
+    /// Too many failed sign-ins.
+    #[error("too many failed sign-ins; wait a minute")]
+    TooMany,
+    /// The thing asked for does not exist.
+    #[error("{0}")]
+    NotFound(String),
+    /// The request conflicts with the current state (already handled, …).
+    #[error("{0}")]
+    Conflict(String),
+    /// The request is malformed or names something invalid.
+    #[error("{0}")]
+    Invalid(String),
+    /// A template text has errors and was not published.
+    #[error("{message}")]
+    Rejected {
+        /// One line.
+        message: String,
+        /// Every problem, with its line.
+        diagnostics: Vec<Diagnostic>,
+    },
+    /// A dependency (the broker, a provider) did not answer as needed.
+    #[error("{0}")]
+    Unavailable(String),
+    /// Our fault: logged, not shown.
+    #[error("internal error")]
+    Internal(String),
+}
+
+/// The body of every error answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// What went wrong, in one line.
+    pub error: String,
+    /// For a refused template text: every problem, with its line.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub diagnostics: Option<Vec<DiagnosticView>>,
+}
+
+/// One template problem, as the API shows it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct DiagnosticView {
+    /// The file (`order-delayed/email.es.hbs`).
+    pub path: String,
+    /// Its line, from 1.
+    pub line: Option<usize>,
+    /// Its column, from 1.
+    pub column: Option<usize>,
+    /// `error` or `warning`.
+    pub severity: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl From<&Diagnostic> for DiagnosticView {
+    fn from(d: &Diagnostic) -> DiagnosticView {
+        DiagnosticView {
+            path: d.path.display().to_string(),
+            line: d.line,
+            column: d.column,
+            severity: match d.severity {
+                crate::templates::Severity::Error => "error",
+                crate::templates::Severity::Warning => "warning",
+            }
+            .to_owned(),
+            message: d.message.clone(),
+        }
+    }
+}
+
+impl ApiError {
+    fn status(&self) -> StatusCode {
+        match self {
+            ApiError::Off | ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::TooMany => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::Invalid(_) | ApiError::Rejected { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if let ApiError::Internal(cause) = &self {
+            tracing::error!(error = %cause, "admin API request failed");
+        }
+        let diagnostics = match &self {
+            ApiError::Rejected { diagnostics, .. } => {
+                Some(diagnostics.iter().map(DiagnosticView::from).collect())
+            }
+            _ => None,
+        };
+        let body = ErrorBody {
+            error: self.to_string(),
+            diagnostics,
+        };
+        (self.status(), Json(body)).into_response()
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> ApiError {
+        ApiError::Internal(e.to_string())
+    }
+}
+
+impl From<EditError> for ApiError {
+    fn from(e: EditError) -> ApiError {
+        match e {
+            EditError::NotATemplate { .. } => ApiError::NotFound(e.to_string()),
+            EditError::NoVersion { .. } => ApiError::NotFound(e.to_string()),
+            EditError::Rejected(diagnostics) => ApiError::Rejected {
+                message: EditError::Rejected(diagnostics.clone()).to_string(),
+                diagnostics,
+            },
+            EditError::Templates(e) => ApiError::Internal(e.to_string()),
+            EditError::Store(e) => ApiError::from(e),
+        }
+    }
+}
