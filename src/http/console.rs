@@ -1,0 +1,55 @@
+//! The coordinator's console: one page and its script and stylesheet, embedded in the binary so
+//! `amends run` needs nothing beside it. The page talks to the admin API only.
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+
+use super::AppState;
+
+const INDEX: &str = include_str!("assets/index.html");
+const APP_JS: &str = include_str!("assets/app.js");
+const APP_CSS: &str = include_str!("assets/app.css");
+
+/// What the console's pages may load: only themselves. Email previews are shown in a sandboxed
+/// frame, and their inline styles are allowed.
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; \
+    style-src 'self' 'unsafe-inline'; img-src 'self' data: https:; frame-src 'self'; \
+    object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
+const OFF: &str = "<!doctype html><html lang=\"en\"><meta charset=\"utf-8\"><title>amends</title>\
+    <body style=\"font-family:system-ui,sans-serif;max-width:40em;margin:4em auto;padding:0 1em\">\
+    <h1>The console is off</h1><p>amends is running. To edit templates and see what was sent, \
+    set <code>AMENDS_ADMIN_TOKEN</code> and restart it.</p></body></html>";
+
+/// Routes of the console.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/", get(index))
+        .route(
+            "/assets/app.js",
+            get(|| asset(APP_JS, "text/javascript; charset=utf-8")),
+        )
+        .route(
+            "/assets/app.css",
+            get(|| asset(APP_CSS, "text/css; charset=utf-8")),
+        )
+}
+
+async fn index(State(state): State<AppState>) -> Response {
+    let (status, page) = match state.admin {
+        Some(_) => (StatusCode::OK, INDEX),
+        None => (StatusCode::NOT_FOUND, OFF),
+    };
+    (status, Html(page)).into_response()
+}
+
+async fn asset(body: &'static str, content_type: &'static str) -> Response {
+    (
+        [(header::CONTENT_TYPE, HeaderValue::from_static(content_type))],
+        body,
+    )
+        .into_response()
+}
