@@ -3,6 +3,7 @@
 //! One binary (so the crate is linked once); each test isolates itself with [`helpers::Names`].
 
 mod compensation;
+mod console;
 mod helpers;
 mod pipeline;
 mod process;
