@@ -863,7 +863,7 @@ function decisionSection(decision) {
         ["Combined with", decision.coalesced ? showValue(decision.coalesced) : null],
         ["Unreachable", decision.unreachable ? showValue(decision.unreachable) : null],
         ["Escalated", decision.escalated ? showValue(decision.escalated) : "No"],
-        ["Policy version", decision.policy_version],
+        ["Policy version", decision.policy_version ? decision.policy_version.slice(0, 12) : null],
       ]),
       offersList(decision.offers),
     ),
@@ -903,7 +903,7 @@ function explanationView(ex) {
     { class: "explanation" },
     h("h3", {}, "Why"),
     h("p", { class: "muted" }, "Rules are checked in order and the first one that matches decides."
-      + (ex.policy_version ? ` Policy version ${ex.policy_version}.` : "")),
+      + (ex.policy_version ? ` Policy version ${ex.policy_version.slice(0, 12)}.` : "")),
     rules.length ? h("ol", { class: "rules" }, rules.map(ruleItem)) : empty("No rules were recorded."),
     facts(lines),
   );
@@ -1694,19 +1694,21 @@ async function discardDraft(ed) {
 async function restoreVersion(ed, version) {
   if (ed.busy) return;
   const dirty = ed.source.value !== ed.saved;
+  // Version 0 is the file shipped with amends.
+  const what = version === 0 ? "the shipped text" : `version ${version}`;
   const question =
-    `Restore version ${version}? Its text is published again as a new version, and customers get it within seconds.` +
+    `Restore ${what}? Its text is published again as a new version, and customers get it within seconds.` +
     (dirty ? " Your unsaved changes in the editor will be lost." : "");
   if (!confirm(question)) return;
   setBusy(ed, true);
   try {
-    const note = ed.note.value.trim() || `Restored version ${version}`;
+    const note = ed.note.value.trim() || `Restored ${what}`;
     const res = await api("POST", `${ed.base}/rollback`, { version, note });
     ed.note.value = "";
     await reloadDetail(ed, true);
-    flash(`Version ${version} restored as version ${res.version}. Every running replica uses it within seconds.`);
+    flash(`${what[0].toUpperCase()}${what.slice(1)} restored as version ${res.version}. Every running replica uses it within seconds.`);
   } catch (err) {
-    refused(ed, err, `Version ${version} was not restored`);
+    refused(ed, err, `${what[0].toUpperCase()}${what.slice(1)} was not restored`);
   } finally {
     setBusy(ed, false);
   }
@@ -1760,6 +1762,13 @@ function renderHistory(ed) {
           { type: "button", class: "button-quiet", id: "view-shipped", onclick: () => showVersionText(ed, "The shipped file", d.shipped) },
           "View the shipped file",
         ),
+        inForce == null
+          ? null
+          : h(
+              "button",
+              { type: "button", class: "button-secondary restore", id: "restore-shipped", "data-version": 0, onclick: () => restoreVersion(ed, 0) },
+              "Restore the shipped text",
+            ),
       ),
     );
   }
