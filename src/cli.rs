@@ -278,8 +278,12 @@ pub async fn execute(cli: Cli) -> anyhow::Result<()> {
             let result = editor.rollback(policy, &name, version, &author, None).await;
             store.close().await;
             let version_now = result.map_err(report_edit)?;
+            let text = match version {
+                0 => "the shipped file".to_owned(),
+                _ => format!("the text of version {version}"),
+            };
             println!(
-                "{name} version {version} published again as version {version_now}; running replicas reload it within seconds"
+                "{name} version {version_now} published ({text}); running replicas reload it within seconds"
             );
             Ok(())
         }

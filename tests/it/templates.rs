@@ -231,6 +231,22 @@ async fn a_published_template_takes_effect_on_every_replica_without_a_restart() 
         text.contains("version 1    retired") && text.contains("by ana: shorter"),
         "{text}"
     );
+    // Version 0 is the shipped file.
+    let (ok, text) = cli(&app, &["templates", "rollback", name, "0"]);
+    assert!(ok, "{text}");
+    assert!(
+        text.contains("version 3 published (the shipped file)"),
+        "{text}"
+    );
+    let shipped = std::fs::read_to_string(repo("templates/order-delayed/sms.es.hbs")).unwrap();
+    let body: String = sqlx::query_scalar(
+        "select body from template_edit where name = $1 and status = 'published'",
+    )
+    .bind(name)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(body, shipped);
     replica.stop().await;
     app.stop().await;
 }
