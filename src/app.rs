@@ -173,6 +173,7 @@ impl App {
             cell: self.policy.clone(),
             templates: self.templates.clone(),
             interval: self.config.policy_reload_interval,
+            metrics: self.metrics.clone(),
         };
         let template_reloader = TemplateReloader {
             store: self.store.clone(),
@@ -181,6 +182,7 @@ impl App {
             cell: self.templates.clone(),
             policy: self.policy.clone(),
             interval: TEMPLATE_POLL,
+            metrics: self.metrics.clone(),
         };
         let dispatcher = Dispatcher::new(
             self.store.clone(),

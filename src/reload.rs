@@ -32,6 +32,8 @@ pub struct PolicyReloader {
     pub templates: TemplatesCell,
     /// How often to look.
     pub interval: Duration,
+    /// Counts each reload.
+    pub metrics: Arc<crate::telemetry::Metrics>,
 }
 
 impl PolicyReloader {
@@ -74,6 +76,7 @@ impl PolicyReloader {
                         "policy reloaded"
                     );
                     self.cell.store(Arc::new(policy));
+                    self.metrics.policy_reloads.inc();
                     reported = None;
                 }
                 Err(problem) => {
@@ -105,6 +108,8 @@ pub struct TemplateReloader {
     pub policy: PolicyCell,
     /// The safety-net poll.
     pub interval: Duration,
+    /// Counts each reload.
+    pub metrics: Arc<crate::telemetry::Metrics>,
 }
 
 impl TemplateReloader {
@@ -151,6 +156,7 @@ impl TemplateReloader {
                 }
                 tracing::info!(version = %&templates.version()[..12], "templates reloaded");
                 self.cell.store(Arc::new(templates));
+                self.metrics.template_reloads.inc();
             }
             Err(e) => {
                 tracing::error!(problem = %e, "published templates rejected; the ones in force stay")

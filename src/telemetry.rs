@@ -76,6 +76,10 @@ pub struct Metrics {
     pub leases_reaped: Counter,
     /// Sends in flight now.
     pub sends_in_flight: Gauge,
+    /// New policies put in force while running.
+    pub policy_reloads: Counter,
+    /// New sets of template texts put in force while running.
+    pub template_reloads: Counter,
 }
 
 impl Metrics {
@@ -99,6 +103,8 @@ impl Metrics {
             send_seconds: Histogram::new(exponential_buckets(0.001, 2.0, 16)),
             leases_reaped: Counter::default(),
             sends_in_flight: Gauge::default(),
+            policy_reloads: Counter::default(),
+            template_reloads: Counter::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -175,6 +181,16 @@ impl Metrics {
             "sends_in_flight",
             "Sends in progress in this replica",
             metrics.sends_in_flight.clone(),
+        );
+        registry.register(
+            "policy_reloads",
+            "Changed policy files put in force while running",
+            metrics.policy_reloads.clone(),
+        );
+        registry.register(
+            "template_reloads",
+            "Sets of published template texts put in force while running",
+            metrics.template_reloads.clone(),
         );
         Arc::new(Metrics {
             registry,

@@ -61,6 +61,16 @@ async function newestEmailHeading(page) {
   return (await heading.innerText(WAIT)).trim();
 }
 
+// Waits until the daemon has put `n` published sets of texts in force (it counts them), so an
+// event published next is rendered with the latest.
+async function templatesReloaded(n) {
+  await assertEventually(async () => {
+    const metrics = await (await fetch(`${base}/metrics`)).text();
+    const count = /^amends_template_reloads_total (\d+)/m.exec(metrics)?.[1];
+    return Number(count) >= n;
+  }, `reload ${n} of the templates`);
+}
+
 async function assertEventually(check, what, deadline = 60_000) {
   const start = Date.now();
   for (;;) {
@@ -136,6 +146,7 @@ try {
   await page.locator("#history-table", { hasText: "A warmer heading" }).waitFor(WAIT);
 
   step("the next customer gets the new text");
+  await templatesReloaded(1);
   publishSampleDelay();
   await assertEventually(async () => (await newestEmailHeading(page)) === EDITED, "the new text in a sent email");
 
@@ -144,6 +155,7 @@ try {
   await page.locator("#restore-shipped").click();
   await page.locator("#status", { hasText: "restored as version 2" }).waitFor(WAIT);
   await page.locator("#history-table").waitFor(WAIT);
+  await templatesReloaded(2);
   publishSampleDelay();
   await assertEventually(async () => (await newestEmailHeading(page)) === SHIPPED, "the old text in a sent email");
 
