@@ -98,6 +98,21 @@ pub struct VersionView {
     pub body: Option<String>,
 }
 
+impl VersionView {
+    /// A stored version, with its text or without.
+    fn of(e: crate::store::TemplateEdit, with_body: bool) -> VersionView {
+        VersionView {
+            version: e.version,
+            status: e.status,
+            author: e.author,
+            note: e.note,
+            created_at: e.created_at,
+            published_at: e.published_at,
+            body: with_body.then_some(e.body),
+        }
+    }
+}
+
 /// One template file in full.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TemplateDetail {
@@ -377,15 +392,7 @@ pub async fn detail(
         draft,
         versions: history
             .into_iter()
-            .map(|e| VersionView {
-                version: e.version,
-                status: e.status,
-                author: e.author,
-                note: e.note,
-                created_at: e.created_at,
-                published_at: e.published_at,
-                body: None,
-            })
+            .map(|e| VersionView::of(e, false))
             .collect(),
         name,
         group,
@@ -408,15 +415,7 @@ pub async fn version(
         .template_version(&name, version)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("{name} has no version {version}")))?;
-    Ok(Json(VersionView {
-        version: e.version,
-        status: e.status,
-        author: e.author,
-        note: e.note,
-        created_at: e.created_at,
-        published_at: e.published_at,
-        body: Some(e.body),
-    }))
+    Ok(Json(VersionView::of(e, true)))
 }
 
 /// Checks `body` as `name` among the templates in force, off the async threads.

@@ -946,10 +946,7 @@ function ruleItem(r) {
 }
 
 function messagesSection(messages) {
-  return h(
-    "section",
-    { class: "section", "aria-labelledby": "messages-heading" },
-    h("h2", { id: "messages-heading" }, "Messages"),
+  return section("messages", "Messages",
     messages.length ? messages.map(messageView) : empty("No messages were sent for this incident."),
   );
 }
@@ -1062,20 +1059,19 @@ function deliveryEventsTable(events) {
   );
 }
 
+// A titled section of a page, labelled by its heading.
+function section(id, title, ...content) {
+  return h("section", { class: "section", "aria-labelledby": `${id}-heading` }, h("h2", { id: `${id}-heading` }, title), ...content);
+}
+
 function compensationSection(offers) {
-  return h(
-    "section",
-    { class: "section", "aria-labelledby": "compensation-heading" },
-    h("h2", { id: "compensation-heading" }, "Compensation"),
+  return section("compensation", "Compensation",
     offers.length ? offersTable(offers, false) : empty("Nothing was offered for this incident."),
   );
 }
 
 function escalationSection(escalation) {
-  return h(
-    "section",
-    { class: "section", "aria-labelledby": "escalation-heading" },
-    h("h2", { id: "escalation-heading" }, "Escalation"),
+  return section("escalation", "Escalation",
     escalation
       ? escalationCard(escalation, { incidentLink: false, revealContacts: false, heading: "h3", onChanged: () => render() })
       : empty("This incident was not handed to a person."),
@@ -1933,10 +1929,7 @@ function budgetBar(label, spent, limit, currency) {
 }
 
 function budgetDaysSection(days) {
-  return h(
-    "section",
-    { class: "section", "aria-labelledby": "budget-days-heading" },
-    h("h2", { id: "budget-days-heading" }, "Budget per day"),
+  return section("budget-days", "Budget per day",
     days.length
       ? h("ul", { class: "budget-list", id: "budget-days" }, days.map((d) => budgetBar(`${fmtDay(d.day)} · ${d.currency}`, d.spent, d.limit, d.currency)))
       : empty("No compensation budget has been used yet."),
@@ -1952,10 +1945,7 @@ function windowLabel(window) {
 }
 
 function budgetCustomersSection(customers, window) {
-  return h(
-    "section",
-    { class: "section", "aria-labelledby": "budget-customers-heading" },
-    h("h2", { id: "budget-customers-heading" }, `Per customer, over ${windowLabel(window)}`),
+  return section("budget-customers", `Per customer, over ${windowLabel(window)}`,
     customers.length
       ? h("ul", { class: "budget-list", id: "budget-customers" }, customers.map((c) => budgetBar(c.customer_id, c.given, c.cap, c.currency)))
       : empty("No customer has received compensation in this window."),
@@ -1963,10 +1953,7 @@ function budgetCustomersSection(customers, window) {
 }
 
 function ledgerSection(offers) {
-  return h(
-    "section",
-    { class: "section", "aria-labelledby": "ledger-heading" },
-    h("h2", { id: "ledger-heading" }, "Ledger"),
+  return section("ledger", "Ledger",
     offers.length ? offersTable(offers, true) : empty("Nothing has been offered yet."),
   );
 }
