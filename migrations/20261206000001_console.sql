@@ -24,3 +24,6 @@ alter table template_edit add constraint template_edit_status_check
 
 -- Searching by contact also finds messages sent to it (addresses in any case, numbers in E.164).
 create index outbox_recipient_idx on outbox (lower(recipient));
+
+-- Messages a person should look at (failed for good, or an outcome nobody knows), newest first.
+create index outbox_attention_idx on outbox (updated_at desc) where status in ('failed', 'unknown');

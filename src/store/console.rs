@@ -282,6 +282,35 @@ pub struct EscalationRecord {
     pub messages: Value,
 }
 
+/// A message a person should look at: failed for good, or with an unknown outcome.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct AttentionRecord {
+    /// The message.
+    pub outbox_id: Uuid,
+    /// Its incident.
+    pub incident_id: Uuid,
+    /// `email` or `sms`.
+    pub channel: String,
+    /// Address or number.
+    pub recipient: String,
+    /// `failed` or `unknown`.
+    pub status: String,
+    /// The provider last tried.
+    pub provider: Option<String>,
+    /// What went wrong.
+    pub last_error: Option<String>,
+    /// Attempts made.
+    pub attempts: i32,
+    /// When its status last changed.
+    pub updated_at: DateTime<Utc>,
+    /// The order.
+    pub order_id: String,
+    /// The customer.
+    pub customer_id: String,
+    /// The incident's event type.
+    pub event_type: String,
+}
+
 /// Counts for the console's front page.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Overview {
@@ -545,6 +574,22 @@ impl Store {
                 .fetch_one(&self.pool)
                 .await?,
         )
+    }
+
+    /// The newest `limit` messages with `status` (`failed` or `unknown`).
+    pub async fn messages_needing_attention(
+        &self,
+        status: &str,
+        limit: i64,
+    ) -> Result<Vec<AttentionRecord>, StoreError> {
+        Ok(sqlx::query_file_as!(
+            AttentionRecord,
+            "src/store/queries/console_attention.sql",
+            status,
+            limit
+        )
+        .fetch_all(&self.pool)
+        .await?)
     }
 
     /// Every edited template file, in brief.

@@ -21,9 +21,9 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, Postgres};
 
 pub use console::{
-    AttemptRecord, BudgetDayRecord, CompensationRecord, CustomerGivenRecord, DecisionRecord,
-    DeliveryEventRecord, EscalationRecord, IncidentRecord, IncidentSearch, IncidentSummary,
-    MessageRecord, Overview, TemplateEditSummary,
+    AttemptRecord, AttentionRecord, BudgetDayRecord, CompensationRecord, CustomerGivenRecord,
+    DecisionRecord, DeliveryEventRecord, EscalationRecord, IncidentRecord, IncidentSearch,
+    IncidentSummary, MessageRecord, Overview, TemplateEditSummary,
 };
 pub use delivery::{DeliveryReport, Suppression, SuppressionReason, contact_key};
 pub use events::OutcomeEvent;

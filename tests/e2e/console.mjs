@@ -166,6 +166,7 @@ try {
     ["#/compensation", "#ledger", "compensation"],
     ["#/escalations", "#escalation-list", "escalations"],
     ["#/dead-letters", "#dead-letter-queue", "dead-letters"],
+    ["#/messages/unknown", "#attention-list", "unknown-outcomes"],
   ]) {
     await page.goto(`${base}/${route}`);
     await page.locator(ready).first().waitFor(WAIT);

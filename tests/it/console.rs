@@ -20,7 +20,13 @@ struct Console {
 
 impl Console {
     async fn start() -> Console {
-        let app = spawn_app(&[("AMENDS_ADMIN_TOKEN", TOKEN)]).await;
+        Console::start_with(&[]).await
+    }
+
+    async fn start_with(extra: &[(&str, &str)]) -> Console {
+        let mut env = vec![("AMENDS_ADMIN_TOKEN", TOKEN)];
+        env.extend_from_slice(extra);
+        let app = spawn_app(&env).await;
         let http = http_client();
         let response = http
             .post(app.url("/api/session"))
@@ -499,6 +505,41 @@ async fn dead_letters_are_listed_with_their_reason_and_replayed() {
 }
 
 #[tokio::test]
+async fn messages_that_failed_are_listed_for_a_person() {
+    // Nothing listens on port 1: every attempt is refused, and after the retries the email has
+    // failed for good (its reserve SMS then goes out).
+    let console = Console::start_with(&[
+        ("AMENDS_EMAIL_TRANSPORT", "smtp"),
+        ("AMENDS_SMTP_URL", "smtp://127.0.0.1:1"),
+        ("AMENDS_EMAIL_FROM", "shop@shop.example"),
+    ])
+    .await;
+    console.app.publish(&event("order.delayed", |_| {})).await;
+    console
+        .app
+        .wait_for_count("select count(*) from outbox where status = 'failed'", 1)
+        .await;
+    let failed = console.get("/api/messages?status=failed").await;
+    let message = &failed["messages"][0];
+    assert_eq!(message["channel"], "email");
+    assert_eq!(message["recipient"], "a***@example.com");
+    assert!(
+        message["last_error"]
+            .as_str()
+            .is_some_and(|e| !e.is_empty())
+    );
+    assert_eq!(message["attempts"], 4);
+    let unknown = console.get("/api/messages?status=unknown").await;
+    assert_eq!(unknown["messages"].as_array().unwrap().len(), 0);
+    let (status, _) = console
+        .call(Method::GET, "/api/messages?status=sent", None)
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(console.get("/api/overview").await["messages_failed"], 1);
+    console.app.stop().await;
+}
+
+#[tokio::test]
 async fn the_openapi_document_describes_every_route() {
     let app = spawn_app(&[("AMENDS_ADMIN_TOKEN", TOKEN)]).await;
     let doc: Value = http_client()
@@ -521,6 +562,7 @@ async fn the_openapi_document_describes_every_route() {
         "/api/escalations/{id}/handle",
         "/api/dead-letters/replay",
         "/api/compensation",
+        "/api/messages",
     ] {
         assert!(paths.contains_key(path), "{path} missing");
     }

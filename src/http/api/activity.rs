@@ -15,7 +15,8 @@ use crate::http::auth::Admin;
 use crate::http::error::{ApiError, ErrorBody};
 use crate::incident::{EmailAddress, PhoneNumber};
 use crate::store::{
-    CompensationRecord, EscalationRecord, IncidentSearch, IncidentSummary, MessageRecord, Overview,
+    AttentionRecord, CompensationRecord, EscalationRecord, IncidentSearch, IncidentSummary,
+    MessageRecord, Overview,
 };
 
 /// The most rows any list returns.
@@ -115,6 +116,56 @@ pub fn search_of(query: &str) -> IncidentSearch {
             .ok()
             .map(|p| p.as_str().to_owned()),
     }
+}
+
+/// Which messages need a person.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct AttentionFilter {
+    /// `unknown` (sent or not, nobody knows: never resent by itself) or `failed` (for good).
+    pub status: String,
+    /// At most this many (default 50).
+    pub limit: Option<i64>,
+}
+
+/// Messages that need a person, contacts masked.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AttentionList {
+    /// The messages, newest first.
+    pub messages: Vec<AttentionRecord>,
+}
+
+/// Messages that failed for good, or whose outcome is unknown, newest first.
+#[utoipa::path(get, path = "/api/messages", tag = "activity", params(AttentionFilter),
+    responses((status = 200, body = AttentionList), (status = 422, body = ErrorBody)))]
+pub async fn needing_attention(
+    State(state): State<AppState>,
+    _admin: Admin,
+    Query(filter): Query<AttentionFilter>,
+) -> Result<Json<AttentionList>, ApiError> {
+    if !matches!(filter.status.as_str(), "failed" | "unknown") {
+        return Err(ApiError::Invalid(format!(
+            "status {:?}: expected failed or unknown",
+            filter.status
+        )));
+    }
+    let limit = Limit {
+        limit: filter.limit,
+    }
+    .get(50);
+    let messages = state
+        .store
+        .messages_needing_attention(&filter.status, limit)
+        .await?
+        .into_iter()
+        .map(|mut m| {
+            m.recipient = match m.channel.as_str() {
+                "sms" => mask_phone(&m.recipient),
+                _ => mask_email(&m.recipient),
+            };
+            m
+        })
+        .collect();
+    Ok(Json(AttentionList { messages }))
 }
 
 /// Counts for the front page.

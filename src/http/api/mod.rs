@@ -28,6 +28,7 @@ use super::auth;
     paths(
         auth::sign_in, auth::whoami, auth::sign_out,
         activity::overview, activity::recent, activity::search, activity::incident,
+        activity::needing_attention,
         templates::list, templates::detail, templates::version, templates::save_draft,
         templates::discard_draft, templates::preview, templates::publish, templates::rollback,
         templates::send_test,
@@ -87,6 +88,7 @@ pub fn router() -> Router<AppState> {
         .route("/incidents", get(activity::recent))
         .route("/incidents/search", post(activity::search))
         .route("/incidents/{id}", get(activity::incident))
+        .route("/messages", get(activity::needing_attention))
         .route("/templates", get(templates::list))
         .route("/templates/test", post(templates::send_test))
         .route(template, get(templates::detail))

@@ -455,6 +455,10 @@ function parseRoute(hash) {
       return { name: "activity", section: "activity" };
     case "incidents":
       return rest[0] ? { name: "incident", section: "activity", id: rest[0] } : { name: "activity", section: "activity" };
+    case "messages":
+      return ["failed", "unknown"].includes(rest[0])
+        ? { name: "attention", section: "activity", status: rest[0] }
+        : { name: "notFound", section: null };
     case "templates":
       if (rest.length >= 2) {
         return { name: "editor", section: "templates", group: rest[0], file: rest.slice(1).join("/") };
@@ -482,6 +486,7 @@ function decodePart(part) {
 const VIEWS = {
   activity: viewActivity,
   incident: viewIncident,
+  attention: viewAttention,
   templates: viewTemplates,
   editor: viewEditor,
   compensation: viewCompensation,
@@ -691,15 +696,51 @@ async function loadOverview(tiles) {
         { class: "tiles" },
         tile("Incidents today", o.incidents_today),
         tile("Messages sent today", o.messages_sent_today),
-        tile("Messages failed", o.messages_failed, o.messages_failed > 0 ? "bad" : null),
+        tile("Messages failed", o.messages_failed, o.messages_failed > 0 ? "bad" : null, null, "#/messages/failed"),
         tile("Outcome unknown", o.messages_unknown, o.messages_unknown > 0 ? "warn" : null,
-          o.messages_unknown > 0 ? "Check with the provider before anyone resends." : null),
+          o.messages_unknown > 0 ? "Check with the provider before anyone resends." : null, "#/messages/unknown"),
         tile("Open escalations", o.open_escalations, o.open_escalations > 0 ? "warn" : null, null, "#/escalations"),
       ),
     );
   } catch (err) {
     if (err.handled || !tiles.isConnected) return;
     tiles.replaceChildren(h("p", { class: "form-error" }, `Today's numbers could not be loaded: ${err.message}`));
+  }
+}
+
+// Messages a person should look at: failed for good, or sent with no answer from the provider.
+async function viewAttention(route) {
+  const unknown = route.status === "unknown";
+  const title = unknown ? "Messages with an unknown outcome" : "Messages that failed";
+  const lead = unknown
+    ? "The provider took these messages but never answered, so nobody knows whether the customer got them. amends does not resend them by itself, to avoid writing twice: check with the provider, then decide."
+    : "These messages could not be sent on any provider, for good. Each incident shows every attempt and why it failed.";
+  const list = h("div", { id: "attention-list" }, loadingText());
+  mount(h("div", { class: "page" }, h("h1", {}, title), h("p", { class: "lead" }, lead), list), title);
+  try {
+    const data = await api("GET", `/api/messages?status=${route.status}&limit=100`);
+    if (!list.isConnected) return;
+    const rows = data?.messages ?? [];
+    list.replaceChildren(
+      rows.length
+        ? dataTable({
+            caption: `${title}, newest first`,
+            id: "attention",
+            rows,
+            columns: [
+              { label: "Incident", rowHeader: true, cell: (m) => h("a", { href: incidentHash(m.incident_id) }, `${eventLabel(m.event_type)} · ${m.order_id}`) },
+              { label: "When", cell: (m) => timeEl(m.updated_at) },
+              { label: "Channel", cell: (m) => `${channelLabel(m.channel)} to ${m.recipient}` },
+              { label: "Provider", cell: (m) => m.provider ?? "—" },
+              { label: "Attempts", cell: (m) => m.attempts },
+              { label: "What went wrong", cell: (m) => m.last_error ?? "—" },
+            ],
+          })
+        : empty(unknown ? "No message has an unknown outcome." : "No message has failed."),
+    );
+  } catch (err) {
+    if (err.handled || !list.isConnected) return;
+    list.replaceChildren(h("p", { class: "form-error" }, `The messages could not be loaded: ${err.message}`));
   }
 }
 
