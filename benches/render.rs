@@ -6,6 +6,10 @@
 //! couple of seconds after a warm-up, and reported as messages per second per core. The finished
 //! HTML is also run through css-inline again: its rules are inlined already, so that is the cost
 //! of parsing and serialising the email, a lower bound of what inlining takes of the email's time.
+//!
+//! The console's edits cost more than a render: each preview and publish checks the whole set of
+//! templates (every variable in every branch, every sample rendered, every SMS measured), and
+//! each replica rebuilds the set when a text is published. Both are timed too.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -62,6 +66,25 @@ fn main() -> anyhow::Result<()> {
         "css-inline parsing and serialising it again: {:.0} µs ({:.0}% of the email)",
         1e6 / inline_rate,
         100.0 * email_rate / inline_rate
+    );
+
+    let sources = amends::templates::read_sources(Path::new("templates"))?;
+    let settings = Settings::new(&en);
+    let checked = amends::templates::check::check(&sources, &settings, &store, 3);
+    let check_rate = measure(|| {
+        amends::templates::check::check(&sources, &settings, &store, 3);
+        Ok::<(), std::io::Error>(())
+    })?;
+    let build_rate = measure(|| Templates::from_sources(&sources, &settings).map(|_| ()))?;
+    println!(
+        "check of every template ({} files, {} renders; each console preview and publish): {:.1} ms",
+        sources.len(),
+        checked.rendered,
+        1e3 / check_rate
+    );
+    println!(
+        "building the set (each replica, when a text is published): {:.1} ms",
+        1e3 / build_rate
     );
     Ok(())
 }
