@@ -11,6 +11,7 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { mkdirSync } from "node:fs";
+import { createRequire } from "node:module";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
 
@@ -20,6 +21,7 @@ const bin = process.env.AMENDS_E2E_BIN;
 const shots = process.env.AMENDS_E2E_SHOTS;
 assert.ok(base && token && bin, "AMENDS_E2E_URL, AMENDS_E2E_TOKEN and AMENDS_E2E_BIN are required");
 
+const AXE = createRequire(import.meta.url).resolve("axe-core/axe.min.js");
 const FILE = "order-delayed/email.es.hbs";
 const SHIPPED = "Lo sentimos: tu pedido llega con retraso";
 const EDITED = "Perdona el retraso de tu pedido";
@@ -172,6 +174,37 @@ try {
     await page.locator(ready).first().waitFor(WAIT);
     await shot(page, name);
   }
+  step("no serious accessibility problem on any page (axe-core)");
+  // A context of its own that lets the checker's script in past the console's CSP.
+  const audit = await browser.newContext({ bypassCSP: true, viewport: { width: 1280, height: 860 } });
+  const checked = await audit.newPage();
+  await checked.goto(`${base}/`);
+  await checked.getByLabel("Your name").fill("Marta");
+  await checked.getByLabel("Admin token").fill(token);
+  await checked.getByRole("button", { name: "Sign in" }).click();
+  await checked.locator("#incidents").waitFor(WAIT);
+  const problems = [];
+  for (const [route, ready] of [
+    ["#/activity", "#incidents"],
+    ["#/templates", `a[href="#/templates/order-delayed/email.es.hbs"]`],
+    ["#/templates/order-delayed/email.es.hbs", "#preview-frame"],
+    ["#/compensation", "#ledger"],
+    ["#/escalations", "#escalation-list"],
+    ["#/dead-letters", "#dead-letter-queue"],
+  ]) {
+    await checked.goto(`${base}/${route}`);
+    await checked.locator(ready).first().waitFor(WAIT);
+    await checked.addScriptTag({ path: AXE });
+    // The email preview is the customer's message, checked on its own terms: only the console.
+    const result = await checked.evaluate(() => globalThis.axe.run(document, { exclude: [["iframe"]] }));
+    assert.ok(result.passes.length > 10, `axe checked too little on ${route}`);
+    for (const v of result.violations.filter((v) => ["serious", "critical"].includes(v.impact))) {
+      problems.push(`${route}: ${v.id} (${v.impact}): ${v.help} at ${v.nodes.map((n) => n.target.join(" ")).slice(0, 3).join(", ")}`);
+    }
+  }
+  await audit.close();
+  assert.deepEqual(problems, [], "accessibility problems");
+
   if (shots) {
     const phone = await browser.newPage({ viewport: { width: 390, height: 844 }, isMobile: true });
     phone.on("dialog", (d) => d.accept());
