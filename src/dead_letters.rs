@@ -84,7 +84,14 @@ pub async fn replay(
 ) -> Result<usize, BrokerError> {
     let mut kept = Vec::new();
     let mut replayed = 0;
-    while let Some(message) = get(channel, names).await? {
+    // Only the messages there when the replay began: one replayed that fails again is
+    // dead-lettered anew behind them, and must wait for the next replay, not loop in this one.
+    let mut left: Option<u32> = None;
+    while left != Some(0) {
+        let Some(message) = get(channel, names).await? else {
+            break;
+        };
+        left = Some(left.unwrap_or(message.message_count + 1) - 1);
         let delivery = message.delivery;
         let letter = describe(&delivery.data, &delivery.properties);
         if only.is_some_and(|id| letter.id.as_deref() != Some(id)) {
