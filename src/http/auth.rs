@@ -28,7 +28,7 @@ use subtle::ConstantTimeEq;
 use utoipa::ToSchema;
 
 use super::AppState;
-use super::error::{ApiError, ErrorBody};
+use super::error::{ApiError, Body, ErrorBody};
 
 /// The session cookie's name.
 pub const SESSION_COOKIE: &str = "amends_session";
@@ -230,7 +230,7 @@ pub struct SessionView {
               (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)))]
 pub async fn sign_in(
     State(state): State<AppState>,
-    Json(form): Json<SignIn>,
+    Body(form): Body<SignIn>,
 ) -> Result<Response, ApiError> {
     let auth = state.admin.as_ref().ok_or(ApiError::Off)?;
     let name = form.name.trim();

@@ -2,6 +2,8 @@
 //! logged (never shown) when it is ours.
 
 use axum::Json;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequest, Request};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
@@ -143,6 +145,29 @@ impl From<EditError> for ApiError {
             },
             EditError::Templates(e) => ApiError::Internal(e.to_string()),
             EditError::Store(e) => ApiError::from(e),
+        }
+    }
+}
+
+/// A JSON request body whose problems (not JSON, a missing or mistyped field, the wrong content
+/// type) are answered like every other error: `{"error": …}`, naming what is wrong.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Body<T>(pub T);
+
+impl<S, T> FromRequest<S> for Body<T>
+where
+    Json<T>: FromRequest<S, Rejection = JsonRejection>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        match Json::<T>::from_request(request, state).await {
+            Ok(Json(value)) => Ok(Body(value)),
+            Err(rejection) => Err(ApiError::Invalid(format!(
+                "the request body: {}",
+                rejection.body_text()
+            ))),
         }
     }
 }

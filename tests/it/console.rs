@@ -180,6 +180,22 @@ async fn access_needs_a_session_with_its_csrf_token_or_the_bearer_token() {
         .unwrap();
     assert_eq!(author, "Marta");
 
+    // A body that is not what the route takes is refused like any error, saying why.
+    let garbled = http
+        .post(app.url("/api/incidents/search"))
+        .bearer_auth(TOKEN)
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(garbled.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let body: Value = garbled.json().await.unwrap();
+    assert!(
+        body["error"].as_str().unwrap().starts_with("the request body"),
+        "{body}"
+    );
+
     // Signing out clears the cookie.
     let (status, _) = console.call(Method::DELETE, "/api/session", None).await;
     assert_eq!(status, StatusCode::NO_CONTENT);

@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use crate::http::AppState;
 use crate::http::auth::Admin;
-use crate::http::error::{ApiError, ErrorBody};
+use crate::http::error::{ApiError, Body, ErrorBody};
 use crate::incident::{EmailAddress, PhoneNumber};
 use crate::store::{
     AttentionRecord, CompensationRecord, EscalationRecord, IncidentSearch, IncidentSummary,
@@ -201,7 +201,7 @@ pub async fn recent(
 pub async fn search(
     State(state): State<AppState>,
     _admin: Admin,
-    Json(search): Json<Search>,
+    Body(search): Body<Search>,
 ) -> Result<Json<IncidentList>, ApiError> {
     let limit = Limit {
         limit: search.limit,

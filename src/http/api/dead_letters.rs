@@ -12,7 +12,7 @@ use super::activity::Limit;
 use crate::broker;
 use crate::http::AppState;
 use crate::http::auth::Admin;
-use crate::http::error::{ApiError, ErrorBody};
+use crate::http::error::{ApiError, Body, ErrorBody};
 
 /// How long a broker operation of the console may take.
 const BROKER_TIMEOUT: Duration = Duration::from_secs(10);
@@ -121,7 +121,7 @@ pub async fn list(
 pub async fn replay(
     State(state): State<AppState>,
     _admin: Admin,
-    Json(request): Json<Replay>,
+    Body(request): Body<Replay>,
 ) -> Result<Json<Replayed>, ApiError> {
     let only = match (request.id, request.all) {
         (Some(id), false) => Some(id),

@@ -10,7 +10,7 @@ use uuid::Uuid;
 use super::activity::{mask_email, mask_phone};
 use crate::http::AppState;
 use crate::http::auth::Admin;
-use crate::http::error::{ApiError, ErrorBody};
+use crate::http::error::{ApiError, Body, ErrorBody};
 use crate::store::EscalationRecord;
 
 /// Which escalations to list.
@@ -98,7 +98,7 @@ pub async fn handle(
     State(state): State<AppState>,
     admin: Admin,
     Path(id): Path<Uuid>,
-    Json(handle): Json<Handle>,
+    Body(handle): Body<Handle>,
 ) -> Result<Json<EscalationRecord>, ApiError> {
     let note = handle
         .note

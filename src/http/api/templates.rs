@@ -14,7 +14,7 @@ use utoipa::ToSchema;
 use crate::editor::{self, Edit, SampleRecovery};
 use crate::http::AppState;
 use crate::http::auth::Admin;
-use crate::http::error::{ApiError, DiagnosticView, ErrorBody};
+use crate::http::error::{ApiError, Body, DiagnosticView, ErrorBody};
 use crate::incident::{Locale, SUPPORTED_TYPES};
 use crate::policy::Channel;
 use crate::templates::{Templates, samples, sms};
@@ -440,7 +440,7 @@ pub async fn save_draft(
     State(state): State<AppState>,
     admin: Admin,
     Path((group, file)): Path<(String, String)>,
-    Json(change): Json<TextChange>,
+    Body(change): Body<TextChange>,
 ) -> Result<Json<DraftSaved>, ApiError> {
     let name = name_of(&group, &file)?;
     let (report, _) = check_text(&state, &name, &change.body).await?;
@@ -481,7 +481,7 @@ pub async fn preview(
     State(state): State<AppState>,
     _admin: Admin,
     Path((group, file)): Path<(String, String)>,
-    Json(request): Json<PreviewRequest>,
+    Body(request): Body<PreviewRequest>,
 ) -> Result<Json<Preview>, ApiError> {
     let name = name_of(&group, &file)?;
     let (default_key, default_channel) = editor::preview_target(&name);
@@ -567,7 +567,7 @@ pub async fn publish(
     State(state): State<AppState>,
     admin: Admin,
     Path((group, file)): Path<(String, String)>,
-    Json(change): Json<TextChange>,
+    Body(change): Body<TextChange>,
 ) -> Result<Json<Published>, ApiError> {
     let name = name_of(&group, &file)?;
     let edit = Edit {
@@ -596,7 +596,7 @@ pub async fn rollback(
     State(state): State<AppState>,
     admin: Admin,
     Path((group, file)): Path<(String, String)>,
-    Json(request): Json<Rollback>,
+    Body(request): Body<Rollback>,
 ) -> Result<Json<Published>, ApiError> {
     let name = name_of(&group, &file)?;
     let version = state
@@ -624,7 +624,7 @@ pub async fn rollback(
 pub async fn send_test(
     State(state): State<AppState>,
     _admin: Admin,
-    Json(request): Json<TestRequest>,
+    Body(request): Body<TestRequest>,
 ) -> Result<Json<TestSent>, ApiError> {
     let channel = channel_of(&request.channel)?;
     let locale = Locale::parse(&request.locale)
