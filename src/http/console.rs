@@ -2,7 +2,7 @@
 //! `amends run` needs nothing beside it. The page talks to the admin API only.
 
 use axum::Router;
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
@@ -10,8 +10,13 @@ use axum::routing::get;
 use super::AppState;
 
 const INDEX: &str = include_str!("assets/index.html");
-const APP_JS: &str = include_str!("assets/app.js");
-const APP_CSS: &str = include_str!("assets/app.css");
+
+/// Every file under `/assets/`: its name and text (scripts are ES modules importing each other
+/// by these names).
+const ASSETS: &[(&str, &str)] = &[
+    ("app.css", include_str!("assets/app.css")),
+    ("app.js", include_str!("assets/app.js")),
+];
 
 /// What the console's pages may load: only themselves. Email previews are shown in a sandboxed
 /// frame, and their inline styles are allowed.
@@ -28,14 +33,7 @@ const OFF: &str = "<!doctype html><html lang=\"en\"><meta charset=\"utf-8\"><tit
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/", get(index))
-        .route(
-            "/assets/app.js",
-            get(|| asset(APP_JS, "text/javascript; charset=utf-8")),
-        )
-        .route(
-            "/assets/app.css",
-            get(|| asset(APP_CSS, "text/css; charset=utf-8")),
-        )
+        .route("/assets/{name}", get(asset))
 }
 
 async fn index(State(state): State<AppState>) -> Response {
@@ -46,10 +44,18 @@ async fn index(State(state): State<AppState>) -> Response {
     (status, Html(page)).into_response()
 }
 
-async fn asset(body: &'static str, content_type: &'static str) -> Response {
+async fn asset(Path(name): Path<String>) -> Response {
+    let Some((_, body)) = ASSETS.iter().find(|(n, _)| *n == name) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let content_type = if name.ends_with(".css") {
+        "text/css; charset=utf-8"
+    } else {
+        "text/javascript; charset=utf-8"
+    };
     (
         [(header::CONTENT_TYPE, HeaderValue::from_static(content_type))],
-        body,
+        *body,
     )
         .into_response()
 }
