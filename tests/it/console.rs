@@ -192,7 +192,10 @@ async fn access_needs_a_session_with_its_csrf_token_or_the_bearer_token() {
     assert_eq!(garbled.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let body: Value = garbled.json().await.unwrap();
     assert!(
-        body["error"].as_str().unwrap().starts_with("the request body"),
+        body["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("the request body"),
         "{body}"
     );
 
