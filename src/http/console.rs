@@ -14,8 +14,27 @@ const INDEX: &str = include_str!("assets/index.html");
 /// Every file under `/assets/`: its name and text (scripts are ES modules importing each other
 /// by these names).
 const ASSETS: &[(&str, &str)] = &[
+    ("activity.js", include_str!("assets/activity.js")),
+    ("api.js", include_str!("assets/api.js")),
     ("app.css", include_str!("assets/app.css")),
     ("app.js", include_str!("assets/app.js")),
+    ("compensation.js", include_str!("assets/compensation.js")),
+    ("dead-letters.js", include_str!("assets/dead-letters.js")),
+    ("diagnostics.js", include_str!("assets/diagnostics.js")),
+    ("dom.js", include_str!("assets/dom.js")),
+    ("editor.js", include_str!("assets/editor.js")),
+    ("escalations.js", include_str!("assets/escalations.js")),
+    ("format.js", include_str!("assets/format.js")),
+    ("history.js", include_str!("assets/history.js")),
+    ("incident.js", include_str!("assets/incident.js")),
+    ("page.js", include_str!("assets/page.js")),
+    ("preview.js", include_str!("assets/preview.js")),
+    ("router.js", include_str!("assets/router.js")),
+    ("send-test.js", include_str!("assets/send-test.js")),
+    ("session.js", include_str!("assets/session.js")),
+    ("state.js", include_str!("assets/state.js")),
+    ("templates.js", include_str!("assets/templates.js")),
+    ("toast.js", include_str!("assets/toast.js")),
 ];
 
 /// What the console's pages may load: only themselves. Email previews are shown in a sandboxed
