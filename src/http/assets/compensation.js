@@ -26,11 +26,13 @@ export async function viewCompensation(route, isCurrent) {
 function budgetBar(label, spent, limit, currency) {
   const used = Number(spent);
   const cap = limit != null ? Number(limit) : null;
-  const share = cap ? Math.min(100, (used / cap) * 100) : null;
+  // A limit of zero is a budget that allows nothing: full from the start, never a division.
+  const share = cap == null ? null : cap > 0 ? Math.min(100, (used / cap) * 100) : 100;
   const tone = share == null ? "none" : share >= 100 ? "full" : share >= 80 ? "high" : "ok";
+  const percent = cap > 0 ? ` (${Math.round((used / cap) * 100) || 0}%)` : "";
   const text =
     cap != null
-      ? `${money(spent, currency)} of ${money(limit, currency)} (${Math.round((used / cap) * 100) || 0}%)`
+      ? `${money(spent, currency)} of ${money(limit, currency)}${percent}`
       : `${money(spent, currency)} spent · no limit`;
   const fill = h("span", { class: "bar-fill" });
   fill.style.width = `${share ?? 0}%`;

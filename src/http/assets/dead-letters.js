@@ -27,9 +27,11 @@ export async function viewDeadLetters(route, isCurrent) {
 }
 
 async function loadDeadLetters(list, replayAll, queue) {
+  // Two quick replays each reload the list: only the newest answer may draw it.
+  const seq = (list.dataset.seq = String(Number(list.dataset.seq ?? 0) + 1));
   try {
     const data = await api("GET", "/api/dead-letters?limit=100");
-    if (!list.isConnected) return;
+    if (!list.isConnected || list.dataset.seq !== seq) return;
     const letters = data?.dead_letters ?? [];
     queue.textContent = data?.queue ? `Queue: ${data.queue}` : "";
     replayAll.hidden = letters.length === 0;
@@ -66,7 +68,7 @@ async function loadDeadLetters(list, replayAll, queue) {
         : empty("The dead-letter queue is empty. Nothing to fix."),
     );
   } catch (err) {
-    if (err.handled || !list.isConnected) return;
+    if (err.handled || !list.isConnected || list.dataset.seq !== seq) return;
     list.replaceChildren(h("p", { class: "form-error" }, `Dead letters could not be loaded: ${err.message}`));
   }
 }

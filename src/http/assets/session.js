@@ -75,13 +75,14 @@ export function showSignIn(notice) {
 
 export async function signOut() {
   if (state.unsaved?.() && !confirm("You have unsaved changes to this template. Sign out anyway?")) return;
-  state.unsaved = null;
   try {
     await api("DELETE", "/api/session");
   } catch (err) {
     if (!err.handled) report(err, "Could not sign out");
     return;
   }
+  // Only now: a sign-out that failed leaves the editor, and its unsaved-changes warning, as they were.
+  state.unsaved = null;
   showSignIn();
   flash("You are signed out.", "info");
 }
