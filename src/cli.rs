@@ -275,7 +275,9 @@ pub async fn execute(cli: Cli) -> anyhow::Result<()> {
             let store = open_store(&config).await?;
             let editor = crate::editor::Editor::new(store.clone(), &config);
             let policy = std::sync::Arc::new(Policy::load(&config.policy)?);
-            let result = editor.rollback(policy, &name, version, &author, None).await;
+            let result = editor
+                .rollback(policy, &name, version, &author, None, None)
+                .await;
             store.close().await;
             let version_now = result.map_err(report_edit)?;
             let text = match version {
@@ -734,6 +736,7 @@ async fn templates_publish(
         body,
         author,
         note,
+        based_on: None,
     };
     let result = editor.publish(policy, edit, false).await;
     store.close().await;

@@ -14,7 +14,7 @@ use chrono::{DateTime, Utc};
 use crate::config::{Config, StoreInfo};
 use crate::incident::{Incident, Locale};
 use crate::policy::{Channel, History, Offer, Policy};
-use crate::store::{Store, StoreError};
+use crate::store::{Publish, Store, StoreError};
 use crate::templates::check::Report;
 use crate::templates::{Diagnostic, Recovery, Rendered, Settings, Severity, Source, Templates};
 use crate::templates::{TemplateError, samples};
@@ -33,6 +33,19 @@ pub enum EditError {
     /// The text has errors; nothing was published.
     #[error("not published: {} template error(s)", .0.iter().filter(|d| d.severity == Severity::Error).count())]
     Rejected(Vec<Diagnostic>),
+    /// Another version came into force since the one the text was based on.
+    #[error(
+        "{name}: version {} is in force now, not the one this text was based on ({}); reload it to see what changed, then publish again",
+        show(*.current), show(*.based_on)
+    )]
+    Stale {
+        /// The file.
+        name: String,
+        /// The version the editor started from (0: the shipped file).
+        based_on: i32,
+        /// The version in force now.
+        current: i32,
+    },
     /// No such version of the file.
     #[error("{name} has no version {version}")]
     NoVersion {
@@ -47,6 +60,14 @@ pub enum EditError {
     /// The database failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// A version number as people read it: 0 is the shipped file.
+fn show(version: i32) -> String {
+    match version {
+        0 => "the shipped file".to_owned(),
+        n => n.to_string(),
+    }
 }
 
 /// What a text is checked against: the configuration's templates and the policy in force.
@@ -137,11 +158,25 @@ impl Editor {
         if templates.is_none() {
             return Err(EditError::Rejected(report.diagnostics));
         }
-        let version = self
+        let published = self
             .store
-            .publish_template(edit.name, edit.body, edit.author, edit.note, from_draft)
+            .publish_template(
+                edit.name,
+                edit.body,
+                edit.author,
+                edit.note,
+                from_draft,
+                edit.based_on,
+            )
             .await?;
-        Ok((version, report.diagnostics))
+        match published {
+            Publish::Published(version) => Ok((version, report.diagnostics)),
+            Publish::Stale { current } => Err(EditError::Stale {
+                name: edit.name.to_owned(),
+                based_on: edit.based_on.unwrap_or_default(),
+                current,
+            }),
+        }
     }
 
     /// Publishes the text of an earlier version again, as a new version, checked like any text;
@@ -153,6 +188,7 @@ impl Editor {
         version: i32,
         author: &str,
         note: Option<&str>,
+        based_on: Option<i32>,
     ) -> Result<i32, EditError> {
         ensure_template(name)?;
         let missing = || EditError::NoVersion {
@@ -181,6 +217,7 @@ impl Editor {
             body: &body,
             author,
             note: Some(note.unwrap_or(&default_note)),
+            based_on,
         };
         Ok(self.publish(policy, edit, false).await?.0)
     }
@@ -197,6 +234,9 @@ pub struct Edit<'a> {
     pub author: &'a str,
     /// Why.
     pub note: Option<&'a str>,
+    /// The version in force when the editing began (0: the shipped file); publishing fails
+    /// if another came into force since. `None`: no such check.
+    pub based_on: Option<i32>,
 }
 
 /// The template files in force: the shipped ones in `dir`, each replaced by its published

@@ -139,6 +139,7 @@ impl From<EditError> for ApiError {
         match e {
             EditError::NotATemplate { .. } => ApiError::NotFound(e.to_string()),
             EditError::NoVersion { .. } => ApiError::NotFound(e.to_string()),
+            EditError::Stale { .. } => ApiError::Conflict(e.to_string()),
             EditError::Rejected(diagnostics) => ApiError::Rejected {
                 message: EditError::Rejected(diagnostics.clone()).to_string(),
                 diagnostics,

@@ -29,7 +29,7 @@ pub use delivery::{DeliveryReport, Suppression, SuppressionReason, contact_key};
 pub use events::OutcomeEvent;
 pub use outbox::{AttemptOutcome, ClaimedMessage, FinishedAttempt};
 pub use record::{Begun, DeclinedOffer, HistoryWindows, IncidentTx, NewMessage, Outcome};
-pub use templates::{PublishedTemplate, TEMPLATES_CHANNEL, TemplateEdit};
+pub use templates::{Publish, PublishedTemplate, TEMPLATES_CHANNEL, TemplateEdit};
 
 /// Errors of the store.
 #[derive(Debug, thiserror::Error)]

@@ -19,6 +19,19 @@ pub struct PublishedTemplate {
     pub body: String,
 }
 
+/// What became of a publish.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Publish {
+    /// Published as this version.
+    Published(i32),
+    /// Not published: another version (0: the shipped file) came into force since the one the
+    /// text was based on.
+    Stale {
+        /// The version in force now.
+        current: i32,
+    },
+}
+
 /// One version of a template file, for its history.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TemplateEdit {
@@ -51,7 +64,9 @@ impl Store {
 
     /// Publishes `body` as the next version of `name`, retiring the one in force, and tells
     /// every replica; the new version number. With `from_draft`, the file's draft (if any)
-    /// becomes that version, since it is what the editor was working on.
+    /// becomes that version, since it is what the editor was working on. With `based_on`, only
+    /// if that version (0: the shipped file) is still the one in force; else nothing changes and
+    /// the version in force is returned as [`Publish::Stale`].
     pub async fn publish_template(
         &self,
         name: &str,
@@ -59,8 +74,22 @@ impl Store {
         author: &str,
         note: Option<&str>,
         from_draft: bool,
-    ) -> Result<i32, StoreError> {
+        based_on: Option<i32>,
+    ) -> Result<Publish, StoreError> {
         let mut tx = self.pool.begin().await?;
+        sqlx::query_file!("src/store/queries/lock_template.sql", name)
+            .fetch_one(&mut *tx)
+            .await?;
+        if let Some(expected) = based_on {
+            let current = sqlx::query_file!("src/store/queries/published_version.sql", name)
+                .fetch_optional(&mut *tx)
+                .await?
+                .map(|row| row.version)
+                .unwrap_or(0);
+            if current != expected {
+                return Ok(Publish::Stale { current });
+            }
+        }
         sqlx::query_file!("src/store/queries/retire_template.sql", name)
             .execute(&mut *tx)
             .await?;
@@ -94,7 +123,7 @@ impl Store {
             }
         };
         tx.commit().await?;
-        Ok(version)
+        Ok(Publish::Published(version))
     }
 
     /// Saves `body` as the draft of `name` (replacing its draft's text, if it has one); the

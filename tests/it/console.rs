@@ -363,6 +363,70 @@ async fn a_template_is_drafted_previewed_published_and_rolled_back() {
 }
 
 #[tokio::test]
+async fn a_text_based_on_a_version_no_longer_in_force_is_not_published() {
+    let console = Console::start().await;
+    let file = "/api/templates/order-delayed/sms.en.hbs";
+    let text =
+        |n: i32| format!("{{{{store.name}}}}: sorry, order {{{{order.number}}}} is late ({n}).");
+
+    // Two people open the shipped text (version 0); the first to publish wins.
+    let (status, first) = console
+        .post(
+            &format!("{file}/publish"),
+            json!({"body": text(1), "based_on": 0}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{first}");
+    assert_eq!(first["version"], 1);
+    let (status, second) = console
+        .post(
+            &format!("{file}/publish"),
+            json!({"body": text(2), "based_on": 0}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{second}");
+    assert!(
+        second["error"]
+            .as_str()
+            .unwrap()
+            .contains("version 1 is in force"),
+        "{second}"
+    );
+    let published: Vec<String> =
+        sqlx::query_scalar("select body from template_edit where status = 'published'")
+            .fetch_all(&console.app.pool)
+            .await
+            .unwrap();
+    assert_eq!(published, [text(1)]);
+
+    // Having seen version 1, the second person publishes over it; a restore based on what is
+    // no longer in force is refused too.
+    let (status, _) = console
+        .post(
+            &format!("{file}/publish"),
+            json!({"body": text(2), "based_on": 1}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = console
+        .post(
+            &format!("{file}/rollback"),
+            json!({"version": 1, "based_on": 1}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    let (status, restored) = console
+        .post(
+            &format!("{file}/rollback"),
+            json!({"version": 1, "based_on": 2}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{restored}");
+    assert_eq!(restored["version"], 3);
+    console.app.stop().await;
+}
+
+#[tokio::test]
 async fn incidents_are_found_by_contact_with_their_decision_and_messages() {
     let console = Console::start().await;
     let app = &console.app;

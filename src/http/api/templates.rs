@@ -150,6 +150,10 @@ pub struct TextChange {
     /// What changed, for the history.
     #[serde(default)]
     pub note: Option<String>,
+    /// For publishing: the version in force when the editing began (0: the shipped file). If
+    /// another has come into force since, nothing is published (409). Absent: no such check.
+    #[serde(default)]
+    pub based_on: Option<i32>,
 }
 
 /// A draft saved.
@@ -178,6 +182,10 @@ pub struct Rollback {
     /// Why.
     #[serde(default)]
     pub note: Option<String>,
+    /// The version in force when the person chose to restore (0: the shipped file). If another
+    /// has come into force since, nothing is published (409). Absent: no such check.
+    #[serde(default)]
+    pub based_on: Option<i32>,
 }
 
 /// What to preview.
@@ -562,7 +570,8 @@ fn render(
 /// within seconds. A text with an error is refused with every problem and its line.
 #[utoipa::path(post, path = "/api/templates/{group}/{file}/publish", tag = "templates",
     params(("group" = String, Path), ("file" = String, Path)), request_body = TextChange,
-    responses((status = 200, body = Published), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = Published), (status = 409, body = ErrorBody),
+              (status = 422, body = ErrorBody)))]
 pub async fn publish(
     State(state): State<AppState>,
     admin: Admin,
@@ -575,6 +584,7 @@ pub async fn publish(
         body: &change.body,
         author: &admin.user,
         note: change.note.as_deref(),
+        based_on: change.based_on,
     };
     let (version, warnings) = state
         .editor
@@ -591,7 +601,7 @@ pub async fn publish(
 #[utoipa::path(post, path = "/api/templates/{group}/{file}/rollback", tag = "templates",
     params(("group" = String, Path), ("file" = String, Path)), request_body = Rollback,
     responses((status = 200, body = Published), (status = 404, body = ErrorBody),
-              (status = 422, body = ErrorBody)))]
+              (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn rollback(
     State(state): State<AppState>,
     admin: Admin,
@@ -607,6 +617,7 @@ pub async fn rollback(
             request.version,
             &admin.user,
             request.note.as_deref(),
+            request.based_on,
         )
         .await?;
     tracing::info!(template = %name, from = request.version, version, "template rolled back");

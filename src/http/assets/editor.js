@@ -317,7 +317,7 @@ async function publish(ed) {
   const body = ed.source.value;
   setBusy(ed, true);
   try {
-    const res = await api("POST", `${ed.base}/publish`, { body, note: ed.note.value.trim() });
+    const res = await api("POST", `${ed.base}/publish`, { body, note: ed.note.value.trim(), based_on: basedOn(ed) });
     ed.note.value = "";
     ed.saved = body;
     await reloadDetail(ed, true);
@@ -329,9 +329,21 @@ async function publish(ed) {
   }
 }
 
-// A 422 carries the diagnostics that made the server refuse.
+// The version in force when this page loaded it (0: the shipped file): the server refuses to
+// publish over a version someone else published since.
+function basedOn(ed) {
+  return ed.detail.in_force?.version ?? 0;
+}
+
+// A 422 carries the diagnostics that made the server refuse; a 409 says someone else published
+// first, and the text stays in the editor while the history shows what they did.
 function refused(ed, err, context) {
   if (err.handled) return;
+  if (err.status === 409) {
+    flash(`${context}: someone else published this template since you opened it. Your text is still here; see the history for what changed, then publish again if yours should replace it.`, "error");
+    reloadDetail(ed, false).catch((e) => report(e, "The history could not be refreshed"));
+    return;
+  }
   if (err.status === 422 && Array.isArray(err.data?.diagnostics)) {
     ed.hasErrors = err.data.diagnostics.some(isError);
     renderDiagnostics(ed, err.data.diagnostics);
@@ -368,7 +380,7 @@ async function restoreVersion(ed, version) {
   setBusy(ed, true);
   try {
     const note = ed.note.value.trim() || `Restored ${what}`;
-    const res = await api("POST", `${ed.base}/rollback`, { version, note });
+    const res = await api("POST", `${ed.base}/rollback`, { version, note, based_on: basedOn(ed) });
     ed.note.value = "";
     await reloadDetail(ed, true);
     flash(`${what[0].toUpperCase()}${what.slice(1)} restored as version ${res.version}. Every running replica uses it within seconds.`);
