@@ -335,6 +335,8 @@ pub struct IncidentSearch {
     pub email: Option<String>,
     /// A phone number in E.164.
     pub phone: Option<String>,
+    /// Only incidents older than this one (the next page).
+    pub before: Option<Uuid>,
 }
 
 /// A template file's edits in brief.
@@ -363,7 +365,8 @@ impl Store {
             limit,
             search.id,
             search.email,
-            search.phone
+            search.phone,
+            search.before
         )
         .fetch_all(&self.pool)
         .await?)

@@ -452,6 +452,24 @@ async fn incidents_are_found_by_contact_with_their_decision_and_messages() {
             .iter()
             .all(|i| i["email"].as_str().unwrap().contains("***"))
     );
+    // Pages: the newest, then those before its last.
+    let first = console.get("/api/incidents?limit=1").await;
+    let newest = first["incidents"][0]["incident_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let older = console
+        .get(&format!("/api/incidents?limit=1&before={newest}"))
+        .await;
+    let older = older["incidents"].as_array().unwrap();
+    assert_eq!(older.len(), 1);
+    assert_ne!(older[0]["incident_id"], newest.as_str());
+    let oldest = older[0]["incident_id"].as_str().unwrap();
+    let none = console
+        .get(&format!("/api/incidents?limit=1&before={oldest}"))
+        .await;
+    assert_eq!(none["incidents"].as_array().unwrap().len(), 0);
+
     for query in ["ana.search@example.com", "+34600999111", &ana_order(&ana)] {
         let (status, found) = console
             .post("/api/incidents/search", json!({"query": query}))

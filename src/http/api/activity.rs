@@ -29,6 +29,15 @@ pub struct Limit {
     pub limit: Option<i64>,
 }
 
+/// A page of incidents.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct Page {
+    /// At most this many (default 50, at most 500).
+    pub limit: Option<i64>,
+    /// Only incidents older than this one: the last of the previous page.
+    pub before: Option<Uuid>,
+}
+
 impl Limit {
     /// The limit asked for, within bounds.
     pub fn get(&self, default: i64) -> i64 {
@@ -45,6 +54,9 @@ pub struct Search {
     /// At most this many (default 50).
     #[serde(default)]
     pub limit: Option<i64>,
+    /// Only incidents older than this one: the last of the previous page.
+    #[serde(default)]
+    pub before: Option<Uuid>,
 }
 
 /// Incidents, newest first.
@@ -115,6 +127,7 @@ pub fn search_of(query: &str) -> IncidentSearch {
         phone: PhoneNumber::parse(query)
             .ok()
             .map(|p| p.as_str().to_owned()),
+        before: None,
     }
 }
 
@@ -179,17 +192,19 @@ pub async fn overview(
 }
 
 /// The newest incidents.
-#[utoipa::path(get, path = "/api/incidents", tag = "activity", params(Limit),
+#[utoipa::path(get, path = "/api/incidents", tag = "activity", params(Page),
     responses((status = 200, body = IncidentList), (status = 401, body = ErrorBody)))]
 pub async fn recent(
     State(state): State<AppState>,
     _admin: Admin,
-    Query(limit): Query<Limit>,
+    Query(page): Query<Page>,
 ) -> Result<Json<IncidentList>, ApiError> {
-    let incidents = state
-        .store
-        .incidents(&IncidentSearch::default(), limit.get(50))
-        .await?;
+    let search = IncidentSearch {
+        before: page.before,
+        ..IncidentSearch::default()
+    };
+    let limit = Limit { limit: page.limit }.get(50);
+    let incidents = state.store.incidents(&search, limit).await?;
     Ok(Json(IncidentList {
         incidents: incidents.into_iter().map(masked).collect(),
     }))
@@ -207,10 +222,11 @@ pub async fn search(
         limit: search.limit,
     }
     .get(50);
-    let incidents = state
-        .store
-        .incidents(&search_of(&search.query), limit)
-        .await?;
+    let found = IncidentSearch {
+        before: search.before,
+        ..search_of(&search.query)
+    };
+    let incidents = state.store.incidents(&found, limit).await?;
     Ok(Json(IncidentList {
         incidents: incidents.into_iter().map(masked).collect(),
     }))

@@ -6,7 +6,7 @@ import { channelLabel, deliveryTone, eventLabel, plural, statusBadge, timeEl } f
 import { mount } from "./page.js";
 import { incidentHash } from "./router.js";
 import { state } from "./state.js";
-import { flash } from "./toast.js";
+import { flash, report } from "./toast.js";
 
 export async function viewActivity() {
   const tiles = h("section", { class: "tiles-section", id: "overview", "aria-label": "Today at a glance" }, loadingText());
@@ -120,22 +120,54 @@ function tile(label, value, tone, hint, href) {
   );
 }
 
+// Incidents come a page at a time, newest first; "Show older" asks for those before the last.
+const PAGE = 50;
+
 async function loadIncidents(results, announce) {
   const query = state.activityQuery;
   const seq = ++state.searchSeq;
   const heading = h("h2", { id: "results-heading" }, query ? "Search results" : "Recent incidents");
+  const none = query
+    ? "Nothing found. Check the order number, customer id, email or phone, and try again."
+    : "No incidents yet. When an order goes wrong, it shows up here.";
+  const shown = [];
   results.replaceChildren(heading, loadingText());
-  try {
+
+  async function page(before) {
     const data = query
-      ? await api("POST", "/api/incidents/search", { query, limit: 50 })
-      : await api("GET", "/api/incidents?limit=50");
+      ? await api("POST", "/api/incidents/search", { query, limit: PAGE, before })
+      : await api("GET", `/api/incidents?limit=${PAGE}${before ? `&before=${encodeURIComponent(before)}` : ""}`);
+    return data?.incidents ?? [];
+  }
+
+  function draw(more) {
+    const older = h("button", { type: "button", class: "button-secondary", id: "incidents-more" }, "Show older incidents");
+    older.addEventListener("click", async () => {
+      older.disabled = true;
+      try {
+        const next = await page(shown[shown.length - 1].incident_id);
+        if (seq !== state.searchSeq || !results.isConnected) return;
+        shown.push(...next);
+        draw(next.length === PAGE);
+        flash(next.length ? `${plural(next.length, "older incident")} shown.` : "There are no older incidents.", "info");
+      } catch (err) {
+        older.disabled = false;
+        if (!err.handled) report(err, "Older incidents could not be loaded");
+      }
+    });
+    results.replaceChildren(
+      heading,
+      shown.length ? incidentsTable(shown) : empty(none),
+      more ? h("div", { class: "actions" }, older) : null,
+    );
+  }
+
+  try {
+    const first = await page(null);
     if (seq !== state.searchSeq || !results.isConnected) return;
-    const list = data?.incidents ?? [];
-    const none = query
-      ? "Nothing found. Check the order number, customer id, email or phone, and try again."
-      : "No incidents yet. When an order goes wrong, it shows up here.";
-    results.replaceChildren(heading, list.length ? incidentsTable(list) : empty(none));
-    if (announce) flash(query ? `${plural(list.length, "incident")} found.` : "Showing recent incidents.", "info");
+    shown.push(...first);
+    draw(first.length === PAGE);
+    if (announce) flash(query ? `${plural(first.length, "incident")} found.` : "Showing recent incidents.", "info");
   } catch (err) {
     if (err.handled || seq !== state.searchSeq || !results.isConnected) return;
     results.replaceChildren(heading, h("p", { class: "form-error" }, `Incidents could not be loaded: ${err.message}`));
