@@ -216,7 +216,11 @@ impl App {
         };
         let admin = self.config.admin_token.clone().map(|token| {
             let secure = self.config.public_url.scheme() == "https";
-            Arc::new(http::auth::AdminAuth::new(token, secure))
+            Arc::new(http::auth::AdminAuth::new(
+                token,
+                secure,
+                self.config.admin_users.clone(),
+            ))
         });
         let router = http::router(AppState {
             store: self.store.clone(),

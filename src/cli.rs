@@ -51,6 +51,13 @@ pub enum Command {
     /// The messages that could not be processed: why, and replaying them after a fix.
     #[command(subcommand, name = "dead-letters")]
     DeadLetters(DeadLettersCommand),
+    /// Make a console sign-in for a person: reads their password on standard input and prints
+    /// the `NAME:HASH` entry for AMENDS_ADMIN_USERS.
+    #[command(name = "admin-user")]
+    AdminUser {
+        /// Their name, recorded with what they change.
+        name: String,
+    },
 }
 
 /// `dead-letters` subcommands.
@@ -210,6 +217,10 @@ pub struct PreviewArgs {
 
 /// Runs the parsed command; the error is reported by `main` as one line.
 pub async fn execute(cli: Cli) -> anyhow::Result<()> {
+    // Needs no configuration: it makes a value for one.
+    if let Command::AdminUser { name } = &cli.command {
+        return admin_user(name);
+    }
     let config = Config::load(cli.config.as_deref())?;
     telemetry::init_logs(config.log_format);
     match cli.command {
@@ -291,6 +302,7 @@ pub async fn execute(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Suppression(command) => suppression(&config, command).await,
         Command::DeadLetters(command) => dead_letters(&config, command).await,
+        Command::AdminUser { name } => admin_user(&name),
     }
 }
 
@@ -717,6 +729,25 @@ async fn open_store(config: &Config) -> anyhow::Result<Store> {
     Store::open(&config.database_url, 1, &config.instance_name)
         .await
         .context("database")
+}
+
+/// The shortest password the console accepts for a person.
+const MIN_PASSWORD: usize = 12;
+
+/// Prints `NAME:HASH` for AMENDS_ADMIN_USERS, the password read from standard input's first line.
+fn admin_user(name: &str) -> anyhow::Result<()> {
+    crate::config::AdminUser::check_name(name).map_err(|e| anyhow::anyhow!(e))?;
+    let mut password = String::new();
+    std::io::stdin()
+        .read_line(&mut password)
+        .context("cannot read the password on standard input")?;
+    let password = password.trim_end_matches(['\r', '\n']);
+    if password.chars().count() < MIN_PASSWORD {
+        bail!("the password must have at least {MIN_PASSWORD} characters");
+    }
+    let hash = crate::http::auth::hash_password(password).map_err(|e| anyhow::anyhow!(e))?;
+    println!("{name}:{hash}");
+    Ok(())
 }
 
 /// Checks `body` as `name` among the templates in force, and publishes it if nothing is wrong.

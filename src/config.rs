@@ -249,6 +249,66 @@ pub struct WebhookConfig {
     pub vonage_signature_secret: Option<SecretString>,
 }
 
+/// A person who signs in to the console with their own name and password.
+#[derive(Clone)]
+pub struct AdminUser {
+    /// Their name, recorded with what they change.
+    pub name: String,
+    /// Their password's Argon2 hash, a PHC string (`amends admin-user NAME` makes one).
+    pub password_hash: String,
+}
+
+impl std::fmt::Debug for AdminUser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AdminUser")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AdminUser {
+    /// Refuses a name that is empty, longer than 64 characters, or holds control characters.
+    pub fn check_name(name: &str) -> Result<(), String> {
+        if name.trim().is_empty()
+            || name.chars().count() > 64
+            || name.chars().any(char::is_control)
+            || name.contains([':', ';'])
+        {
+            return Err(format!(
+                "{name:?} is not a name of 1 to 64 characters without ':' or ';'"
+            ));
+        }
+        Ok(())
+    }
+
+    /// Reads `name:hash` entries separated by `;` or new lines (PHC strings hold commas).
+    pub fn parse_list(text: &str) -> Result<Vec<AdminUser>, String> {
+        let mut users: Vec<AdminUser> = Vec::new();
+        for entry in text
+            .split([';', '\n'])
+            .map(str::trim)
+            .filter(|e| !e.is_empty())
+        {
+            let (name, hash) = entry.split_once(':').ok_or_else(|| {
+                "each entry is name:hash (make one with `amends admin-user NAME`)".to_owned()
+            })?;
+            let name = name.trim();
+            AdminUser::check_name(name)?;
+            argon2::PasswordHash::new(hash.trim()).map_err(|e| {
+                format!("the password hash of {name:?} is not a PHC string ({e}): make one with `amends admin-user NAME`")
+            })?;
+            if users.iter().any(|u| u.name.eq_ignore_ascii_case(name)) {
+                return Err(format!("{name:?} is listed twice"));
+            }
+            users.push(AdminUser {
+                name: name.to_owned(),
+                password_hash: hash.trim().to_owned(),
+            });
+        }
+        Ok(users)
+    }
+}
+
 /// The whole validated configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -290,6 +350,8 @@ pub struct Config {
     pub public_url: Url,
     /// Token for the admin API and console; without it they are off.
     pub admin_token: Option<SecretString>,
+    /// People who sign in to the console with their own password; none: with the admin token.
+    pub admin_users: Vec<AdminUser>,
     /// Name of this replica, the `source` of outcome events and the owner of outbox claims.
     pub instance_name: String,
     /// Locale for customers who did not say.
@@ -345,6 +407,7 @@ const KEYS: &[(&str, Option<&str>)] = &[
     ("vonage_signature_secret", None),
     ("public_url", None),
     ("admin_token", None),
+    ("admin_users", None),
     ("instance_name", None),
     ("default_locale", Some("en")),
     ("store_name", Some("Northwind Outfitters")),
@@ -867,6 +930,20 @@ impl Config {
             ));
         }
 
+        let admin_token = layers.secret("admin_token");
+        let admin_users = match layers.get("admin_users") {
+            Some(text) => {
+                AdminUser::parse_list(text).map_err(|e| layers.invalid("admin_users", e))?
+            }
+            None => Vec::new(),
+        };
+        if !admin_users.is_empty() && admin_token.is_none() {
+            return Err(layers.invalid(
+                "admin_users",
+                "needs AMENDS_ADMIN_TOKEN too: it signs the console's sessions and is the API's bearer token",
+            ));
+        }
+
         Ok(Config {
             amqp_url: SecretString::from(amqp_url.to_owned()),
             database_url: SecretString::from(database_url.to_owned()),
@@ -886,7 +963,8 @@ impl Config {
             email_from,
             sms_from: layers.require("sms_from", "")?.to_owned(),
             public_url,
-            admin_token: layers.secret("admin_token"),
+            admin_token,
+            admin_users,
             instance_name,
             default_locale,
             store: StoreInfo {
@@ -1115,6 +1193,43 @@ mod tests {
                 .starts_with("AMENDS_SMS_TRANSPORT: unknown transport"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn admin_users_are_names_with_password_hashes_and_need_the_token() {
+        let hash = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$0000000000000000000000000000000000000000000";
+        let users = format!("Marta:{hash};\n Luis:{hash}\n");
+        let config = Config::from_sources(
+            None,
+            env(&[("AMENDS_ADMIN_TOKEN", "t"), ("AMENDS_ADMIN_USERS", &users)]),
+        )
+        .unwrap();
+        let names: Vec<&str> = config.admin_users.iter().map(|u| u.name.as_str()).collect();
+        assert_eq!(names, ["Marta", "Luis"]);
+        assert!(!format!("{config:?}").contains("argon2id"));
+        for (value, problem) in [
+            (format!("Marta:{hash}"), "needs AMENDS_ADMIN_TOKEN"),
+            ("Marta".to_owned(), "name:hash"),
+            ("Marta:secret".to_owned(), "not a PHC string"),
+            (format!("Marta:{hash};marta:{hash}"), "listed twice"),
+        ] {
+            let token = if problem.starts_with("needs") {
+                ""
+            } else {
+                "t"
+            };
+            let err = Config::from_sources(
+                None,
+                env(&[
+                    ("AMENDS_ADMIN_TOKEN", token),
+                    ("AMENDS_ADMIN_USERS", &value),
+                ]),
+            )
+            .unwrap_err()
+            .to_string();
+            assert!(err.starts_with("AMENDS_ADMIN_USERS: "), "{err}");
+            assert!(err.contains(problem), "{err}");
+        }
     }
 
     #[test]

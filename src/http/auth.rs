@@ -29,6 +29,7 @@ use utoipa::ToSchema;
 
 use super::AppState;
 use super::error::{ApiError, Body, ErrorBody};
+use crate::config::AdminUser;
 
 /// The session cookie's name.
 pub const SESSION_COOKIE: &str = "amends_session";
@@ -39,12 +40,15 @@ const SESSION_TTL: Duration = Duration::from_secs(12 * 3600);
 /// Failed sign-ins allowed per replica per minute before further attempts are refused unread.
 const FAILURES_PER_MINUTE: usize = 10;
 
-/// The admin token and what is derived from it.
+/// The admin token and what is derived from it, and the people who sign in with a password.
 pub struct AdminAuth {
     token: SecretString,
     key: Vec<u8>,
     secure_cookie: bool,
     failures: Mutex<VecDeque<Instant>>,
+    users: Vec<AdminUser>,
+    /// Checked for a name nobody has, so an unknown name takes as long as a wrong password.
+    decoy: Option<String>,
 }
 
 /// A verified session.
@@ -60,17 +64,47 @@ struct Session {
 
 impl AdminAuth {
     /// Sessions signed with a key from `token`; cookies marked `Secure` when served over TLS.
-    pub fn new(token: SecretString, secure_cookie: bool) -> AdminAuth {
+    /// With `users`, people sign in with their own name and password instead of the token.
+    pub fn new(token: SecretString, secure_cookie: bool, users: Vec<AdminUser>) -> AdminAuth {
         let key = hmac_sha256(
             token.expose_secret().as_bytes(),
             b"amends console session key",
         );
+        let decoy = (!users.is_empty())
+            .then(|| hash_password(&URL_SAFE_NO_PAD.encode(rand::random::<[u8; 16]>())).ok())
+            .flatten();
         AdminAuth {
             token,
             key,
             secure_cookie,
             failures: Mutex::new(VecDeque::new()),
+            users,
+            decoy,
         }
+    }
+
+    /// How people sign in.
+    pub fn method(&self) -> SignInMethod {
+        if self.users.is_empty() {
+            SignInMethod::Token
+        } else {
+            SignInMethod::Password
+        }
+    }
+
+    /// The configured name of the person `name` is, when `password` is theirs. Slow on
+    /// purpose (Argon2): call it off the async threads.
+    fn person(&self, name: &str, password: &str) -> Option<String> {
+        let user = self
+            .users
+            .iter()
+            .find(|u| u.name.eq_ignore_ascii_case(name.trim()));
+        let hash = match user {
+            Some(user) => user.password_hash.as_str(),
+            None => self.decoy.as_deref()?,
+        };
+        let matches = verify_password(password, hash);
+        user.filter(|_| matches).map(|u| u.name.clone())
     }
 
     /// Whether `given` is the admin token, in constant time.
@@ -143,6 +177,27 @@ impl AdminAuth {
     }
 }
 
+/// The Argon2id hash of `password`, as a PHC string (what `AMENDS_ADMIN_USERS` holds).
+pub fn hash_password(password: &str) -> Result<String, String> {
+    use argon2::PasswordHasher;
+    use argon2::password_hash::SaltString;
+    let salt = SaltString::generate(&mut argon2::password_hash::rand_core::OsRng);
+    argon2::Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|hash| hash.to_string())
+        .map_err(|e| e.to_string())
+}
+
+/// Whether `password` is the one `hash` (a PHC string) was made from.
+fn verify_password(password: &str, hash: &str) -> bool {
+    use argon2::PasswordVerifier;
+    argon2::PasswordHash::new(hash).is_ok_and(|hash| {
+        argon2::Argon2::default()
+            .verify_password(password.as_bytes(), &hash)
+            .is_ok()
+    })
+}
+
 fn hmac_sha256(key: &[u8], data: &[u8]) -> Vec<u8> {
     // HMAC accepts a key of any length.
     let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key)
@@ -207,12 +262,43 @@ impl FromRequestParts<AppState> for Admin {
 }
 
 /// Signing in.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Deserialize, ToSchema)]
 pub struct SignIn {
     /// Your name, recorded as the author of what you change.
     pub name: String,
-    /// The admin token (`AMENDS_ADMIN_TOKEN`).
-    pub token: String,
+    /// The admin token (`AMENDS_ADMIN_TOKEN`), when people sign in with it.
+    #[serde(default)]
+    pub token: Option<String>,
+    /// Your password, when `AMENDS_ADMIN_USERS` names you.
+    #[serde(default)]
+    pub password: Option<String>,
+}
+
+/// How people sign in to the console.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum SignInMethod {
+    /// Any name, and the admin token.
+    Token,
+    /// Their own name and password (`AMENDS_ADMIN_USERS`).
+    Password,
+}
+
+/// What the sign-in form asks for.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SignInForm {
+    /// `token` or `password`.
+    pub with: SignInMethod,
+}
+
+/// What the sign-in form asks for: the admin token, or each person's own password.
+#[utoipa::path(get, path = "/api/sign-in", tag = "session",
+    responses((status = 200, body = SignInForm), (status = 404, body = ErrorBody)))]
+pub async fn sign_in_form(State(state): State<AppState>) -> Result<Json<SignInForm>, ApiError> {
+    let auth = state.admin.as_ref().ok_or(ApiError::Off)?;
+    Ok(Json(SignInForm {
+        with: auth.method(),
+    }))
 }
 
 /// Who is signed in, and the token every change must carry.
@@ -242,11 +328,29 @@ pub async fn sign_in(
     if !auth.allow_attempt() {
         return Err(ApiError::TooMany);
     }
-    if !auth.token_matches(form.token.trim()) {
+    let person = match auth.method() {
+        SignInMethod::Token => form
+            .token
+            .as_deref()
+            .is_some_and(|t| auth.token_matches(t.trim()))
+            .then(|| name.to_owned()),
+        SignInMethod::Password => {
+            let password = form.password.unwrap_or_default();
+            let (checker, who) = (auth.clone(), name.to_owned());
+            tokio::task::spawn_blocking(move || checker.person(&who, &password))
+                .await
+                .map_err(|e| ApiError::Internal(format!("password check: {e}")))?
+        }
+    };
+    let Some(name) = person else {
         auth.failed();
-        tracing::warn!("console sign-in refused: wrong admin token");
-        return Err(ApiError::Unauthorized);
-    }
+        tracing::warn!("console sign-in refused");
+        return Err(ApiError::BadCredentials(match auth.method() {
+            SignInMethod::Token => "that is not the admin token",
+            SignInMethod::Password => "wrong name or password",
+        }));
+    };
+    let name = name.as_str();
     let (value, csrf_token) = auth.issue(name)?;
     tracing::info!("console sign-in");
     let mut response = Json(SessionView {
@@ -297,7 +401,11 @@ mod tests {
     use super::*;
 
     fn auth() -> AdminAuth {
-        AdminAuth::new(SecretString::from("s3cret-token".to_owned()), false)
+        AdminAuth::new(
+            SecretString::from("s3cret-token".to_owned()),
+            false,
+            Vec::new(),
+        )
     }
 
     #[test]
@@ -324,7 +432,7 @@ mod tests {
         );
         assert!(auth.verify(&format!("{forged}.{signature}")).is_none());
         assert!(auth.verify(payload).is_none());
-        let other = AdminAuth::new(SecretString::from("another".to_owned()), false);
+        let other = AdminAuth::new(SecretString::from("another".to_owned()), false, Vec::new());
         assert!(other.verify(&value).is_none());
     }
 
@@ -357,9 +465,25 @@ mod tests {
         assert!(text.contains("HttpOnly"), "{text}");
         assert!(text.contains("SameSite=Strict"), "{text}");
         assert!(!text.contains("Secure"), "{text}");
-        let secure = AdminAuth::new(SecretString::from("t".to_owned()), true)
+        let secure = AdminAuth::new(SecretString::from("t".to_owned()), true, Vec::new())
             .cookie("v".into(), SESSION_TTL);
         assert!(secure.to_str().unwrap().contains("Secure"));
+    }
+
+    #[test]
+    fn a_person_signs_in_with_their_own_password() {
+        let users = vec![AdminUser {
+            name: "Marta".to_owned(),
+            password_hash: hash_password("correct horse battery").unwrap(),
+        }];
+        let auth = AdminAuth::new(SecretString::from("t".to_owned()), false, users);
+        assert_eq!(auth.method(), SignInMethod::Password);
+        assert_eq!(
+            auth.person("marta", "correct horse battery").as_deref(),
+            Some("Marta")
+        );
+        assert_eq!(auth.person("Marta", "wrong"), None);
+        assert_eq!(auth.person("Luis", "correct horse battery"), None);
     }
 
     #[test]

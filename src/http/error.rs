@@ -22,7 +22,10 @@ pub enum ApiError {
     /// No valid session or bearer token.
     #[error("sign in first (or send Authorization: Bearer <admin token>)")]
     Unauthorized,
-    /// Signed in, but the request fails a check (CSRF, a bad token at sign-in).
+    /// A sign-in with the wrong token, name or password.
+    #[error("{0}")]
+    BadCredentials(&'static str),
+    /// Signed in, but the request fails a check (CSRF).
     #[error("{0}")]
     Forbidden(&'static str),
     /// Too many failed sign-ins.
@@ -98,7 +101,7 @@ impl ApiError {
     fn status(&self) -> StatusCode {
         match self {
             ApiError::Off | ApiError::NotFound(_) => StatusCode::NOT_FOUND,
-            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::Unauthorized | ApiError::BadCredentials(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::TooMany => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Conflict(_) => StatusCode::CONFLICT,

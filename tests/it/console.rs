@@ -670,3 +670,78 @@ async fn the_openapi_document_describes_every_route() {
     assert!(doc["components"]["schemas"]["Preview"].is_object());
     app.stop().await;
 }
+
+/// `amends admin-user NAME` with `password` on standard input: its output line.
+fn admin_user(name: &str, password: &str) -> (bool, String) {
+    use std::io::Write;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_amends"))
+        .args(["admin-user", name])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("amends runs");
+    let mut stdin = child.stdin.take().expect("stdin");
+    writeln!(stdin, "{password}").expect("write the password");
+    drop(stdin);
+    let output = child.wait_with_output().expect("amends ends");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.success(), text.trim().to_owned())
+}
+
+#[tokio::test]
+async fn people_named_in_admin_users_sign_in_with_their_own_password() {
+    let (ok, short) = admin_user("Luis", "short");
+    assert!(!ok && short.contains("at least 12 characters"), "{short}");
+    let (ok, entry) = admin_user("Luis", "a long enough passphrase");
+    assert!(ok, "{entry}");
+    assert!(entry.starts_with("Luis:$argon2id$"), "{entry}");
+
+    let app = spawn_app(&[
+        ("AMENDS_ADMIN_TOKEN", TOKEN),
+        ("AMENDS_ADMIN_USERS", &entry),
+    ])
+    .await;
+    let http = http_client();
+    let form: Value = http
+        .get(app.url("/api/sign-in"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(form["with"], "password");
+    let sign_in = |body: Value| http.post(app.url("/api/session")).json(&body).send();
+    // The shared token no longer signs a person in, nor does a wrong password or another name.
+    for body in [
+        json!({"name": "Luis", "token": TOKEN}),
+        json!({"name": "Luis", "password": "not the passphrase"}),
+        json!({"name": "Marta", "password": "a long enough passphrase"}),
+    ] {
+        let response = sign_in(body.clone()).await.unwrap();
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{body}");
+    }
+    let response = sign_in(json!({"name": "luis", "password": "a long enough passphrase"}))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let session: Value = response.json().await.unwrap();
+    assert_eq!(
+        session["user"], "Luis",
+        "the configured spelling of the name"
+    );
+    // Programs still use the token.
+    let overview = http
+        .get(app.url("/api/overview"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(overview.status(), StatusCode::OK);
+    app.stop().await;
+}

@@ -26,7 +26,7 @@ use super::auth;
             or send `Authorization: Bearer <AMENDS_ADMIN_TOKEN>`."
     ),
     paths(
-        auth::sign_in, auth::whoami, auth::sign_out,
+        auth::sign_in, auth::whoami, auth::sign_out, auth::sign_in_form,
         activity::overview, activity::recent, activity::search, activity::incident,
         activity::needing_attention,
         templates::list, templates::detail, templates::version, templates::save_draft,
@@ -84,6 +84,7 @@ pub fn router() -> Router<AppState> {
             "/session",
             get(auth::whoami).post(auth::sign_in).delete(auth::sign_out),
         )
+        .route("/sign-in", get(auth::sign_in_form))
         .route("/overview", get(activity::overview))
         .route("/incidents", get(activity::recent))
         .route("/incidents/search", post(activity::search))

@@ -49,21 +49,28 @@ export function showSignIn(notice) {
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     problem.textContent = "";
+    const withPassword = form.dataset.with === "password";
+    const secret = withPassword ? "your password" : "the admin token";
     if (!name.value.trim() || !token.value) {
-      problem.textContent = "Please fill in your name and the admin token.";
+      problem.textContent = `Please fill in your name and ${secret}.`;
       (name.value.trim() ? token : name).focus();
       return;
     }
     button.disabled = true;
     try {
-      const session = await api("POST", "/api/session", { name: name.value.trim(), token: token.value });
+      const credentials = withPassword ? { password: token.value } : { token: token.value };
+      const session = await api("POST", "/api/session", { name: name.value.trim(), ...credentials });
       setSession(session);
       flash(`Signed in as ${session.user}.`);
       render();
     } catch (err) {
       if (err.handled) return;
       problem.textContent =
-        err.status === 401 ? "That admin token was not accepted. Check it and try again." : err.message;
+        err.status === 401
+          ? withPassword
+            ? "That name and password were not accepted. Check them and try again."
+            : "That admin token was not accepted. Check it and try again."
+          : err.message;
       token.focus();
       token.select();
     } finally {
@@ -71,6 +78,22 @@ export function showSignIn(notice) {
     }
   });
   mount(h("div", { class: "page narrow" }, form), "Sign in", name);
+  askForPasswordIfPeopleHaveOne(form);
+}
+
+// With AMENDS_ADMIN_USERS, people sign in with their own password instead of the token.
+async function askForPasswordIfPeopleHaveOne(form) {
+  try {
+    const response = await fetch("/api/sign-in", { credentials: "same-origin" });
+    const answer = response.ok ? await response.json() : null;
+    if (answer?.with !== "password" || !form.isConnected) return;
+    form.dataset.with = "password";
+    form.querySelector('label[for="sign-in-token"]').textContent = "Password";
+    document.getElementById("sign-in-token-hint").textContent = "Your own password. Ask whoever runs amends if you do not have one.";
+    document.getElementById("sign-in-name-hint").textContent = "Your name, as it was set up for you. It is shown as the author of your changes.";
+  } catch {
+    // The token form stays: the server says which it takes when the form is sent.
+  }
 }
 
 export async function signOut() {
