@@ -139,6 +139,23 @@ impl Editor {
         (report, Some(templates))
     }
 
+    /// [`Editor::check`] of `body` as `name` among the templates in force, off the async
+    /// threads (a whole-set check takes milliseconds of CPU).
+    pub async fn check_text(
+        &self,
+        policy: Arc<Policy>,
+        name: &str,
+        body: &str,
+    ) -> Result<(Report, Option<Templates>), EditError> {
+        let sources = self.with_text(name, body).await?;
+        let editor = self.clone();
+        tokio::task::spawn_blocking(move || editor.check(&sources, &policy))
+            .await
+            .map_err(|e| {
+                EditError::Rejected(vec![whole_set(format!("the check did not finish: {e}"))])
+            })
+    }
+
     /// Checks `body` as `name` and publishes it when it has no error (from the file's draft,
     /// with `from_draft`); the new version number, or every problem found.
     pub async fn publish(
@@ -147,14 +164,7 @@ impl Editor {
         edit: Edit<'_>,
         from_draft: bool,
     ) -> Result<(i32, Vec<Diagnostic>), EditError> {
-        let sources = self.with_text(edit.name, edit.body).await?;
-        let editor = self.clone();
-        let (report, templates) =
-            tokio::task::spawn_blocking(move || editor.check(&sources, &policy))
-                .await
-                .map_err(|e| {
-                    EditError::Rejected(vec![whole_set(format!("the check did not finish: {e}"))])
-                })?;
+        let (report, templates) = self.check_text(policy, edit.name, edit.body).await?;
         if templates.is_none() {
             return Err(EditError::Rejected(report.diagnostics));
         }

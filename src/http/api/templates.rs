@@ -426,20 +426,6 @@ pub async fn version(
     Ok(Json(VersionView::of(e, true)))
 }
 
-/// Checks `body` as `name` among the templates in force, off the async threads.
-async fn check_text(
-    state: &AppState,
-    name: &str,
-    body: &str,
-) -> Result<(crate::templates::check::Report, Option<Templates>), ApiError> {
-    let sources = state.editor.with_text(name, body).await?;
-    let editor = state.editor.clone();
-    let policy = state.policy.load_full();
-    tokio::task::spawn_blocking(move || editor.check(&sources, &policy))
-        .await
-        .map_err(|e| ApiError::Internal(format!("template check: {e}")))
-}
-
 /// Saves a draft (replacing the file's draft, if it has one); a draft with errors is kept.
 #[utoipa::path(put, path = "/api/templates/{group}/{file}/draft", tag = "templates",
     params(("group" = String, Path), ("file" = String, Path)), request_body = TextChange,
@@ -451,7 +437,10 @@ pub async fn save_draft(
     Body(change): Body<TextChange>,
 ) -> Result<Json<DraftSaved>, ApiError> {
     let name = name_of(&group, &file)?;
-    let (report, _) = check_text(&state, &name, &change.body).await?;
+    let (report, _) = state
+        .editor
+        .check_text(state.policy.load_full(), &name, &change.body)
+        .await?;
     let version = state
         .store
         .save_template_draft(&name, &change.body, &admin.user, change.note.as_deref())
@@ -512,7 +501,10 @@ pub async fn preview(
         .ok_or_else(|| ApiError::Invalid(format!("no sample event of type {sample:?}")))?;
     let templates = match request.body {
         Some(body) => {
-            let (report, templates) = check_text(&state, &name, &body).await?;
+            let (report, templates) = state
+                .editor
+                .check_text(state.policy.load_full(), &name, &body)
+                .await?;
             match templates {
                 Some(templates) => (Arc::new(templates), report.diagnostics),
                 None => {
