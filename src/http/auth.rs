@@ -223,6 +223,8 @@ fn session_cookie(headers: &HeaderMap) -> Option<String> {
 pub struct Admin {
     /// Who: the name given at sign-in, or `api` for a bearer token.
     pub user: String,
+    /// The session's CSRF token (none for a bearer token).
+    pub csrf: Option<String>,
 }
 
 impl FromRequestParts<AppState> for Admin {
@@ -239,6 +241,7 @@ impl FromRequestParts<AppState> for Admin {
             return if auth.token_matches(token.trim()) {
                 Ok(Admin {
                     user: "api".to_owned(),
+                    csrf: None,
                 })
             } else {
                 Err(ApiError::Unauthorized)
@@ -247,17 +250,21 @@ impl FromRequestParts<AppState> for Admin {
         let session = session_cookie(&parts.headers)
             .and_then(|v| auth.verify(&v))
             .ok_or(ApiError::Unauthorized)?;
+        let csrf = auth.csrf(&session.n);
         if !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS) {
             let sent = parts
                 .headers
                 .get(CSRF_HEADER)
                 .map(HeaderValue::as_bytes)
                 .unwrap_or_default();
-            if !bool::from(auth.csrf(&session.n).as_bytes().ct_eq(sent)) {
+            if !bool::from(csrf.as_bytes().ct_eq(sent)) {
                 return Err(ApiError::Forbidden("missing or wrong X-CSRF-Token header"));
             }
         }
-        Ok(Admin { user: session.u })
+        Ok(Admin {
+            user: session.u,
+            csrf: Some(csrf),
+        })
     }
 }
 
@@ -367,20 +374,11 @@ pub async fn sign_in(
 /// Who is signed in.
 #[utoipa::path(get, path = "/api/session", tag = "session",
     responses((status = 200, body = SessionView), (status = 401, body = ErrorBody)))]
-pub async fn whoami(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    admin: Admin,
-) -> Result<Json<SessionView>, ApiError> {
-    let auth = state.admin.as_ref().ok_or(ApiError::Off)?;
-    let csrf_token = session_cookie(&headers)
-        .and_then(|v| auth.verify(&v))
-        .map(|s| auth.csrf(&s.n))
-        .unwrap_or_default();
-    Ok(Json(SessionView {
+pub async fn whoami(admin: Admin) -> Json<SessionView> {
+    Json(SessionView {
         user: admin.user,
-        csrf_token,
-    }))
+        csrf_token: admin.csrf.unwrap_or_default(),
+    })
 }
 
 /// Signs out: clears the session cookie.
