@@ -372,6 +372,18 @@ impl TestApp {
         out
     }
 
+    /// The daemon's `/metrics` text, or `None` while it does not answer.
+    pub async fn scrape_metrics(&self) -> Option<String> {
+        http_client()
+            .get(self.url("/metrics"))
+            .send()
+            .await
+            .ok()?
+            .text()
+            .await
+            .ok()
+    }
+
     /// The HTTP base URL.
     pub fn url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{path}", self.port)

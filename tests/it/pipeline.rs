@@ -405,14 +405,7 @@ async fn health_readiness_and_metrics_answer() {
 
     // Counters are bumped just after the file lands; poll until the scrape shows both.
     let metrics = crate::helpers::wait_until("metrics to show the events", || async {
-        let text = client
-            .get(app.url("/metrics"))
-            .send()
-            .await
-            .ok()?
-            .text()
-            .await
-            .ok()?;
+        let text = app.scrape_metrics().await?;
         let sent = text
             .lines()
             .any(|l| l.starts_with("amends_messages_sent_total{") && l.ends_with(" 1"));

@@ -182,14 +182,7 @@ async fn a_published_template_takes_effect_on_every_replica_without_a_restart() 
     // Both replicas were told at once, and each counts the reload it makes.
     for daemon in [&app, &replica] {
         crate::helpers::wait_until("each replica to reload its templates", || async {
-            let metrics = crate::helpers::http_client()
-                .get(daemon.url("/metrics"))
-                .send()
-                .await
-                .ok()?
-                .text()
-                .await
-                .ok()?;
+            let metrics = daemon.scrape_metrics().await?;
             metrics
                 .lines()
                 .any(|l| l.starts_with("amends_template_reloads_total 1"))
