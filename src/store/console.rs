@@ -48,25 +48,10 @@ pub struct IncidentSummary {
     pub messages: Value,
 }
 
-/// One incident in full: the event as received and the decision.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+/// One incident's event as received and its decision (its summary is an [`IncidentSummary`]).
+#[derive(Debug, Clone)]
 pub struct IncidentRecord {
-    /// The incident.
-    pub incident_id: Uuid,
-    /// When it was recorded.
-    pub created_at: DateTime<Utc>,
-    /// The event's `source`.
-    pub source: String,
-    /// The event's `id`.
-    pub event_id: String,
-    /// The event type.
-    pub event_type: String,
-    /// The order.
-    pub order_id: String,
-    /// The customer.
-    pub customer_id: String,
     /// The CloudEvent as received.
-    #[schema(value_type = Object)]
     pub payload: Value,
     /// The decision, when one was recorded.
     pub decision: Option<DecisionRecord>,
@@ -337,6 +322,8 @@ pub struct IncidentSearch {
     pub phone: Option<String>,
     /// Only incidents older than this one (the next page).
     pub before: Option<Uuid>,
+    /// Only this incident.
+    pub only: Option<Uuid>,
 }
 
 /// A template file's edits in brief.
@@ -366,13 +353,14 @@ impl Store {
             search.id,
             search.email,
             search.phone,
-            search.before
+            search.before,
+            search.only
         )
         .fetch_all(&self.pool)
         .await?)
     }
 
-    /// One incident with its decision.
+    /// One incident's event and decision.
     pub async fn incident(&self, id: Uuid) -> Result<Option<IncidentRecord>, StoreError> {
         let Some(row) = sqlx::query_file!("src/store/queries/console_incident.sql", id)
             .fetch_optional(&self.pool)
@@ -397,13 +385,6 @@ impl Store {
             _ => None,
         };
         Ok(Some(IncidentRecord {
-            incident_id: row.incident_id,
-            created_at: row.created_at,
-            source: row.source,
-            event_id: row.event_id,
-            event_type: row.event_type,
-            order_id: row.order_id,
-            customer_id: row.customer_id,
             payload: row.payload,
             decision,
         }))

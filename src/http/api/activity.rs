@@ -128,6 +128,7 @@ pub fn search_of(query: &str) -> IncidentSearch {
             .ok()
             .map(|p| p.as_str().to_owned()),
         before: None,
+        only: None,
     }
 }
 
@@ -247,41 +248,18 @@ pub async fn incident(
         .incident(id)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no incident {id}")))?;
-    let customer = &record.payload["data"]["customer"];
-    let text = |v: &serde_json::Value| v.as_str().map(str::to_owned);
-    let name = [&customer["first_name"], &customer["last_name"]]
-        .iter()
-        .filter_map(|v| v.as_str())
-        .collect::<Vec<_>>()
-        .join(" ");
-    let messages = state.store.incident_messages(id).await?;
-    let summary = IncidentSummary {
-        incident_id: record.incident_id,
-        created_at: record.created_at,
-        source: record.source,
-        event_id: record.event_id,
-        event_type: record.event_type,
-        order_id: record.order_id,
-        customer_id: record.customer_id,
-        customer_name: (!name.is_empty()).then_some(name),
-        email: text(&customer["email"]),
-        phone: text(&customer["phone"]),
-        rule: record.decision.as_ref().map(|d| d.rule.clone()),
-        escalated: record.decision.as_ref().map(|d| d.escalated),
-        coalesced: record.decision.as_ref().and_then(|d| d.coalesced.clone()),
-        unreachable: record.decision.as_ref().and_then(|d| d.unreachable.clone()),
-        messages: serde_json::Value::Array(
-            messages
-                .iter()
-                .map(|m| {
-                    serde_json::json!({
-                        "channel": m.channel, "status": m.status,
-                        "delivery_status": m.delivery_status,
-                    })
-                })
-                .collect(),
-        ),
+    // The same summary as in lists, contacts unmasked: the person opened this one.
+    let only = IncidentSearch {
+        only: Some(id),
+        ..IncidentSearch::default()
     };
+    let summary = state
+        .store
+        .incidents(&only, 1)
+        .await?
+        .pop()
+        .ok_or_else(|| ApiError::NotFound(format!("no incident {id}")))?;
+    let messages = state.store.incident_messages(id).await?;
     let compensation = state.store.compensation(Some(id), MAX_LIMIT).await?;
     let escalation = state.store.escalation_of_incident(id).await?;
     Ok(Json(IncidentDetail {

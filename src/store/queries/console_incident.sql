@@ -1,6 +1,5 @@
--- One incident as received, with its decision if one was recorded.
-select i.incident_id, i.created_at, i.source, i.event_id, i.event_type, i.order_id, i.customer_id,
-       i.payload,
+-- One incident's event as received, with its decision if one was recorded.
+select i.payload,
        d.rule as "rule?", d.template as "template?", d.channels as "channels?",
        d.skipped as "skipped?", d.unreachable as "unreachable?", d.send_at as "send_at?",
        d.policy_version as "policy_version?", d.explanation as "explanation?",

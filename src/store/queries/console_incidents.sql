@@ -1,7 +1,7 @@
 -- The newest $1 incidents, or only those matching a search: $2 an order or customer id, $3 an
 -- email address in lower case, $4 a phone number in E.164 (each null when the search is not one).
 -- A contact matches the event as received or any message sent to it. With $5, only those older
--- than that incident (the next page of a list).
+-- than that incident (the next page of a list); with $6, only that incident.
 select i.incident_id, i.created_at, i.source, i.event_id, i.event_type, i.order_id, i.customer_id,
        nullif(concat_ws(' ', i.payload #>> '{data,customer,first_name}',
                         i.payload #>> '{data,customer,last_name}'), '') as customer_name,
@@ -23,5 +23,6 @@ where (($2::text is null and $3::text is null and $4::text is null)
   and ($5::uuid is null
        or (i.created_at, i.incident_id)
           < (select p.created_at, p.incident_id from incident p where p.incident_id = $5))
+  and ($6::uuid is null or i.incident_id = $6)
 order by i.created_at desc, i.incident_id desc
 limit $1
