@@ -527,13 +527,6 @@ fn render_sample(
     crate::templates::Rendered,
 )> {
     let templates = Templates::load(&config.templates_dir, &Settings::of(config))?;
-    let locale = match &args.locale {
-        Some(tag) => Some(
-            crate::incident::Locale::parse(tag)
-                .map_err(|e| anyhow::anyhow!("--locale {tag:?}: {e}"))?,
-        ),
-        None => None,
-    };
     let mut incident = match &args.event {
         Some(path) => {
             let body =
@@ -552,8 +545,9 @@ fn render_sample(
                 .with_context(|| format!("no sample for {event_type}"))?
         }
     };
-    if let Some(locale) = locale {
-        incident.customer.locale = locale;
+    if let Some(tag) = &args.locale {
+        incident.customer.locale = crate::incident::Locale::parse(tag)
+            .map_err(|e| anyhow::anyhow!("--locale {tag:?}: {e}"))?;
     }
     let channel = match args.channel.as_str() {
         "sms" => Channel::Sms,
