@@ -148,7 +148,7 @@ async fn daemon_run(events: usize, transport: Transport) -> anyhow::Result<RunRe
             ("AMENDS_EVENTS_EXCHANGE".to_owned(), format!("{id}.out")),
         ],
     )?;
-    amends::broker::declare_topology(&channel, &names.amqp).await?;
+    amends::broker::declare_topology(&connection, &names.amqp).await?;
 
     let template: serde_json::Value =
         serde_json::from_str(amends::incident::sample("order.delayed").unwrap_or("{}"))?;

@@ -5,11 +5,11 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use tokio::net::TcpListener;
-use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
-use crate::deliver::{Announcer, Dispatcher, TransportError, Transports};
+use crate::deliver::{Announcer, Dispatcher, TransportError, Transports, Wakeups};
+use crate::health::Health;
 use crate::http::{self, AppState};
 use crate::ingest::Ingest;
 use crate::policy::{Channel, Policy, PolicyError};
@@ -157,16 +157,17 @@ impl App {
     /// Runs until `token` is cancelled: the consumer stops taking messages and finishes those in
     /// flight, the dispatcher finishes its sends, the HTTP server drains; then returns.
     pub async fn run(self, token: CancellationToken) -> Result<(), AppError> {
-        let wake = Arc::new(Notify::new());
-        let announce = Arc::new(Notify::new());
+        let wakeups = Wakeups::default();
+        let announce = wakeups.announcer.clone();
+        let health = Health::new(self.metrics.clone());
         let ingest = Ingest::new(
             self.config.clone(),
             self.store.clone(),
             self.policy.clone(),
             self.templates.clone(),
             self.metrics.clone(),
-            wake.clone(),
-            announce.clone(),
+            health.clone(),
+            wakeups.clone(),
         );
         let reloader = PolicyReloader {
             path: self.config.policy.clone(),
@@ -190,8 +191,8 @@ impl App {
             self.config.dispatch.clone(),
             self.config.instance_name.clone(),
             self.metrics.clone(),
-            wake,
-            announce.clone(),
+            health.clone(),
+            wakeups,
         );
         let announcer = Announcer {
             store: self.store.clone(),
@@ -225,6 +226,7 @@ impl App {
         let router = http::router(AppState {
             store: self.store.clone(),
             metrics: self.metrics.clone(),
+            health: health.clone(),
             amqp_url: self.config.amqp_url.clone(),
             instance: self.config.instance_name.clone(),
             webhooks: Arc::new(webhooks),
@@ -241,13 +243,24 @@ impl App {
             "amends running"
         );
 
-        let consumer = tokio::spawn(ingest.run(token.child_token()));
-        let watcher = tokio::spawn(reloader.run(token.child_token()));
-        let template_watcher = tokio::spawn(template_reloader.run(token.child_token()));
-        let sender = tokio::spawn(dispatcher.run(token.child_token()));
+        // Each worker runs under the health registry: one that panics or stops on its own makes
+        // /healthz fail at once, so the orchestrator restarts the process.
+        let t = token.child_token();
+        let consumer = health.spawn("consumer", t.clone(), ingest.run(t));
+        let t = token.child_token();
+        let watcher = health.spawn("policy_reloader", t.clone(), reloader.run(t));
+        let t = token.child_token();
+        let template_watcher =
+            health.spawn("template_reloader", t.clone(), template_reloader.run(t));
+        let t = token.child_token();
+        let sender = health.spawn("dispatcher", t.clone(), dispatcher.run(t));
         // The announcer stops last, so the outcomes of the final sends are announced too.
         let announcer_token = CancellationToken::new();
-        let publisher = tokio::spawn(announcer.run(announcer_token.clone()));
+        let publisher = health.spawn(
+            "announcer",
+            announcer_token.clone(),
+            announcer.run(announcer_token.clone()),
+        );
         let http_token = token.child_token();
         let server = axum::serve(self.listener, router)
             .with_graceful_shutdown(async move { http_token.cancelled().await });

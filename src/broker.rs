@@ -1,5 +1,13 @@
 //! RabbitMQ plumbing shared by the consumer and the publishers: connecting with a timeout,
 //! declaring the topology of CONTRACT §1 idempotently, and publishing with confirms.
+//!
+//! The consumed queue is declared with a broker-side delivery limit and a dead-letter route to
+//! the dead-letter queue. amends bounds redelivery itself (`max_redeliveries`, counted from the
+//! quorum queue's `x-delivery-count` and its own header), and dead-letters with the reason long
+//! before the broker's limit; the broker's limit only catches a message that kills the process
+//! before amends can count it. With both set the same way on every version, RabbitMQ 3.x (no
+//! limit by default) and 4.x (20 by default, dropping what exceeds it unless a dead-letter route
+//! is set) behave alike, and nothing is ever dropped silently.
 
 use std::time::Duration;
 
@@ -8,7 +16,7 @@ use lapin::options::{
     QueueDeclareOptions,
 };
 use lapin::types::{AMQPValue, FieldTable};
-use lapin::{BasicProperties, Channel, Connection, ConnectionProperties, ExchangeKind};
+use lapin::{BasicProperties, Channel, Connection, ConnectionProperties, ErrorKind, ExchangeKind};
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::config::AmqpNames;
@@ -16,6 +24,60 @@ use crate::incident::SUPPORTED_TYPES;
 
 /// How long connecting, declaring or waiting for a confirm may take.
 pub const BROKER_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Deliveries after which the broker itself dead-letters a message of the consumed queue: the
+/// default of RabbitMQ 4.x, set explicitly so 3.x behaves the same. Far above amends' own limit,
+/// so it only acts on a message that keeps killing the process before amends can count it.
+pub const BROKER_DELIVERY_LIMIT: i64 = 20;
+
+/// The quorum queue's own count of earlier deliveries of a message, on each delivery.
+pub const DELIVERY_COUNT_HEADER: &str = "x-delivery-count";
+
+/// Header that carries, on a dead-lettered message, why it could not be processed.
+pub const ERROR_HEADER: &str = "x-amends-error";
+
+/// Header with the exchange a message first arrived from (kept when amends moves it).
+pub const ORIGINAL_EXCHANGE_HEADER: &str = "x-amends-original-exchange";
+
+/// Header with the routing key a message first arrived with (kept when amends moves it).
+pub const ORIGINAL_ROUTING_KEY_HEADER: &str = "x-amends-original-routing-key";
+
+/// Header with how many times amends handed a message back to the queue itself.
+pub const REDELIVERIES_HEADER: &str = "x-amends-redeliveries";
+
+/// A header's text value, if it is a string.
+pub fn header_text(properties: &BasicProperties, name: &str) -> Option<String> {
+    match properties.headers().as_ref()?.inner().get(name)? {
+        AMQPValue::LongString(s) => Some(String::from_utf8_lossy(s.as_bytes()).into_owned()),
+        AMQPValue::ShortString(s) => Some(s.as_str().to_owned()),
+        _ => None,
+    }
+}
+
+/// A header's value as a count, if it is a non-negative integer.
+pub fn header_count(properties: &BasicProperties, name: &str) -> Option<u64> {
+    let value = properties.headers().as_ref()?.inner().get(name)?;
+    let n: i128 = match *value {
+        AMQPValue::ShortShortInt(n) => n.into(),
+        AMQPValue::ShortShortUInt(n) => n.into(),
+        AMQPValue::ShortInt(n) => n.into(),
+        AMQPValue::ShortUInt(n) => n.into(),
+        AMQPValue::LongInt(n) => n.into(),
+        AMQPValue::LongUInt(n) => n.into(),
+        AMQPValue::LongLongInt(n) => n.into(),
+        _ => return None,
+    };
+    u64::try_from(n).ok()
+}
+
+/// How many times a message was delivered before this delivery: the quorum queue's count (returns
+/// to the queue: a nack, a lost channel, a consumer that died) plus amends' own (the times it
+/// handed the message back itself, carried in a header as the message moves).
+pub fn redeliveries(properties: &BasicProperties) -> u64 {
+    let broker = header_count(properties, DELIVERY_COUNT_HEADER).unwrap_or(0);
+    let own = header_count(properties, REDELIVERIES_HEADER).unwrap_or(0);
+    broker.saturating_add(own)
+}
 
 /// Errors talking to the broker.
 #[derive(Debug, thiserror::Error)]
@@ -65,7 +127,14 @@ pub async fn connect(url: &SecretString, name: &str) -> Result<Connection, Broke
 }
 
 /// Declares exchanges, queues and bindings; safe to repeat on every start of every replica.
-pub async fn declare_topology(channel: &Channel, names: &AmqpNames) -> Result<(), BrokerError> {
+///
+/// A queue that already exists with other arguments (declared by an older amends without the
+/// delivery limit) is used as it is, with a warning that says how to add the limit.
+pub async fn declare_topology(
+    connection: &Connection,
+    names: &AmqpNames,
+) -> Result<(), BrokerError> {
+    let channel = timed("opening a channel", connection.create_channel()).await?;
     let durable = ExchangeDeclareOptions {
         durable: true,
         ..ExchangeDeclareOptions::default()
@@ -80,27 +149,17 @@ pub async fn declare_topology(channel: &Channel, names: &AmqpNames) -> Result<()
         ),
     )
     .await?;
-    declare_events_exchange(channel, &names.events_exchange).await?;
+    declare_events_exchange(&channel, &names.events_exchange).await?;
     // Quorum queues are replicated and durable: what the broker accepted survives a node loss.
-    for queue in [&names.queue, &names.dead_letter_queue] {
-        let mut arguments = FieldTable::default();
-        arguments.insert(
-            "x-queue-type".into(),
-            AMQPValue::LongString("quorum".into()),
-        );
-        timed(
-            "declaring a queue",
-            channel.queue_declare(
-                queue.as_str().into(),
-                QueueDeclareOptions {
-                    durable: true,
-                    ..QueueDeclareOptions::default()
-                },
-                arguments,
-            ),
-        )
-        .await?;
-    }
+    // The dead-letter queue first: the consumed queue's dead-letter route points at it.
+    let channel = declare_queue(connection, channel, &names.dead_letter_queue, quorum()).await?;
+    let channel = declare_queue(
+        connection,
+        channel,
+        &names.queue,
+        consumed_queue_arguments(names),
+    )
+    .await?;
     for event_type in SUPPORTED_TYPES {
         timed(
             "binding the queue",
@@ -114,7 +173,98 @@ pub async fn declare_topology(channel: &Channel, names: &AmqpNames) -> Result<()
         )
         .await?;
     }
+    let _ = timed("closing the channel", channel.close(200, "declared".into())).await;
     Ok(())
+}
+
+fn quorum() -> FieldTable {
+    let mut arguments = FieldTable::default();
+    arguments.insert(
+        "x-queue-type".into(),
+        AMQPValue::LongString("quorum".into()),
+    );
+    arguments
+}
+
+/// The consumed queue's arguments: quorum, the broker's delivery limit, and a dead-letter route
+/// (at least once) to the dead-letter queue instead of dropping.
+fn consumed_queue_arguments(names: &AmqpNames) -> FieldTable {
+    let mut arguments = quorum();
+    arguments.insert(
+        "x-delivery-limit".into(),
+        AMQPValue::LongLongInt(BROKER_DELIVERY_LIMIT),
+    );
+    arguments.insert(
+        "x-dead-letter-exchange".into(),
+        AMQPValue::LongString("".into()),
+    );
+    arguments.insert(
+        "x-dead-letter-routing-key".into(),
+        AMQPValue::LongString(names.dead_letter_queue.as_str().into()),
+    );
+    // At-least-once dead-lettering needs the queue to refuse publishes when full rather than
+    // drop its oldest message; amends sets no length limit, so this only makes it safe.
+    arguments.insert(
+        "x-dead-letter-strategy".into(),
+        AMQPValue::LongString("at-least-once".into()),
+    );
+    arguments.insert(
+        "x-overflow".into(),
+        AMQPValue::LongString("reject-publish".into()),
+    );
+    arguments
+}
+
+/// Declares `queue` with `arguments`; when it exists with others, the broker closes the channel
+/// (406), so this checks on a new channel that the queue exists, warns, and goes on with it.
+async fn declare_queue(
+    connection: &Connection,
+    channel: Channel,
+    queue: &str,
+    arguments: FieldTable,
+) -> Result<Channel, BrokerError> {
+    let declared = timed(
+        "declaring a queue",
+        channel.queue_declare(
+            queue.into(),
+            QueueDeclareOptions {
+                durable: true,
+                ..QueueDeclareOptions::default()
+            },
+            arguments,
+        ),
+    )
+    .await;
+    match declared {
+        Ok(_) => Ok(channel),
+        Err(BrokerError::Amqp { source, .. }) if is_precondition_failed(&source) => {
+            let channel = timed("opening a channel", connection.create_channel()).await?;
+            timed(
+                "checking an existing queue",
+                channel.queue_declare(
+                    queue.into(),
+                    QueueDeclareOptions {
+                        passive: true,
+                        ..QueueDeclareOptions::default()
+                    },
+                    FieldTable::default(),
+                ),
+            )
+            .await?;
+            tracing::warn!(
+                queue,
+                broker = %source,
+                "the queue exists with other arguments than amends declares (x-delivery-limit {BROKER_DELIVERY_LIMIT} and a dead-letter route to the dead-letter queue); amends still dead-letters what keeps failing, but unless a policy sets them, RabbitMQ 4.x drops a message delivered {BROKER_DELIVERY_LIMIT} times without a trace; see docs/reliability.md"
+            );
+            Ok(channel)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// The broker refused a declaration because the object exists with other properties.
+fn is_precondition_failed(error: &lapin::Error) -> bool {
+    matches!(error.kind(), ErrorKind::ProtocolError(e) if e.get_id() == 406)
 }
 
 /// Declares the durable topic exchange outcome events are published to.

@@ -369,8 +369,8 @@ async fn publish(config: &Config, args: PublishArgs) -> anyhow::Result<()> {
     let id = json.get("id").and_then(|v| v.as_str()).unwrap_or("(none)");
 
     let connection = broker::connect(&config.amqp_url, "amends-publish").await?;
+    broker::declare_topology(&connection, &config.amqp).await?;
     let channel = broker::confirm_channel(&connection).await?;
-    broker::declare_topology(&channel, &config.amqp).await?;
     let properties = BasicProperties::default()
         .with_content_type("application/cloudevents+json".into())
         .with_message_id(id.into());
@@ -809,8 +809,8 @@ async fn templates_history(config: &Config, name: &str) -> anyhow::Result<()> {
 
 async fn dead_letters(config: &Config, command: DeadLettersCommand) -> anyhow::Result<()> {
     let connection = broker::connect(&config.amqp_url, "amends-dead-letters").await?;
+    broker::declare_topology(&connection, &config.amqp).await?;
     let channel = broker::confirm_channel(&connection).await?;
-    broker::declare_topology(&channel, &config.amqp).await?;
     let result = match command {
         DeadLettersCommand::List { limit } => {
             let letters = crate::dead_letters::list(&channel, &config.amqp, limit).await?;

@@ -155,7 +155,8 @@ pub struct DispatchConfig {
     pub concurrency: usize,
     /// How long to wait before looking again when nothing was due.
     pub poll_interval: Duration,
-    /// How long a claim lasts before the reaper may take the row back.
+    /// How long a claim lasts before the reaper may take the row back; renewed every third of it
+    /// while the message is handled, so it only runs out when its dispatcher is gone.
     pub lease_duration: Duration,
     /// Delay before each retry of a transient failure; when exhausted the message fails.
     pub retry_schedule: Vec<Duration>,
@@ -167,6 +168,38 @@ pub struct DispatchConfig {
     pub provider_cool_off: Duration,
     /// Messages per second each provider is sent, shared by the replica's senders (0 = no limit).
     pub max_per_second: ProviderRates,
+    /// What becomes of a message whose request may have reached its provider when its
+    /// dispatcher stopped (a crash) or no answer came (a timeout), per channel.
+    pub in_doubt: InDoubt,
+}
+
+/// What amends does with a message in doubt: one whose request may have reached the provider
+/// without amends learning the outcome.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InDoubtRule {
+    /// Send it again (email: with the same Message-ID): a rare repeat rather than a missing apology.
+    Resend,
+    /// Mark it `unknown` for a person; never sent again by amends.
+    Unknown,
+}
+
+impl InDoubtRule {
+    /// The word used in configuration.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InDoubtRule::Resend => "resend",
+            InDoubtRule::Unknown => "unknown",
+        }
+    }
+}
+
+/// The in-doubt rule of each channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InDoubt {
+    /// Email (default: resend, as at-least-once is the norm for email).
+    pub email: InDoubtRule,
+    /// SMS (default: unknown, as no SMS provider takes an idempotency key).
+    pub sms: InDoubtRule,
 }
 
 /// A per-provider number of messages per second; 0 means no limit.
@@ -364,6 +397,9 @@ pub struct Config {
     pub amqp: AmqpNames,
     /// Unacknowledged deliveries the consumer holds at once.
     pub prefetch: u16,
+    /// Times an event that keeps failing for a passing reason is delivered again before it is
+    /// dead-lettered with the last error.
+    pub max_redeliveries: u32,
     /// Size of the PostgreSQL pool.
     pub database_max_connections: u32,
     /// Dispatcher settings.
@@ -424,6 +460,7 @@ const KEYS: &[(&str, Option<&str>)] = &[
     ("dead_letter_queue", Some("amends.order-events.dead")),
     ("events_exchange", Some("amends.events")),
     ("prefetch", Some("64")),
+    ("max_redeliveries", Some("5")),
     ("database_max_connections", Some("8")),
     ("dispatch_batch_size", Some("50")),
     ("dispatch_concurrency", Some("16")),
@@ -438,6 +475,8 @@ const KEYS: &[(&str, Option<&str>)] = &[
     ("postmark_max_per_second", Some("50")),
     ("twilio_max_per_second", Some("10")),
     ("vonage_max_per_second", Some("30")),
+    ("in_doubt_email", Some("resend")),
+    ("in_doubt_sms", Some("unknown")),
     ("log_format", Some("text")),
 ];
 
@@ -523,6 +562,14 @@ impl Layers {
             return Err(self.invalid(key, "must be an http or https URL"));
         }
         Ok(Some(url))
+    }
+
+    fn in_doubt(&self, key: &str) -> Result<InDoubtRule, ConfigError> {
+        match self.require(key, "")? {
+            "resend" => Ok(InDoubtRule::Resend),
+            "unknown" => Ok(InDoubtRule::Unknown),
+            other => Err(self.invalid(key, format!("{other:?} is not resend or unknown"))),
+        }
     }
 
     fn duration(&self, key: &str) -> Result<Duration, ConfigError> {
@@ -921,13 +968,15 @@ impl Config {
                 twilio: layers.parse("twilio_max_per_second", "a whole number (0 = no limit)")?,
                 vonage: layers.parse("vonage_max_per_second", "a whole number (0 = no limit)")?,
             },
+            in_doubt: InDoubt {
+                email: layers.in_doubt("in_doubt_email")?,
+                sms: layers.in_doubt("in_doubt_sms")?,
+            },
         };
-        if dispatch.lease_duration <= dispatch.send_timeout {
-            // A lease shorter than a send would let the reaper take back rows still being sent.
-            return Err(layers.invalid(
-                "lease_duration",
-                "must be longer than send_timeout, or rows still being sent would be reclaimed",
-            ));
+        if dispatch.lease_duration < Duration::from_secs(1) {
+            // The lease is renewed every third of it while a message is handled; shorter than a
+            // second, a database round trip could outlast the renewal.
+            return Err(layers.invalid("lease_duration", "must be at least 1s"));
         }
 
         let admin_token = layers.secret("admin_token");
@@ -987,6 +1036,7 @@ impl Config {
                 events_exchange: layers.require("events_exchange", "")?.to_owned(),
             },
             prefetch: layers.positive("prefetch")?,
+            max_redeliveries: layers.parse("max_redeliveries", "a whole number")?,
             database_max_connections: layers.positive("database_max_connections")?,
             dispatch,
             log_format,

@@ -1,22 +1,21 @@
 //! The dead-letter queue, for a person: see what is in it and why, and replay messages after a
 //! fix (`amends dead-letters list|replay`).
 //!
-//! Listing takes each message and hands it straight back (nack with requeue), so nothing is lost
-//! and the queue's order is kept. Replaying publishes a message, with confirms, to the exchange
-//! and routing key it first arrived with (kept in its headers when it was dead-lettered), without
-//! the headers amends added, and only then acknowledges it in the dead-letter queue: a crash in
-//! between at worst replays it twice, which the event's (source, id) makes harmless.
+//! Nothing here counts as a delivery of anything. A quorum queue counts every message handed back
+//! to it (and RabbitMQ 4.0–4.2 drops one handed back 20 times unless a route says otherwise), so
+//! listing never hands a message back: it moves the whole queue round once, publishing a copy of
+//! each message behind the others (confirmed) before acknowledging the original. The queue ends in
+//! its own order, each copy with a fresh count. Replaying publishes a message, with confirms, to
+//! the exchange and routing key it first arrived with, without the headers amends added, and only
+//! then acknowledges it. A crash in between at worst leaves a message twice, which its (source,
+//! id) makes harmless.
 
-use lapin::options::{BasicAckOptions, BasicGetOptions, BasicNackOptions};
+use lapin::options::{BasicAckOptions, BasicGetOptions};
 use lapin::types::{AMQPValue, FieldTable};
 use lapin::{BasicProperties, Channel};
 
 use crate::broker::{self, BrokerError};
 use crate::config::AmqpNames;
-use crate::ingest::ERROR_HEADER;
-
-const ORIGINAL_EXCHANGE: &str = "x-amends-original-exchange";
-const ORIGINAL_ROUTING_KEY: &str = "x-amends-original-routing-key";
 
 /// One message in the dead-letter queue.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,49 +30,115 @@ pub struct DeadLetter {
     pub size: usize,
 }
 
-fn header(properties: &BasicProperties, name: &str) -> Option<String> {
-    match properties.headers().as_ref()?.inner().get(name)? {
-        AMQPValue::LongString(s) => Some(String::from_utf8_lossy(s.as_bytes()).into_owned()),
-        AMQPValue::ShortString(s) => Some(s.as_str().to_owned()),
-        _ => None,
-    }
+/// The first entry of the broker's `x-death` header, when the broker dead-lettered the message
+/// itself (its delivery limit): the reason, the queue, the exchange and routing key.
+fn broker_death(properties: &BasicProperties) -> Option<(String, String, String, String)> {
+    let AMQPValue::FieldArray(deaths) = properties.headers().as_ref()?.inner().get("x-death")?
+    else {
+        return None;
+    };
+    let AMQPValue::FieldTable(first) = deaths.as_slice().first()? else {
+        return None;
+    };
+    let text = |name: &str| match first.inner().get(name) {
+        Some(AMQPValue::LongString(s)) => String::from_utf8_lossy(s.as_bytes()).into_owned(),
+        Some(AMQPValue::ShortString(s)) => s.as_str().to_owned(),
+        _ => String::new(),
+    };
+    let routing_key = match first.inner().get("routing-keys") {
+        Some(AMQPValue::FieldArray(keys)) => match keys.as_slice().first() {
+            Some(AMQPValue::LongString(s)) => String::from_utf8_lossy(s.as_bytes()).into_owned(),
+            _ => String::new(),
+        },
+        _ => String::new(),
+    };
+    Some((text("reason"), text("queue"), text("exchange"), routing_key))
 }
 
 fn describe(body: &[u8], properties: &BasicProperties) -> DeadLetter {
     let event_id = serde_json::from_slice::<serde_json::Value>(body)
         .ok()
         .and_then(|v| v.get("id").and_then(|id| id.as_str()).map(str::to_owned));
+    let death = broker_death(properties);
+    let error = broker::header_text(properties, broker::ERROR_HEADER)
+        .or_else(|| {
+            death.as_ref().map(|(reason, queue, _, _)| match reason.as_str() {
+                "delivery_limit" => format!(
+                    "dead-lettered by the broker: delivered more than {} times from {queue} (the process kept stopping before it could finish)",
+                    broker::BROKER_DELIVERY_LIMIT
+                ),
+                other => format!("dead-lettered by the broker ({other}) from {queue}"),
+            })
+        })
+        .unwrap_or_default();
+    let routing_key = broker::header_text(properties, broker::ORIGINAL_ROUTING_KEY_HEADER)
+        .or_else(|| death.as_ref().map(|d| d.3.clone()))
+        .unwrap_or_default();
     DeadLetter {
         id: event_id.or_else(|| properties.message_id().as_ref().map(|m| m.to_string())),
-        routing_key: header(properties, ORIGINAL_ROUTING_KEY).unwrap_or_default(),
-        error: header(properties, ERROR_HEADER).unwrap_or_default(),
+        routing_key,
+        error,
         size: body.len(),
     }
 }
 
-/// Up to `limit` messages of the dead-letter queue, oldest first, all left in it.
+/// Up to `limit` messages of the dead-letter queue, oldest first, all left in it, in its order.
 pub async fn list(
     channel: &Channel,
     names: &AmqpNames,
     limit: usize,
 ) -> Result<Vec<DeadLetter>, BrokerError> {
-    let mut taken = Vec::new();
     let mut found = Vec::new();
-    while found.len() < limit {
+    // Only the messages there when the listing began: a copy moved behind them is not read again.
+    let mut left: Option<u32> = None;
+    while left != Some(0) {
         let Some(message) = get(channel, names).await? else {
             break;
         };
-        found.push(describe(
-            &message.delivery.data,
-            &message.delivery.properties,
-        ));
-        taken.push(message.delivery.delivery_tag);
-    }
-    // Handed back only once all were seen, or the same one would be taken again.
-    for tag in taken {
-        nack(channel, tag).await?;
+        left = Some(left.unwrap_or(message.message_count + 1) - 1);
+        let delivery = message.delivery;
+        if found.len() < limit {
+            found.push(describe(&delivery.data, &delivery.properties));
+        }
+        let properties = delivery
+            .properties
+            .clone()
+            .with_headers(without_delivery_count(&delivery.properties));
+        broker::publish_confirmed(
+            channel,
+            "",
+            &names.dead_letter_queue,
+            &delivery.data,
+            properties,
+        )
+        .await?;
+        broker::timed(
+            "acknowledging the listed message",
+            channel.basic_ack(delivery.delivery_tag, BasicAckOptions::default()),
+        )
+        .await?;
     }
     Ok(found)
+}
+
+/// The message's headers without the broker's delivery count, which belongs to the copy read.
+fn without_delivery_count(properties: &BasicProperties) -> FieldTable {
+    headers_where(properties, |name| name != broker::DELIVERY_COUNT_HEADER)
+}
+
+fn headers_where(properties: &BasicProperties, keep: impl Fn(&str) -> bool) -> FieldTable {
+    properties
+        .headers()
+        .as_ref()
+        .map(|h| {
+            h.inner()
+                .iter()
+                .filter(|(k, _)| keep(k.as_str()))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect::<std::collections::BTreeMap<_, _>>()
+                .into()
+        })
+        .unwrap_or_default()
 }
 
 /// Replays the messages whose id is `only` (every message when `None`); how many were replayed.
@@ -95,20 +160,22 @@ pub async fn replay(
         let delivery = message.delivery;
         let letter = describe(&delivery.data, &delivery.properties);
         if only.is_some_and(|id| letter.id.as_deref() != Some(id)) {
-            kept.push(delivery.delivery_tag);
+            kept.push(delivery);
             continue;
         }
-        let exchange = header(&delivery.properties, ORIGINAL_EXCHANGE)
+        let death = broker_death(&delivery.properties);
+        let exchange = broker::header_text(&delivery.properties, broker::ORIGINAL_EXCHANGE_HEADER)
+            .or_else(|| death.map(|d| d.2))
             .unwrap_or_else(|| names.orders_exchange.clone());
-        let mut headers: FieldTable = delivery.properties.headers().clone().unwrap_or_default();
-        let cleaned: FieldTable = headers
-            .inner()
-            .iter()
-            .filter(|(k, _)| !k.as_str().starts_with("x-amends-"))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect::<std::collections::BTreeMap<_, _>>()
-            .into();
-        headers = cleaned;
+        // A fresh start: none of amends' headers (the reason, the count of deliveries) nor the
+        // broker's.
+        let headers = headers_where(&delivery.properties, |name| {
+            !name.starts_with("x-amends-")
+                && name != broker::DELIVERY_COUNT_HEADER
+                && !name.starts_with("x-death")
+                && !name.starts_with("x-first-death")
+                && !name.starts_with("x-last-death")
+        });
         let properties = delivery.properties.clone().with_headers(headers);
         broker::publish_confirmed(
             channel,
@@ -125,8 +192,26 @@ pub async fn replay(
         .await?;
         replayed += 1;
     }
-    for tag in kept {
-        nack(channel, tag).await?;
+    // The others go back behind what is there, in their order, as listing does: copies first,
+    // then the originals acknowledged, so none is handed back (and counted).
+    for delivery in kept {
+        let properties = delivery
+            .properties
+            .clone()
+            .with_headers(without_delivery_count(&delivery.properties));
+        broker::publish_confirmed(
+            channel,
+            "",
+            &names.dead_letter_queue,
+            &delivery.data,
+            properties,
+        )
+        .await?;
+        broker::timed(
+            "acknowledging the kept message",
+            channel.basic_ack(delivery.delivery_tag, BasicAckOptions::default()),
+        )
+        .await?;
     }
     Ok(replayed)
 }
@@ -140,20 +225,6 @@ async fn get(
         channel.basic_get(
             names.dead_letter_queue.as_str().into(),
             BasicGetOptions { no_ack: false },
-        ),
-    )
-    .await
-}
-
-async fn nack(channel: &Channel, tag: u64) -> Result<(), BrokerError> {
-    broker::timed(
-        "handing a message back to the dead-letter queue",
-        channel.basic_nack(
-            tag,
-            BasicNackOptions {
-                requeue: true,
-                multiple: false,
-            },
         ),
     )
     .await

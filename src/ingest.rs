@@ -1,21 +1,32 @@
 //! The consumer: receive → parse → record (decide, budget, render; see [`crate::recovery`]) → ack.
 //!
-//! A message is acknowledged only after its record committed, or after it was published to the
-//! dead-letter queue with a confirm. Anything else (database down, broker trouble) leaves it
-//! unacknowledged so the broker delivers it again: nothing is lost, and the unique (source, id)
-//! makes the second delivery a no-op if the first had in fact committed.
+//! A message is acknowledged only after its record committed, or after it (or a copy of it) was
+//! published to a queue with a confirm: nothing is lost, and the unique (source, id) makes a
+//! second delivery a no-op if the first had in fact committed.
+//!
+//! What happens to a message that cannot be recorded:
+//! - the event itself is bad (invalid, an amount that cannot be computed, data the database
+//!   refuses): dead-lettered at once with the reason;
+//! - processing it panicked: that event's failure, dead-lettered with the panic's message and
+//!   counted; the consumer goes on;
+//! - the database cannot be reached at all: the message waits in place and is tried again until
+//!   the database is back (up to [`HOLD_LIMIT`]); no delivery is counted against it, and with
+//!   every prefetch slot waiting, the consumer takes nothing new;
+//! - any other passing failure (a deadlock, a statement timeout): handed back to the queue with
+//!   its count of deliveries, and dead-lettered with the last error once that count reaches
+//!   `max_redeliveries`.
 
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use futures_util::StreamExt;
+use futures_util::{FutureExt, StreamExt};
 use lapin::message::Delivery;
 use lapin::options::{
     BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions,
 };
 use lapin::types::{AMQPValue, FieldTable};
 use lapin::{BasicProperties, Channel as AmqpChannel};
-use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
@@ -23,24 +34,29 @@ use uuid::Uuid;
 
 use crate::broker::{self, BrokerError};
 use crate::config::Config;
+use crate::deliver::Wakeups;
+use crate::health::Health;
 use crate::incident;
 use crate::recovery::{Recorded, Recorder, RecoveryError};
 use crate::reload::PolicyCell;
 use crate::store::{Store, StoreError};
 use crate::telemetry::Metrics;
 
-/// Header that carries, on a dead-lettered message, why it could not be processed.
-pub const ERROR_HEADER: &str = "x-amends-error";
+/// How long a message waits in place for an unreachable database before it is handed back to the
+/// queue (counted as a redelivery); well under the broker's consumer timeout (30 minutes).
+pub const HOLD_LIMIT: Duration = Duration::from_secs(300);
+
+/// Longest pause between two tries of a message waiting for the database.
+const HOLD_BACKOFF: Duration = Duration::from_secs(5);
 
 /// Everything the consumer needs, shared by its handler tasks.
 pub struct Ingest {
     config: Arc<Config>,
     recorder: Recorder,
     metrics: Arc<Metrics>,
+    health: Arc<Health>,
     /// Wakes the dispatcher when new messages were queued.
-    wake: Arc<Notify>,
-    /// Wakes the announcer when outcome events were recorded.
-    announce: Arc<Notify>,
+    wakeups: Wakeups,
 }
 
 /// Why one message could not be handled.
@@ -49,6 +65,8 @@ enum Failure {
     Reject(String),
     /// Something outside the message failed: hand it back to the broker.
     Transient(StoreError),
+    /// The daemon is stopping while the message waited: hand it back untouched.
+    Stopping,
 }
 
 impl Failure {
@@ -69,6 +87,9 @@ impl Failure {
     }
 }
 
+/// Longest wait between two attempts to reach the broker again.
+const RECONNECT_BACKOFF: Duration = Duration::from_secs(5);
+
 impl Ingest {
     /// A consumer over the given parts.
     pub fn new(
@@ -77,15 +98,15 @@ impl Ingest {
         policy: PolicyCell,
         templates: crate::reload::TemplatesCell,
         metrics: Arc<Metrics>,
-        wake: Arc<Notify>,
-        announce: Arc<Notify>,
+        health: Arc<Health>,
+        wakeups: Wakeups,
     ) -> Ingest {
         Ingest {
             recorder: Recorder::new(config.clone(), store, policy, templates),
             config,
             metrics,
-            wake,
-            announce,
+            health,
+            wakeups,
         }
     }
 
@@ -102,7 +123,8 @@ impl Ingest {
                         _ = token.cancelled() => break,
                         _ = tokio::time::sleep(backoff) => {}
                     }
-                    backoff = (backoff * 2).min(Duration::from_secs(30));
+                    // A broker back from a restart is found within seconds.
+                    backoff = (backoff * 2).min(RECONNECT_BACKOFF);
                 }
             }
         }
@@ -112,8 +134,8 @@ impl Ingest {
     /// One connection's life: declare, consume, and on cancellation drain in-flight work.
     async fn consume(self: Arc<Self>, token: &CancellationToken) -> Result<(), BrokerError> {
         let connection = broker::connect(&self.config.amqp_url, &self.config.instance_name).await?;
+        broker::declare_topology(&connection, &self.config.amqp).await?;
         let channel = broker::timed("opening a channel", connection.create_channel()).await?;
-        broker::declare_topology(&channel, &self.config.amqp).await?;
         broker::timed(
             "setting the prefetch",
             channel.basic_qos(self.config.prefetch, BasicQosOptions::default()),
@@ -132,6 +154,8 @@ impl Ingest {
         )
         .await?;
         tracing::info!(queue = %self.config.amqp.queue, prefetch = self.config.prefetch, "consuming");
+        // Ready only now: the queue is declared and bound, and deliveries can flow.
+        self.health.set_consuming(true);
 
         let tracker = TaskTracker::new();
         let result = loop {
@@ -141,13 +165,15 @@ impl Ingest {
                     Some(Ok(delivery)) => {
                         let this = self.clone();
                         let dead = dead.clone();
-                        tracker.spawn(async move { this.handle(delivery, &dead).await });
+                        let token = token.clone();
+                        tracker.spawn(async move { this.handle(delivery, &dead, &token).await });
                     }
                     Some(Err(e)) => break Err(BrokerError::Amqp { what: "receiving", source: e }),
                     None => break Err(BrokerError::Closed),
                 }
             }
         };
+        self.health.set_consuming(false);
         // Stop deliveries first, then let in-flight handlers commit and ack; whatever the broker
         // sent after the cancel is returned to the queue when the channel closes.
         if result.is_ok()
@@ -171,38 +197,50 @@ impl Ingest {
     }
 
     /// Handles one delivery to the end: acked, dead-lettered then acked, or handed back.
-    async fn handle(&self, delivery: Delivery, dead: &AmqpChannel) {
+    async fn handle(&self, delivery: Delivery, dead: &AmqpChannel, token: &CancellationToken) {
         let started = Instant::now();
         self.metrics.events_received.inc();
+        let redelivered = broker::redeliveries(&delivery.properties);
         let span = tracing::info_span!(
             "event",
             delivery_tag = delivery.delivery_tag,
+            redelivered,
             source = tracing::field::Empty,
             id = tracing::field::Empty,
             r#type = tracing::field::Empty,
         );
         async {
-            match self.process(&delivery).await {
+            // A panic anywhere in processing is this event's failure, never a lost task or a
+            // delivery left hanging; the transaction it held rolls back as it unwinds.
+            let processed = AssertUnwindSafe(self.process_waiting(&delivery, token))
+                .catch_unwind()
+                .await
+                .unwrap_or_else(|panic| {
+                    let why = crate::health::panic_message(panic.as_ref());
+                    self.metrics.panic("event");
+                    tracing::error!(panic = %why, "processing the event panicked");
+                    Err(Failure::Reject(format!("internal error while processing: {why}")))
+                });
+            match processed {
                 Ok(()) => ack(&delivery).await,
-                Err(Failure::Reject(reason)) => {
-                    tracing::warn!(reason = %reason, "dead-lettering event");
-                    match self.dead_letter(&delivery, &reason, dead).await {
-                        Ok(()) => {
-                            self.metrics.events_dead_lettered.inc();
-                            ack(&delivery).await;
-                        }
-                        Err(e) => {
-                            tracing::error!(error = %e, "dead-lettering failed; returning the event to the queue");
-                            requeue(&delivery).await;
-                        }
-                    }
+                Err(Failure::Reject(reason)) => self.set_aside(&delivery, &reason, dead).await,
+                Err(Failure::Transient(e)) if redelivered >= u64::from(self.config.max_redeliveries) => {
+                    let reason = format!("redelivered {redelivered} times; last error: {e}");
+                    self.set_aside(&delivery, &reason, dead).await;
                 }
                 Err(Failure::Transient(e)) => {
-                    tracing::error!(error = %e, "recording failed; returning the event to the queue");
-                    // A short pause so a database outage is not a hot redelivery loop.
-                    tokio::time::sleep(Duration::from_millis(200)).await;
-                    requeue(&delivery).await;
+                    tracing::warn!(error = %e, redelivered, "recording failed; handing the event back to the queue");
+                    // Spaced out, so a passing fault is not a hot loop through the queue.
+                    let pause = Duration::from_millis(200)
+                        .saturating_mul(1 << redelivered.min(5))
+                        .min(HOLD_BACKOFF);
+                    tokio::select! {
+                        _ = token.cancelled() => {}
+                        _ = tokio::time::sleep(pause) => {}
+                    }
+                    self.hand_back(&delivery, redelivered, dead).await;
                 }
+                Err(Failure::Stopping) => requeue(&delivery).await,
             }
             self.metrics
                 .event_seconds
@@ -210,6 +248,83 @@ impl Ingest {
         }
         .instrument(span)
         .await
+    }
+
+    /// [`Self::process`], waiting in place while the database cannot be reached at all: such a
+    /// failure is not the event's, and retrying through the queue would only spend its count.
+    async fn process_waiting(
+        &self,
+        delivery: &Delivery,
+        token: &CancellationToken,
+    ) -> Result<(), Failure> {
+        let since = Instant::now();
+        let mut pause = Duration::from_millis(200);
+        loop {
+            match self.process(delivery).await {
+                Err(Failure::Transient(e))
+                    if e.is_unavailable() && since.elapsed() < HOLD_LIMIT =>
+                {
+                    self.health.database(false);
+                    if pause == Duration::from_millis(200) {
+                        tracing::warn!(error = %e, "the database cannot be reached; the event waits");
+                    }
+                    tokio::select! {
+                        _ = token.cancelled() => return Err(Failure::Stopping),
+                        _ = tokio::time::sleep(pause) => {}
+                    }
+                    pause = (pause * 2).min(HOLD_BACKOFF);
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// Dead-letters the message with `reason`, then acknowledges it; if the dead-letter queue
+    /// cannot take it, hands it back instead.
+    async fn set_aside(&self, delivery: &Delivery, reason: &str, dead: &AmqpChannel) {
+        tracing::warn!(reason = %reason, "dead-lettering event");
+        match self.dead_letter(delivery, reason, dead).await {
+            Ok(()) => {
+                self.metrics.events_dead_lettered.inc();
+                ack(delivery).await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "dead-lettering failed; returning the event to the queue");
+                requeue(delivery).await;
+            }
+        }
+    }
+
+    /// Puts a copy of the message at the back of the queue carrying its count of deliveries (so
+    /// the count survives whatever the broker's version counts), then acknowledges this one. A
+    /// crash in between leaves two copies; the second is a harmless duplicate.
+    async fn hand_back(&self, delivery: &Delivery, redelivered: u64, dead: &AmqpChannel) {
+        let mut headers = moved_headers(delivery);
+        headers.insert(
+            broker::REDELIVERIES_HEADER.into(),
+            AMQPValue::LongLongInt(
+                i64::try_from(redelivered.saturating_add(1)).unwrap_or(i64::MAX),
+            ),
+        );
+        let properties: BasicProperties = delivery.properties.clone().with_headers(headers);
+        match broker::publish_confirmed(
+            dead,
+            "",
+            &self.config.amqp.queue,
+            &delivery.data,
+            properties,
+        )
+        .await
+        {
+            Ok(()) => {
+                self.metrics.events_requeued.inc();
+                ack(delivery).await;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "handing the event back failed; returning it to the broker");
+                requeue(delivery).await;
+            }
+        }
     }
 
     /// Parse, then decide and record.
@@ -238,6 +353,7 @@ impl Ingest {
             .record(&incident, payload)
             .await
             .map_err(Failure::from_recovery)?;
+        self.health.database(true);
         match recorded {
             Recorded::Duplicate => {
                 self.metrics.events_duplicate.inc();
@@ -266,10 +382,10 @@ impl Ingest {
                     tracing::info!(rule = %rule, queued, codes, escalated, "event recorded");
                 }
                 if queued > 0 {
-                    self.wake.notify_one();
+                    self.wakeups.dispatcher.notify_one();
                 }
                 if codes > 0 || escalated {
-                    self.announce.notify_one();
+                    self.wakeups.announcer.notify_one();
                 }
             }
         }
@@ -283,23 +399,15 @@ impl Ingest {
         reason: &str,
         dead: &AmqpChannel,
     ) -> Result<(), BrokerError> {
-        let mut headers = delivery.properties.headers().clone().unwrap_or_default();
+        let mut headers = moved_headers(delivery);
         // One line: a header is no place for a paragraph.
         let reason: String = reason
             .chars()
             .map(|c| if c.is_control() { ' ' } else { c })
             .collect();
         headers.insert(
-            ERROR_HEADER.into(),
+            broker::ERROR_HEADER.into(),
             AMQPValue::LongString(reason.as_str().into()),
-        );
-        headers.insert(
-            "x-amends-original-exchange".into(),
-            AMQPValue::LongString(delivery.exchange.as_str().into()),
-        );
-        headers.insert(
-            "x-amends-original-routing-key".into(),
-            AMQPValue::LongString(delivery.routing_key.as_str().into()),
         );
         let properties: BasicProperties = delivery.properties.clone().with_headers(headers);
         broker::publish_confirmed(
@@ -311,6 +419,33 @@ impl Ingest {
         )
         .await
     }
+}
+
+/// The headers of a message amends moves to another queue (or the back of its own): where it
+/// first came from (kept from an earlier move), and without the broker's delivery count, which
+/// belongs to the copy it was read from.
+fn moved_headers(delivery: &Delivery) -> FieldTable {
+    let mut headers = delivery.properties.headers().clone().unwrap_or_default();
+    let original = |name: &str| broker::header_text(&delivery.properties, name);
+    if original(broker::ORIGINAL_EXCHANGE_HEADER).is_none() {
+        headers.insert(
+            broker::ORIGINAL_EXCHANGE_HEADER.into(),
+            AMQPValue::LongString(delivery.exchange.as_str().into()),
+        );
+    }
+    if original(broker::ORIGINAL_ROUTING_KEY_HEADER).is_none() {
+        headers.insert(
+            broker::ORIGINAL_ROUTING_KEY_HEADER.into(),
+            AMQPValue::LongString(delivery.routing_key.as_str().into()),
+        );
+    }
+    let kept: std::collections::BTreeMap<_, _> = headers
+        .inner()
+        .iter()
+        .filter(|(k, _)| k.as_str() != broker::DELIVERY_COUNT_HEADER)
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    kept.into()
 }
 
 async fn ack(delivery: &Delivery) {

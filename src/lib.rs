@@ -14,7 +14,8 @@
 //! - [`dead_letters`]: list and replay the messages that could not be processed;
 //! - [`editor`]: check, publish and roll back template texts without a deploy;
 //! - [`http`]: health, readiness and metrics, the signed provider webhooks, the admin API and
-//!   the coordinator's console.
+//!   the coordinator's console;
+//! - [`health`]: which worker tasks are alive and what the daemon's connections report.
 //!
 //! [`app`] wires them together; [`config`] loads the configuration; [`cli`] is the command line.
 
@@ -28,6 +29,7 @@ pub mod config;
 pub mod dead_letters;
 pub mod deliver;
 pub mod editor;
+pub mod health;
 pub mod http;
 pub mod incident;
 pub mod ingest;

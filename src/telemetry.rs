@@ -35,6 +35,13 @@ pub struct ChannelLabels {
     pub provider: String,
 }
 
+/// Labels of per-task metrics.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TaskLabels {
+    /// The worker task (`consumer`, `dispatcher`, …) or the work that panicked (`event`, `sender`).
+    pub task: String,
+}
+
 /// Labels of per-outcome counters.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct OutcomeLabels {
@@ -72,8 +79,20 @@ pub struct Metrics {
     pub attempts: Family<OutcomeLabels, Counter>,
     /// Seconds one provider send took.
     pub send_seconds: Histogram,
-    /// Claims taken back by the reaper.
-    pub leases_reaped: Counter,
+    /// Claims taken back by the reaper, by what became of the message (`released`: its request
+    /// never left; `resent` and `unknown`: in doubt).
+    pub leases_reaped: Family<OutcomeLabels, Counter>,
+    /// Seconds from a send's outcome to its record's commit: the window in which a crash can
+    /// make a message in doubt.
+    pub record_lag: Histogram,
+    /// Events handed back to the queue after a passing failure (each counted against
+    /// `max_redeliveries`).
+    pub events_requeued: Counter,
+    /// Panics caught, by where (`event`: processing one event, `sender`: sending one message, or
+    /// a worker task).
+    pub panics: Family<TaskLabels, Counter>,
+    /// 1 while the worker task runs, 0 once it stopped or died.
+    pub task_up: Family<TaskLabels, Gauge>,
     /// Sends in flight now.
     pub sends_in_flight: Gauge,
     /// New policies put in force while running.
@@ -101,7 +120,12 @@ impl Metrics {
             messages_failed: Family::default(),
             attempts: Family::default(),
             send_seconds: Histogram::new(exponential_buckets(0.001, 2.0, 16)),
-            leases_reaped: Counter::default(),
+            leases_reaped: Family::default(),
+            // 100 µs to ~6.5 s.
+            record_lag: Histogram::new(exponential_buckets(0.0001, 2.0, 17)),
+            events_requeued: Counter::default(),
+            panics: Family::default(),
+            task_up: Family::default(),
             sends_in_flight: Gauge::default(),
             policy_reloads: Counter::default(),
             template_reloads: Counter::default(),
@@ -174,8 +198,28 @@ impl Metrics {
         );
         registry.register(
             "leases_reaped",
-            "Outbox claims taken back after their dispatcher went silent",
+            "Outbox claims taken back after their dispatcher went silent, by what became of the message",
             metrics.leases_reaped.clone(),
+        );
+        registry.register(
+            "send_record_lag_seconds",
+            "Time from a send's outcome to its record in the database",
+            metrics.record_lag.clone(),
+        );
+        registry.register(
+            "events_requeued",
+            "Order events handed back to the queue after a passing failure",
+            metrics.events_requeued.clone(),
+        );
+        registry.register(
+            "panics",
+            "Panics caught, by where they happened; each became that work's failure",
+            metrics.panics.clone(),
+        );
+        registry.register(
+            "task_up",
+            "1 while the worker task runs, 0 once it stopped or died",
+            metrics.task_up.clone(),
         );
         registry.register(
             "sends_in_flight",
@@ -196,6 +240,24 @@ impl Metrics {
             registry,
             ..metrics
         })
+    }
+
+    /// Counts one panic caught in `task`.
+    pub fn panic(&self, task: &str) {
+        self.panics
+            .get_or_create(&TaskLabels {
+                task: task.to_owned(),
+            })
+            .inc();
+    }
+
+    /// Sets whether worker `task` is running.
+    pub fn task_up(&self, task: &str, up: bool) {
+        self.task_up
+            .get_or_create(&TaskLabels {
+                task: task.to_owned(),
+            })
+            .set(i64::from(up));
     }
 
     /// The Prometheus text exposition of every metric.

@@ -1,15 +1,14 @@
-//! The dispatcher: claims due outbox rows with a lease, sends each through its channel's
-//! transports, and records every attempt and the final status.
-//!
-//! A claim is one short statement (no transaction stays open during a send); results are written
-//! only while this instance still holds the claim. A reaper hands expired claims back: to pending
-//! where the transport makes a resend safe, otherwise to `unknown` for a human.
+//! Delivery: the providers of each channel (file outbox, SMTP, SendGrid, Postmark, Twilio,
+//! Vonage) behind one interface, with a rate limiter and a circuit breaker each, and the
+//! [`Dispatcher`] that claims due outbox rows and sends them through them.
 
 mod announce;
 mod breaker;
+mod dispatcher;
 pub mod email;
 mod error;
 mod http;
+mod lease;
 mod outbox;
 mod postmark;
 pub mod retry;
@@ -19,16 +18,10 @@ mod twilio;
 mod vonage;
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
-
-use chrono::Utc;
-use tokio::sync::{Notify, Semaphore, mpsc};
-use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
-use tracing::Instrument;
 
 pub use announce::Announcer;
 pub use breaker::{Breaker, BreakerSettings};
+pub use dispatcher::Dispatcher;
 pub use email::EmailSender;
 pub use error::SendError;
 pub use outbox::FileOutbox;
@@ -38,10 +31,11 @@ pub use smtp::{Smtp, SmtpUrlError};
 pub use twilio::Twilio;
 pub use vonage::Vonage;
 
-use crate::config::{Config, DispatchConfig, EmailTransportKind, SmsTransportKind};
+use crate::config::{
+    Config, DispatchConfig, EmailTransportKind, InDoubt, InDoubtRule, SmsTransportKind,
+};
 use crate::policy::Channel;
-use crate::store::{AttemptOutcome, ClaimedMessage, FinishedAttempt, Store};
-use crate::telemetry::{ChannelLabels, Metrics, OutcomeLabels};
+use crate::store::ClaimedMessage;
 
 /// A provider that sends email: one send, classified.
 pub trait EmailProvider {
@@ -64,6 +58,16 @@ pub trait SmsProvider {
         &self,
         message: &ClaimedMessage,
     ) -> impl std::future::Future<Output = Result<String, SendError>> + Send;
+}
+
+/// How the workers wake each other instead of polling: new messages for the dispatcher, new
+/// outcome events for the announcer.
+#[derive(Debug, Clone, Default)]
+pub struct Wakeups {
+    /// Notified when messages were queued.
+    pub dispatcher: Arc<tokio::sync::Notify>,
+    /// Notified when outcome events were recorded.
+    pub announcer: Arc<tokio::sync::Notify>,
 }
 
 /// One configured way to send a channel's messages.
@@ -97,7 +101,8 @@ impl Transport {
     }
 
     /// Whether a send cut off by a crash may be repeated without reaching the customer twice.
-    /// None of the providers offers an idempotency key for sends, so only the file outbox can.
+    /// None of the providers offers an idempotency key for sends, so only the file outbox can
+    /// (it writes the same file again).
     pub fn resend_safe(&self) -> bool {
         matches!(self, Transport::Outbox(_))
     }
@@ -162,6 +167,7 @@ pub struct Transports {
     email: Vec<Route>,
     sms: Vec<Route>,
     senders: Senders,
+    in_doubt: InDoubt,
 }
 
 impl Transports {
@@ -227,6 +233,7 @@ impl Transports {
                 },
                 sms_from: config.sms_from.clone(),
             },
+            in_doubt: config.dispatch.in_doubt,
         })
     }
 
@@ -257,15 +264,25 @@ impl Transports {
         last
     }
 
-    /// Channels whose first transport can safely repeat an interrupted send.
-    fn resend_safe_channels(&self) -> Vec<Channel> {
+    /// Whether a message of `channel` whose request may have reached its provider is sent again
+    /// (the channel's in-doubt rule; always where every transport is the file outbox).
+    fn resends_in_doubt(&self, channel: Channel) -> bool {
+        let rule = match channel {
+            Channel::Email => self.in_doubt.email,
+            Channel::Sms => self.in_doubt.sms,
+        };
+        rule == InDoubtRule::Resend
+            || self
+                .for_channel(channel)
+                .iter()
+                .all(|r| r.transport.resend_safe())
+    }
+
+    /// The channels whose messages in doubt are sent again.
+    fn resend_in_doubt_channels(&self) -> Vec<Channel> {
         [Channel::Email, Channel::Sms]
             .into_iter()
-            .filter(|c| {
-                self.for_channel(*c)
-                    .iter()
-                    .all(|r| r.transport.resend_safe())
-            })
+            .filter(|c| self.resends_in_doubt(*c))
             .collect()
     }
 
@@ -306,334 +323,10 @@ pub enum TransportError {
     Config(String),
 }
 
-/// Claims and sends due messages until cancelled.
-pub struct Dispatcher {
-    store: Store,
-    transports: Arc<Transports>,
-    config: DispatchConfig,
-    instance: String,
-    metrics: Arc<Metrics>,
-    wake: Arc<Notify>,
-    announce: Arc<Notify>,
-}
-
-impl Dispatcher {
-    /// A dispatcher for `instance`; `wake` is notified when new messages were recorded, and the
-    /// dispatcher notifies `announce` when it recorded outcomes that have events to publish.
-    pub fn new(
-        store: Store,
-        transports: Transports,
-        config: DispatchConfig,
-        instance: String,
-        metrics: Arc<Metrics>,
-        wake: Arc<Notify>,
-        announce: Arc<Notify>,
-    ) -> Dispatcher {
-        Dispatcher {
-            store,
-            transports: Arc::new(transports),
-            config,
-            instance,
-            metrics,
-            wake,
-            announce,
-        }
-    }
-
-    /// Runs until `token` is cancelled, then waits for sends in flight to finish and be recorded.
-    pub async fn run(self, token: CancellationToken) {
-        let this = Arc::new(self);
-        let permits = Arc::new(Semaphore::new(this.config.concurrency));
-        let tracker = TaskTracker::new();
-        let (results, pending) = mpsc::channel(this.config.concurrency * 2);
-        let recorder = tokio::spawn(record_results(
-            this.store.clone(),
-            this.instance.clone(),
-            pending,
-            this.announce.clone(),
-        ));
-        let resend_safe = this.transports.resend_safe_channels();
-        // Reap on start: claims left by a replica that died are the likeliest to be waiting.
-        let mut last_reap: Option<Instant> = None;
-        let reap_every = this.config.lease_duration / 2;
-        let mut backlog = false;
-
-        while !token.is_cancelled() {
-            if last_reap.is_none_or(|t| t.elapsed() >= reap_every) {
-                match this.store.reap_expired().await {
-                    Ok(0) => {}
-                    Ok(n) => {
-                        this.metrics.leases_reaped.inc_by(n as u64);
-                        tracing::warn!(reaped = n, "took back expired outbox claims");
-                    }
-                    Err(e) => tracing::warn!(error = %e, "reaping expired claims failed"),
-                }
-                last_reap = Some(Instant::now());
-            }
-
-            // Claim as many rows as there are free senders: a claimed row waiting for a sender
-            // would hold its lease for nothing. With a backlog, wait until half the senders are
-            // free, so one claim (one commit) serves many sends; otherwise the first free sender
-            // is enough and a new message goes out at once.
-            let want = (this.config.batch_size as usize).min(this.config.concurrency);
-            let wait_for = if backlog { (want / 2).max(1) } else { 1 };
-            let mut held = tokio::select! {
-                _ = token.cancelled() => break,
-                permit = permits.clone().acquire_many_owned(wait_for as u32) => match permit {
-                    Ok(permit) => permit,
-                    Err(_) => break,
-                },
-            };
-            while held.num_permits() < this.config.batch_size as usize {
-                match permits.clone().try_acquire_owned() {
-                    Ok(permit) => held.merge(permit),
-                    Err(_) => break,
-                }
-            }
-            let free = held.num_permits();
-            let claimed = match this
-                .store
-                .claim_due(
-                    &this.instance,
-                    this.config.lease_duration,
-                    free as u32,
-                    &resend_safe,
-                )
-                .await
-            {
-                Ok(rows) => rows,
-                Err(e) => {
-                    tracing::warn!(error = %e, "claiming outbox rows failed");
-                    Vec::new()
-                }
-            };
-            backlog = claimed.len() == free;
-            // Permits left over when fewer rows were due go back to the semaphore with `held`.
-            for message in claimed {
-                let Some(permit) = held.split(1) else {
-                    break;
-                };
-                let this = this.clone();
-                let results = results.clone();
-                let span = tracing::info_span!(
-                    "attempt",
-                    outbox_id = %message.outbox_id,
-                    incident_id = %message.incident_id,
-                    channel = %message.channel,
-                    attempt = message.attempt,
-                );
-                tracker.spawn(
-                    async move {
-                        this.metrics.sends_in_flight.inc();
-                        let finished = this.deliver(message).await;
-                        this.metrics.sends_in_flight.dec();
-                        drop(permit);
-                        // The recorder outlives every sender, so this only fails if it panicked;
-                        // then the claim expires and the reaper decides.
-                        if results.send(finished).await.is_err() {
-                            tracing::error!("the attempt recorder is gone");
-                        }
-                    }
-                    .instrument(span),
-                );
-            }
-            drop(held);
-            if !backlog {
-                // Nothing more is due: sleep until woken by new work or the poll interval.
-                tokio::select! {
-                    _ = token.cancelled() => break,
-                    _ = this.wake.notified() => {}
-                    _ = tokio::time::sleep(this.config.poll_interval) => {}
-                }
-            }
-        }
-        tracker.close();
-        tracker.wait().await;
-        // Every sender has handed in its result; let the recorder write the last batch.
-        drop(results);
-        if let Err(e) = recorder.await {
-            tracing::error!(error = %e, "the attempt recorder panicked");
-        }
-        tracing::info!("dispatcher stopped");
-    }
-
-    /// Sends one message through its transports in order and classifies the outcome.
-    async fn deliver(&self, message: ClaimedMessage) -> FinishedAttempt {
-        let started = Utc::now();
-        let clock = Instant::now();
-        let routes = self.transports.for_channel(message.channel);
-        let mut used = "none";
-        let mut result = Err(SendError::ProviderRejected {
-            message: format!("no transport configured for {}", message.channel),
-        });
-        // Providers whose breaker is open are skipped; when every one is, the message waits
-        // for the first to cool off rather than going to a provider known to be failing.
-        let open: Vec<Option<Duration>> = routes
-            .iter()
-            .map(|r| r.breaker.open_for(Instant::now()))
-            .collect();
-        if !routes.is_empty() && open.iter().all(Option::is_some) {
-            let wait = open.iter().flatten().min().copied();
-            used = routes[0].transport.name();
-            result = Err(SendError::Retryable {
-                message: "every provider is cooling off after repeated failures".to_owned(),
-                retry_after: wait,
-            });
-        }
-        let usable = routes.iter().zip(&open).filter(|(_, o)| o.is_none());
-        let mut remaining = usable.clone().count();
-        for (route, _) in usable {
-            remaining -= 1;
-            used = route.transport.name();
-            if let Some(limiter) = &route.limiter {
-                limiter.until_ready().await;
-            }
-            result = self.transports.send_with(&route.transport, &message).await;
-            let opened = route.breaker.record(&result, Instant::now());
-            if opened {
-                tracing::warn!(
-                    provider = used,
-                    "provider failing repeatedly; skipping it for a while"
-                );
-            }
-            match &result {
-                Err(SendError::ProviderRejected { message: why }) => {
-                    tracing::warn!(provider = used, error = %why, "provider refused, failing over");
-                }
-                // This failure took the provider out of use: the next one can try now.
-                Err(SendError::Retryable { message: why, .. }) if opened && remaining > 0 => {
-                    tracing::warn!(provider = used, error = %why, "failing over");
-                }
-                _ => break,
-            }
-        }
-        self.metrics
-            .send_seconds
-            .observe(clock.elapsed().as_secs_f64());
-
-        let outcome = match result {
-            Ok(id) => AttemptOutcome::Sent {
-                provider_message_id: Some(id),
-            },
-            Err(SendError::Retryable {
-                message: why,
-                retry_after,
-            }) => {
-                let retry = usize::try_from(message.attempt).unwrap_or(usize::MAX);
-                match retry::delay(
-                    &self.config.retry_schedule,
-                    retry,
-                    retry_after,
-                    &mut rand::rng(),
-                ) {
-                    Some(after) => AttemptOutcome::Retry { after, error: why },
-                    None => AttemptOutcome::Failed {
-                        error: format!("gave up after {} attempts: {why}", message.attempt),
-                    },
-                }
-            }
-            Err(e @ (SendError::ProviderRejected { .. } | SendError::Permanent { .. })) => {
-                AttemptOutcome::Failed {
-                    error: e.to_string(),
-                }
-            }
-            Err(e @ SendError::Unknown { .. }) => AttemptOutcome::Unknown {
-                error: e.to_string(),
-            },
-        };
-
-        let labels = ChannelLabels {
-            channel: message.channel.as_str().to_owned(),
-            provider: used.to_owned(),
-        };
-        let kind = match &outcome {
-            AttemptOutcome::Sent { .. } => {
-                self.metrics.messages_sent.get_or_create(&labels).inc();
-                tracing::info!(provider = used, "message sent");
-                "sent"
-            }
-            AttemptOutcome::Retry { after, error } => {
-                tracing::warn!(provider = used, error = %error, retry_in = ?after, "send failed, will retry");
-                "retry"
-            }
-            AttemptOutcome::Failed { error } => {
-                self.metrics.messages_failed.get_or_create(&labels).inc();
-                tracing::error!(provider = used, error = %error, "message failed");
-                "failed"
-            }
-            AttemptOutcome::Unknown { error } => {
-                tracing::error!(provider = used, error = %error, "message outcome unknown; not resending");
-                "unknown"
-            }
-        };
-        self.metrics
-            .attempts
-            .get_or_create(&OutcomeLabels {
-                outcome: kind.to_owned(),
-            })
-            .inc();
-
-        FinishedAttempt {
-            outbox_id: message.outbox_id,
-            provider: used.to_owned(),
-            started_at: started,
-            outcome,
-        }
-    }
-}
-
-/// Largest number of results written in one statement.
-const RECORD_BATCH: usize = 256;
-
-/// Writes send results in batches, one statement (one commit) for all that are waiting.
-///
-/// Per-row commits would make the database's commit rate the ceiling of delivery; batching keeps
-/// each result's own fence (`claimed_by`) while sharing the commit.
-async fn record_results(
-    store: Store,
-    instance: String,
-    mut pending: mpsc::Receiver<FinishedAttempt>,
-    announce: Arc<Notify>,
-) {
-    let mut batch = Vec::with_capacity(RECORD_BATCH);
-    while pending.recv_many(&mut batch, RECORD_BATCH).await > 0 {
-        let mut delay = Duration::from_millis(100);
-        let written = loop {
-            match store.finish_attempts(&instance, &batch).await {
-                Ok(written) => break Some(written),
-                // A short database blip must not turn sent messages into "unknown" ones.
-                Err(e) if delay <= Duration::from_secs(2) => {
-                    tracing::warn!(error = %e, retry_in = ?delay, "recording attempts failed");
-                    tokio::time::sleep(delay).await;
-                    delay *= 4;
-                }
-                Err(e) => {
-                    tracing::error!(error = %e, count = batch.len(), "recording attempts failed; their claims will expire and the reaper will decide");
-                    break None;
-                }
-            }
-        };
-        if batch.iter().any(|r| {
-            matches!(
-                r.outcome,
-                AttemptOutcome::Sent { .. } | AttemptOutcome::Failed { .. }
-            )
-        }) {
-            announce.notify_one();
-        }
-        if let Some(written) = written
-            && written.len() < batch.len()
-        {
-            for lost in batch.iter().filter(|r| !written.contains(&r.outbox_id)) {
-                tracing::warn!(outbox_id = %lost.outbox_id, "claim was lost before the result was recorded");
-            }
-        }
-        batch.clear();
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
     use crate::config::ProviderRates;
 
@@ -653,6 +346,10 @@ mod tests {
                 postmark: 50,
                 twilio: twilio_per_second,
                 vonage: 30,
+            },
+            in_doubt: InDoubt {
+                email: InDoubtRule::Resend,
+                sms: InDoubtRule::Unknown,
             },
         }
     }

@@ -1,6 +1,8 @@
-//! `/healthz` (the process answers), `/readyz` (broker and database answer), `/metrics`.
-
-use std::time::Duration;
+//! `/healthz` (every worker task of the process is alive), `/readyz` (the consumer is consuming
+//! and the database answers), `/metrics`.
+//!
+//! Both probes read what the daemon already knows ([`crate::health::Health`]): they open no
+//! connection and run no query, so a flood of probes cannot starve the work.
 
 use axum::Router;
 use axum::extract::State;
@@ -9,7 +11,6 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 
 use super::AppState;
-use crate::broker;
 
 /// Routes of this module.
 pub fn router() -> Router<AppState> {
@@ -19,39 +20,34 @@ pub fn router() -> Router<AppState> {
         .route("/metrics", get(metrics))
 }
 
-async fn healthz() -> &'static str {
-    "ok\n"
+async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
+    let dead = state.health.dead();
+    if dead.is_empty() {
+        return (StatusCode::OK, "ok\n".to_owned());
+    }
+    let lines: String = dead
+        .iter()
+        .map(|(task, why)| format!("{task}: {why}\n"))
+        .collect();
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        format!("unhealthy: a worker task died\n{lines}"),
+    )
 }
 
 async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
-    let database = state.store.ping();
-    let broker = async {
-        let name = format!("{}-readyz", state.instance);
-        match tokio::time::timeout(
-            Duration::from_secs(3),
-            broker::connect(&state.amqp_url, &name),
-        )
-        .await
-        {
-            Ok(Ok(connection)) => {
-                let _ = connection.close(200, "readiness check".into()).await;
-                true
-            }
-            _ => false,
-        }
-    };
-    let (database, broker) = tokio::join!(database, broker);
-    let status = if database && broker {
+    let readiness = state.health.readiness();
+    let status = if readiness.ready() {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    let word = |ok: bool| if ok { "ok" } else { "unreachable" };
+    let word = |ok: bool, bad: &'static str| if ok { "ok" } else { bad };
     (
         status,
         axum::Json(serde_json::json!({
-            "database": word(database),
-            "broker": word(broker),
+            "database": word(readiness.database, "unreachable"),
+            "broker": word(readiness.consuming, "not consuming"),
         })),
     )
 }

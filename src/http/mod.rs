@@ -33,7 +33,9 @@ pub struct AppState {
     pub store: Store,
     /// The metrics registry.
     pub metrics: Arc<Metrics>,
-    /// Broker URL, for the readiness check and the dead-letter views.
+    /// Which worker tasks are alive and what the daemon's connections report.
+    pub health: Arc<crate::health::Health>,
+    /// Broker URL, for the dead-letter views.
     pub amqp_url: SecretString,
     /// Instance name, for the broker connections' names.
     pub instance: String,

@@ -27,7 +27,7 @@ pub use console::{
 };
 pub use delivery::{DeliveryReport, Suppression, SuppressionReason, contact_key};
 pub use events::OutcomeEvent;
-pub use outbox::{AttemptOutcome, ClaimedMessage, FinishedAttempt};
+pub use outbox::{AttemptOutcome, ClaimedMessage, FinishedAttempt, Reaped};
 pub use record::{Begun, DeclinedOffer, HistoryWindows, IncidentTx, NewMessage, Outcome};
 pub use templates::{Publish, PublishedTemplate, TEMPLATES_CHANNEL, TemplateEdit};
 
@@ -62,6 +62,30 @@ impl StoreError {
     pub fn is_code_taken(&self) -> bool {
         matches!(self, StoreError::Query(sqlx::Error::Database(db))
             if db.constraint() == Some("compensation_code_key"))
+    }
+
+    /// True when the database could not be reached or used at all (no connection, the pool timed
+    /// out, the server is shutting down or starting up): the failure says nothing about the work
+    /// being done, which will succeed unchanged once the database is back.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            StoreError::Query(e) => match e {
+                sqlx::Error::Io(_)
+                | sqlx::Error::Tls(_)
+                | sqlx::Error::Protocol(_)
+                | sqlx::Error::PoolTimedOut
+                | sqlx::Error::PoolClosed
+                | sqlx::Error::WorkerCrashed => true,
+                // Class 08: connection exception; 57P01-57P03: shutting down or starting up;
+                // 53300: too many connections.
+                sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+                    code.starts_with("08")
+                        || matches!(code.as_ref(), "57P01" | "57P02" | "57P03" | "53300")
+                }),
+                _ => false,
+            },
+            _ => false,
+        }
     }
 
     /// The database's reason when it refused the data itself (SQLSTATE class 22, "data

@@ -58,6 +58,30 @@ pub enum AttemptOutcome {
         /// Why it is unknown.
         error: String,
     },
+    /// Handed back before any request left (shutdown, a lost mark): due again after the delay,
+    /// and the claim does not count as an attempt.
+    Released {
+        /// Delay before it is due again.
+        after: Duration,
+    },
+}
+
+/// What the reaper did with the expired claims it took back.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Reaped {
+    /// Messages whose request never left: simply due again.
+    pub released: usize,
+    /// Messages in doubt on a channel that resends them (email: the same Message-ID).
+    pub resent: usize,
+    /// Messages in doubt left `unknown` for a person (SMS without an idempotency key).
+    pub unknown: usize,
+}
+
+impl Reaped {
+    /// Every message taken back.
+    pub fn total(&self) -> usize {
+        self.released + self.resent + self.unknown
+    }
 }
 
 /// The outcome of one send, ready to be recorded.
@@ -71,12 +95,37 @@ pub struct FinishedAttempt {
     pub started_at: DateTime<Utc>,
     /// How it ended.
     pub outcome: AttemptOutcome,
+    /// The providers this attempt failed over from, and why, e.g. `sendgrid: transient: HTTP
+    /// 500`; recorded with the attempt even when the next provider sent it.
+    pub failed_over: Vec<String>,
+}
+
+impl FinishedAttempt {
+    /// The error recorded with the attempt: the outcome's own, after the providers failed over
+    /// from.
+    fn error(&self) -> Option<String> {
+        let own = match &self.outcome {
+            AttemptOutcome::Sent { .. } | AttemptOutcome::Released { .. } => None,
+            AttemptOutcome::Retry { error, .. }
+            | AttemptOutcome::Failed { error }
+            | AttemptOutcome::Unknown { error } => Some(error.as_str()),
+        };
+        if self.failed_over.is_empty() {
+            return own.map(str::to_owned);
+        }
+        let before = format!("failed over from {}", self.failed_over.join("; "));
+        Some(match own {
+            Some(own) => format!("{own} ({before})"),
+            None => before,
+        })
+    }
 }
 
 impl Store {
     /// Claims up to `limit` due messages for `instance` for `lease`.
     ///
-    /// `resend_safe` lists the channels whose transport may safely repeat a send cut off by a crash.
+    /// `resend_safe` lists the channels whose messages are sent again when a crash leaves them in
+    /// doubt (their request may have reached the provider).
     pub async fn claim_due(
         &self,
         instance: &str,
@@ -136,16 +185,16 @@ impl Store {
         let mut afters = Vec::with_capacity(results.len());
         let mut started = Vec::with_capacity(results.len());
         for result in results {
-            let (kind, message_id, error, after) = match &result.outcome {
+            let (kind, message_id, after) = match &result.outcome {
                 AttemptOutcome::Sent {
                     provider_message_id,
-                } => ("sent", provider_message_id.clone(), None, 0.0),
-                AttemptOutcome::Retry { after, error } => {
-                    ("retry", None, Some(error.clone()), after.as_secs_f64())
-                }
-                AttemptOutcome::Failed { error } => ("failed", None, Some(error.clone()), 0.0),
-                AttemptOutcome::Unknown { error } => ("unknown", None, Some(error.clone()), 0.0),
+                } => ("sent", provider_message_id.clone(), 0.0),
+                AttemptOutcome::Retry { after, .. } => ("retry", None, after.as_secs_f64()),
+                AttemptOutcome::Failed { .. } => ("failed", None, 0.0),
+                AttemptOutcome::Unknown { .. } => ("unknown", None, 0.0),
+                AttemptOutcome::Released { after } => ("released", None, after.as_secs_f64()),
             };
+            let error = result.error();
             ids.push(result.outbox_id);
             providers.push(result.provider.clone());
             message_ids.push(message_id);
@@ -170,11 +219,50 @@ impl Store {
         Ok(rows.into_iter().map(|r| r.outbox_id).collect())
     }
 
-    /// Takes back expired claims; returns how many rows were reaped.
-    pub async fn reap_expired(&self) -> Result<usize, StoreError> {
-        let rows = sqlx::query_file!("src/store/queries/reap_expired.sql")
+    /// Marks `ids`, claimed by `instance`, as having a request on its way to a provider; returns
+    /// those still claimed. A message missing from the result must not be sent.
+    pub async fn mark_started(
+        &self,
+        instance: &str,
+        ids: &[Uuid],
+    ) -> Result<Vec<Uuid>, StoreError> {
+        let rows = sqlx::query_file!("src/store/queries/mark_started.sql", instance, ids)
             .fetch_all(&self.pool)
             .await?;
-        Ok(rows.len())
+        Ok(rows.into_iter().map(|r| r.outbox_id).collect())
+    }
+
+    /// Extends `instance`'s claims on `ids` to `lease` from now; returns those still held.
+    pub async fn extend_leases(
+        &self,
+        instance: &str,
+        ids: &[Uuid],
+        lease: Duration,
+    ) -> Result<Vec<Uuid>, StoreError> {
+        let rows = sqlx::query_file!(
+            "src/store/queries/extend_leases.sql",
+            instance,
+            ids,
+            lease.as_secs_f64()
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(|r| r.outbox_id).collect())
+    }
+
+    /// Takes back expired claims, except on `held` (the caller's own messages in progress).
+    pub async fn reap_expired(&self, held: &[Uuid]) -> Result<Reaped, StoreError> {
+        let rows = sqlx::query_file!("src/store/queries/reap_expired.sql", held)
+            .fetch_all(&self.pool)
+            .await?;
+        let mut reaped = Reaped::default();
+        for row in rows {
+            match row.fate.as_str() {
+                "released" => reaped.released += 1,
+                "resent" => reaped.resent += 1,
+                _ => reaped.unknown += 1,
+            }
+        }
+        Ok(reaped)
     }
 }

@@ -135,6 +135,16 @@ pub async fn spawn_app(extra: &[(&str, &str)]) -> TestApp {
     start_app(Names::new(), outbox, true, extra).await
 }
 
+/// Starts a daemon on `names` (broker objects the test may have made already), which it removes
+/// when it stops.
+pub async fn start_with(
+    names: Names,
+    outbox: tempfile::TempDir,
+    extra: &[(&str, &str)],
+) -> TestApp {
+    start_app(names, Arc::new(outbox), true, extra).await
+}
+
 async fn start_app(
     names: Names,
     outbox: Arc<tempfile::TempDir>,
@@ -163,7 +173,7 @@ async fn start_app(
         .expect("confirms");
     // The daemon declares the topology when its consumer starts; declaring it here too (the same
     // way) lets the test publish before that without losing messages.
-    declare(&publish_channel, &names).await;
+    declare(&publisher, &names).await;
     TestApp {
         names,
         outbox,
@@ -178,9 +188,9 @@ async fn start_app(
 }
 
 /// Declares the topology exactly as the daemon does.
-pub async fn declare(channel: &lapin::Channel, names: &Names) {
+pub async fn declare(connection: &Connection, names: &Names) {
     let config = Config::from_sources(None, names.env(Path::new("unused"))).expect("config");
-    amends::broker::declare_topology(channel, &config.amqp)
+    amends::broker::declare_topology(connection, &config.amqp)
         .await
         .expect("topology");
 }

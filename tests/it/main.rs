@@ -9,6 +9,7 @@ mod helpers;
 mod pipeline;
 mod process;
 mod providers;
+mod redelivery;
 mod smtp_delivery;
 mod templates;
 mod webhooks;

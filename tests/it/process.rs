@@ -47,7 +47,7 @@ async fn publisher(names: &Names) -> (lapin::Connection, lapin::Channel) {
     let connection = connect().await.unwrap();
     let channel = connection.create_channel().await.unwrap();
     channel.confirm_select(Default::default()).await.unwrap();
-    declare(&channel, names).await;
+    declare(&connection, names).await;
     (connection, channel)
 }
 

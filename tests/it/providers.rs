@@ -523,7 +523,7 @@ async fn the_daemon_sends_email_through_sendgrid() {
 }
 
 #[tokio::test]
-async fn a_failing_provider_is_skipped_once_its_breaker_opens() {
+async fn twilio_down_hands_each_sms_to_vonage_at_once_and_its_breaker_opens() {
     let twilio_server = MockServer::start().await;
     Mock::given(method("POST"))
         .respond_with(ResponseTemplate::new(503))
@@ -544,34 +544,52 @@ async fn a_failing_provider_is_skipped_once_its_breaker_opens() {
         &[
             ("AMENDS_PROVIDER_FAILURE_THRESHOLD", "2"),
             ("AMENDS_PROVIDER_COOL_OFF", "10m"),
+            // A backoff would show as a second attempt; there must be none.
+            ("AMENDS_RETRY_SCHEDULE", "1h"),
         ],
     )
     .await;
+    let published = std::time::Instant::now();
     app.publish(&sms_only_event()).await;
     app.wait_for_count("select count(*) from outbox where status = 'sent'", 1)
         .await;
-    // First attempt: Twilio's 503, retried. Second: its second 503 opens the breaker, and
-    // Vonage takes the message in the same attempt.
-    let outcomes: Vec<(String, String)> =
-        sqlx::query_as("select provider, outcome from attempt order by attempt_id")
+    println!(
+        "twilio down: the SMS went out through vonage {:?} after it was published",
+        published.elapsed()
+    );
+    // Twilio's 503 hands the message to Vonage in the same, first attempt: no backoff.
+    let outcomes: Vec<(i32, String, String, Option<String>)> =
+        sqlx::query_as("select number, provider, outcome, error from attempt order by attempt_id")
             .fetch_all(&app.pool)
             .await
             .unwrap();
+    assert_eq!(outcomes.len(), 1, "{outcomes:?}");
     assert_eq!(
-        outcomes,
-        vec![
-            ("twilio".to_owned(), "retry".to_owned()),
-            ("vonage".to_owned(), "sent".to_owned())
-        ]
+        (
+            outcomes[0].0,
+            outcomes[0].1.as_str(),
+            outcomes[0].2.as_str()
+        ),
+        (1, "vonage", "sent")
     );
-    assert_eq!(twilio_server.received_requests().await.unwrap().len(), 2);
+    let note = outcomes[0].3.as_deref().unwrap_or_default();
+    assert!(
+        note.contains("failed over from twilio") && note.contains("HTTP 503"),
+        "{note}"
+    );
+    assert_eq!(twilio_server.received_requests().await.unwrap().len(), 1);
 
-    // While the breaker is open, the next message goes straight to Vonage.
+    // The second message: Twilio's second 503 opens its breaker, Vonage sends it.
     app.publish(&sms_only_event()).await;
     app.wait_for_count("select count(*) from outbox where status = 'sent'", 2)
         .await;
     assert_eq!(twilio_server.received_requests().await.unwrap().len(), 2);
-    assert_eq!(vonage_server.received_requests().await.unwrap().len(), 2);
+    // While the breaker is open, the next message goes straight to Vonage.
+    app.publish(&sms_only_event()).await;
+    app.wait_for_count("select count(*) from outbox where status = 'sent'", 3)
+        .await;
+    assert_eq!(twilio_server.received_requests().await.unwrap().len(), 2);
+    assert_eq!(vonage_server.received_requests().await.unwrap().len(), 3);
     app.stop().await;
 }
 
@@ -638,6 +656,8 @@ async fn after_an_unknown_outcome_the_reserve_is_not_sent() {
             "Northwind Outfitters <care@shop.example>",
         ),
         ("AMENDS_SEND_TIMEOUT", "500ms"),
+        // Email in doubt is resent by default; a person decides instead here.
+        ("AMENDS_IN_DOUBT_EMAIL", "unknown"),
     ])
     .await;
     app.publish(&event("order.delayed", |_| {})).await;
@@ -705,4 +725,161 @@ async fn a_500_or_a_429_is_retried_and_the_sms_goes_out_once() {
         assert_eq!(server.received_requests().await.unwrap().len(), 2);
         app.stop().await;
     }
+}
+
+#[tokio::test]
+async fn sendgrid_down_the_same_email_goes_out_by_smtp_at_once() {
+    let sendgrid = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(500))
+        .mount(&sendgrid)
+        .await;
+    let sink = crate::smtp::SmtpSink::start(Default::default()).await;
+    let smtp_url = sink.url();
+    let app = spawn_app(&[
+        ("AMENDS_EMAIL_TRANSPORT", "sendgrid,smtp"),
+        ("AMENDS_SENDGRID_API_KEY", "SG.daemon"),
+        ("AMENDS_SENDGRID_BASE_URL", sendgrid.uri().as_str()),
+        ("AMENDS_SMTP_URL", smtp_url.as_str()),
+        (
+            "AMENDS_EMAIL_FROM",
+            "Northwind Outfitters <care@shop.example>",
+        ),
+        // A backoff would show as a second attempt; there must be none.
+        ("AMENDS_RETRY_SCHEDULE", "1h"),
+    ])
+    .await;
+    let published = std::time::Instant::now();
+    app.publish(&event("order.delayed", |_| {})).await;
+    app.wait_for_count(
+        "select count(*) from outbox where channel = 'email' and status = 'sent'",
+        1,
+    )
+    .await;
+    println!(
+        "sendgrid down: the email went out through SMTP {:?} after it was published",
+        published.elapsed()
+    );
+    let attempts: Vec<(i32, String, String)> =
+        sqlx::query_as("select number, provider, outcome from attempt order by attempt_id")
+            .fetch_all(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(attempts, vec![(1, "smtp".to_owned(), "sent".to_owned())]);
+    assert_eq!(sendgrid.received_requests().await.unwrap().len(), 1);
+    let mails = sink.messages().await;
+    assert_eq!(mails.len(), 1);
+    let outbox_id: uuid::Uuid =
+        sqlx::query_scalar("select outbox_id from outbox where channel = 'email'")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    // The same message SendGrid was given: its Message-ID is the outbox id.
+    assert!(
+        mails[0].data.contains(&format!("<{outbox_id}@")),
+        "{}",
+        mails[0].data
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn an_email_in_doubt_goes_to_the_next_provider_with_the_same_message_id() {
+    // SendGrid takes the request and never answers in time: it may have sent it. Email in doubt
+    // is resent by default, so SMTP sends the same message (same Message-ID) at once.
+    let sendgrid = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(202).set_delay(Duration::from_secs(5)))
+        .mount(&sendgrid)
+        .await;
+    let sink = crate::smtp::SmtpSink::start(Default::default()).await;
+    let smtp_url = sink.url();
+    let app = spawn_app(&[
+        ("AMENDS_EMAIL_TRANSPORT", "sendgrid,smtp"),
+        ("AMENDS_SENDGRID_API_KEY", "SG.daemon"),
+        ("AMENDS_SENDGRID_BASE_URL", sendgrid.uri().as_str()),
+        ("AMENDS_SMTP_URL", smtp_url.as_str()),
+        (
+            "AMENDS_EMAIL_FROM",
+            "Northwind Outfitters <care@shop.example>",
+        ),
+        ("AMENDS_SEND_TIMEOUT", "500ms"),
+    ])
+    .await;
+    app.publish(&event("order.delayed", |_| {})).await;
+    app.wait_for_count(
+        "select count(*) from outbox where channel = 'email' and status = 'sent'",
+        1,
+    )
+    .await;
+    let (provider, error): (String, Option<String>) =
+        sqlx::query_as("select provider, error from attempt where outcome = 'sent'")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(provider, "smtp");
+    assert!(
+        error
+            .as_deref()
+            .unwrap_or_default()
+            .contains("sendgrid: outcome unknown"),
+        "{error:?}"
+    );
+    assert_eq!(sink.messages().await.len(), 1);
+    // The SMS held in reserve is cancelled: the email went out.
+    assert_eq!(
+        app.count("select count(*) from outbox where channel = 'sms' and status = 'cancelled'")
+            .await,
+        1
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_provider_slower_than_the_lease_is_recorded_sent_not_taken_back() {
+    // SendGrid answers after 3 s; the lease is 1 s. The dispatcher keeps its lease alive while
+    // the send is in progress, so a second replica's reaper never takes the message back.
+    let sendgrid = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(
+            ResponseTemplate::new(202)
+                .insert_header("X-Message-Id", "sg-slow-1")
+                .set_delay(Duration::from_secs(3)),
+        )
+        .mount(&sendgrid)
+        .await;
+    let base_url = sendgrid.uri();
+    let settings = [
+        ("AMENDS_EMAIL_TRANSPORT", "sendgrid"),
+        ("AMENDS_SENDGRID_API_KEY", "SG.daemon"),
+        ("AMENDS_SENDGRID_BASE_URL", base_url.as_str()),
+        (
+            "AMENDS_EMAIL_FROM",
+            "Northwind Outfitters <care@shop.example>",
+        ),
+        ("AMENDS_SEND_TIMEOUT", "10s"),
+        ("AMENDS_LEASE_DURATION", "1s"),
+    ];
+    let app = spawn_app(&settings).await;
+    let other = app.spawn_replica(&settings).await;
+    app.publish(&event("order.delayed", |_| {})).await;
+    app.wait_for_count(
+        "select count(*) from outbox where channel = 'email' and status = 'sent'",
+        1,
+    )
+    .await;
+    let outcomes: Vec<String> = sqlx::query_scalar("select outcome from attempt")
+        .fetch_all(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(outcomes, vec!["sent".to_owned()]);
+    assert_eq!(sendgrid.received_requests().await.unwrap().len(), 1);
+    let id: Option<String> =
+        sqlx::query_scalar("select provider_message_id from outbox where channel = 'email'")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(id.as_deref(), Some("sg-slow-1"));
+    other.stop().await;
+    app.stop().await;
 }

@@ -67,8 +67,8 @@ where
         let name = format!("{}-console", state.instance);
         let connection = broker::connect(&state.amqp_url, &name).await?;
         let result = async {
+            broker::declare_topology(&connection, names).await?;
             let channel = broker::confirm_channel(&connection).await?;
-            broker::declare_topology(&channel, names).await?;
             work(&channel).await
         }
         .await;

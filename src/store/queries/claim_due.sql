@@ -1,11 +1,13 @@
 -- Claims up to $3 due messages for instance $1 for $2 seconds. A short statement, not an open
--- transaction: SKIP LOCKED lets several dispatchers claim disjoint rows at once.
+-- transaction: SKIP LOCKED lets several dispatchers claim disjoint rows at once. $4 lists the
+-- channels whose messages are sent again when a crash leaves them in doubt.
 update outbox
 set status = 'sending',
     claimed_by = $1,
     claimed_until = now() + make_interval(secs => $2),
     attempts = attempts + 1,
     resend_safe = channel = any($4::text[]),
+    send_started_at = null,
     updated_at = now()
 where outbox_id in (
     select outbox_id from outbox

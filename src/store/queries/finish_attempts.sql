@@ -1,7 +1,9 @@
 -- Records the outcomes of a batch of sends by instance $1, one attempt row each, and the outcome
 -- event of each final outcome, in one statement (one commit for the whole batch). Each row is
 -- fenced by the claim: a message whose claim was lost is left alone and missing from the result.
--- outcome: 'sent' | 'retry' (back to pending after retry_after seconds) | 'failed' | 'unknown'.
+-- outcome: 'sent' | 'retry' (back to pending after retry_after seconds) | 'failed' | 'unknown' |
+-- 'released' (handed back before any request left, e.g. at shutdown: due again after retry_after
+-- seconds, and the claim does not count as an attempt).
 -- A message held in reserve for one that failed goes out now; for one that was sent, it is
 -- cancelled. After 'unknown' it stays in reserve: the first may have reached the customer.
 with results as (
@@ -11,12 +13,16 @@ with results as (
         as r(outbox_id, provider, provider_message_id, outcome, error, retry_after, started_at)
 ), updated as (
     update outbox o
-    set status = case r.outcome when 'sent' then 'sent' when 'retry' then 'pending' else r.outcome end,
-        due_at = case r.outcome when 'retry' then now() + make_interval(secs => r.retry_after) else o.due_at end,
+    set status = case r.outcome when 'sent' then 'sent' when 'retry' then 'pending'
+                                when 'released' then 'pending' else r.outcome end,
+        due_at = case when r.outcome in ('retry', 'released')
+                      then now() + make_interval(secs => r.retry_after) else o.due_at end,
+        attempts = case r.outcome when 'released' then greatest(o.attempts - 1, 0) else o.attempts end,
+        send_started_at = null,
         sent_at = case r.outcome when 'sent' then now() else o.sent_at end,
-        provider = r.provider,
+        provider = case r.outcome when 'released' then o.provider else r.provider end,
         provider_message_id = coalesce(r.provider_message_id, o.provider_message_id),
-        last_error = r.error,
+        last_error = case r.outcome when 'released' then o.last_error else r.error end,
         claimed_by = null,
         claimed_until = null,
         updated_at = now()
@@ -35,6 +41,7 @@ with results as (
     insert into attempt (outbox_id, number, provider, instance, outcome, error, started_at)
     select u.outbox_id, u.attempts, r.provider, $1, r.outcome, r.error, r.started_at
     from updated u join results r using (outbox_id)
+    where r.outcome <> 'released'
     returning outbox_id
 ), announced as (
     -- No contact details: the event says what happened to which order, not to whom.
@@ -59,4 +66,4 @@ with results as (
     where r.outcome in ('sent', 'failed')
     returning event_id
 )
-select outbox_id as "outbox_id!" from attempted
+select outbox_id as "outbox_id!" from updated
