@@ -79,10 +79,8 @@ impl Health {
         self.set(name, TaskState::Running);
         let health = self.clone();
         tokio::spawn(async move {
-            let outcome = AssertUnwindSafe(task).catch_unwind().await;
-            let state = match outcome {
-                Err(panic) => {
-                    let why = panic_message(panic.as_ref());
+            let state = match contain(task).await {
+                Err(why) => {
                     health.metrics.panic(name);
                     tracing::error!(task = name, panic = %why, "a worker task panicked");
                     TaskState::Died(format!("panicked: {why}"))
@@ -149,8 +147,17 @@ impl Health {
     }
 }
 
+/// Runs `work`; a panic inside it becomes `Err` with the panic's message instead of unwinding
+/// further, so it is the failure of that one piece of work (an event, a send, a task).
+pub async fn contain<T>(work: impl Future<Output = T>) -> Result<T, String> {
+    AssertUnwindSafe(work)
+        .catch_unwind()
+        .await
+        .map_err(|panic| panic_message(panic.as_ref()))
+}
+
 /// The message a panic carried, as text.
-pub fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
     if let Some(text) = panic.downcast_ref::<&str>() {
         (*text).to_owned()
     } else if let Some(text) = panic.downcast_ref::<String>() {
@@ -192,6 +199,16 @@ mod tests {
             health.tasks()["announcer"],
             TaskState::Died("stopped on its own".to_owned())
         );
+    }
+
+    #[tokio::test]
+    async fn a_panic_is_contained_with_its_message() {
+        assert_eq!(contain(async { 7 }).await, Ok(7));
+        let amount = rust_decimal::Decimal::MAX;
+        let overflow = contain(async move { amount * rust_decimal::Decimal::TWO }).await;
+        assert_eq!(overflow, Err("Multiplication overflowed".to_owned()));
+        let formatted = contain(async { panic!("event {} is poison", 42) }).await;
+        assert_eq!(formatted, Err::<(), _>("event 42 is poison".to_owned()));
     }
 
     #[test]

@@ -16,11 +16,10 @@
 //!   its count of deliveries, and dead-lettered with the last error once that count reaches
 //!   `max_redeliveries`.
 
-use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use futures_util::{FutureExt, StreamExt};
+use futures_util::StreamExt;
 use lapin::message::Delivery;
 use lapin::options::{
     BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions,
@@ -212,11 +211,9 @@ impl Ingest {
         async {
             // A panic anywhere in processing is this event's failure, never a lost task or a
             // delivery left hanging; the transaction it held rolls back as it unwinds.
-            let processed = AssertUnwindSafe(self.process_waiting(&delivery, token))
-                .catch_unwind()
+            let processed = crate::health::contain(self.process_waiting(&delivery, token))
                 .await
-                .unwrap_or_else(|panic| {
-                    let why = crate::health::panic_message(panic.as_ref());
+                .unwrap_or_else(|why| {
                     self.metrics.panic("event");
                     tracing::error!(panic = %why, "processing the event panicked");
                     Err(Failure::Reject(format!("internal error while processing: {why}")))

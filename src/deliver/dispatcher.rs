@@ -12,12 +12,10 @@
 //! its channel in the same attempt. Backoff applies only when every provider has just failed; the
 //! circuit breakers keep later messages away from a provider that keeps failing.
 
-use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use futures_util::FutureExt;
 use tokio::sync::{Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -256,13 +254,9 @@ impl Dispatcher {
         let channel = message.channel;
         let attempt = message.attempt;
         let started_at = Utc::now();
-        match AssertUnwindSafe(self.deliver(message, marker, token))
-            .catch_unwind()
-            .await
-        {
+        match crate::health::contain(self.deliver(message, marker, token)).await {
             Ok(finished) => finished,
-            Err(panic) => {
-                let why = crate::health::panic_message(panic.as_ref());
+            Err(why) => {
                 self.metrics.panic("sender");
                 tracing::error!(panic = %why, "sending panicked");
                 let error = format!("sending panicked: {why}");

@@ -135,16 +135,6 @@ pub async fn spawn_app(extra: &[(&str, &str)]) -> TestApp {
     start_app(Names::new(), outbox, true, extra).await
 }
 
-/// Starts a daemon on `names` (broker objects the test may have made already), which it removes
-/// when it stops.
-pub async fn start_with(
-    names: Names,
-    outbox: tempfile::TempDir,
-    extra: &[(&str, &str)],
-) -> TestApp {
-    start_app(names, Arc::new(outbox), true, extra).await
-}
-
 async fn start_app(
     names: Names,
     outbox: Arc<tempfile::TempDir>,

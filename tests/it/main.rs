@@ -5,6 +5,7 @@
 mod browser;
 mod compensation;
 mod console;
+mod health;
 mod helpers;
 mod pipeline;
 mod process;
@@ -14,5 +15,7 @@ mod smtp_delivery;
 mod templates;
 mod webhooks;
 
+#[path = "../support/proxy.rs"]
+mod proxy;
 #[path = "../support/smtp.rs"]
 mod smtp;

@@ -176,6 +176,75 @@ async fn sigterm_stops_the_daemon_cleanly() {
 }
 
 #[tokio::test]
+async fn an_old_queue_without_the_delivery_limit_is_consumed_with_a_warning() {
+    use lapin::options::QueueDeclareOptions;
+    use lapin::types::{AMQPValue, FieldTable};
+    // A queue declared by an older amends: quorum, without the delivery limit and the
+    // dead-letter route. The broker cannot change a queue's arguments, so amends warns (RabbitMQ
+    // 4.x would drop a message returned 20 times) and consumes it as it is.
+    let names = Names::new();
+    let connection = connect().await.unwrap();
+    let channel = connection.create_channel().await.unwrap();
+    let mut arguments = FieldTable::default();
+    arguments.insert(
+        "x-queue-type".into(),
+        AMQPValue::LongString("quorum".into()),
+    );
+    channel
+        .queue_declare(
+            names.queue.as_str().into(),
+            QueueDeclareOptions {
+                durable: true,
+                ..QueueDeclareOptions::default()
+            },
+            arguments,
+        )
+        .await
+        .unwrap();
+    let outbox = tempfile::tempdir().unwrap();
+    // Logs go to standard output.
+    let child = amends(&names, outbox.path(), &[])
+        .arg("run")
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("amends starts");
+    let (publisher, channel) = publisher(&names).await;
+    let e = event("order.delayed", |_| {});
+    amends::broker::publish_confirmed(
+        &channel,
+        &names.exchange,
+        "order.delayed",
+        &serde_json::to_vec(&e).unwrap(),
+        lapin::BasicProperties::default(),
+    )
+    .await
+    .unwrap();
+    let email_dir = outbox.path().join("email");
+    wait_until("the message", || async {
+        (!files(&email_dir).is_empty()).then_some(())
+    })
+    .await;
+    let pid = child.id().expect("running") as i32;
+    std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .unwrap();
+    let output = tokio::time::timeout(Duration::from_secs(30), child.wait_with_output())
+        .await
+        .expect("stops within 30 s")
+        .unwrap();
+    let log = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        log.contains("the queue exists with other arguments than amends declares")
+            && log.contains("x-delivery-limit 20"),
+        "{log}"
+    );
+    let _ = connection.close(200, "done".into()).await;
+    let _ = publisher.close(200, "done".into()).await;
+    names.clean_up().await;
+}
+
+#[tokio::test]
 async fn a_bad_configuration_stops_start_up_naming_the_key() {
     let names = Names::new();
     let outbox = tempfile::tempdir().unwrap();

@@ -209,34 +209,3 @@ async fn ready_in(connection: &lapin::Connection, queue: &str) -> u32 {
     let _ = channel.close(200, "done".into()).await;
     declared.message_count()
 }
-
-#[tokio::test]
-async fn an_old_queue_without_the_limit_is_still_consumed() {
-    // A queue declared by an older amends (quorum, no delivery limit): the daemon cannot change
-    // its arguments, so it warns and consumes it as it is.
-    let names = Names::new();
-    let connection = connect().await.unwrap();
-    let channel = connection.create_channel().await.unwrap();
-    let mut arguments = FieldTable::default();
-    arguments.insert(
-        "x-queue-type".into(),
-        AMQPValue::LongString("quorum".into()),
-    );
-    channel
-        .queue_declare(
-            names.queue.as_str().into(),
-            QueueDeclareOptions {
-                durable: true,
-                ..QueueDeclareOptions::default()
-            },
-            arguments,
-        )
-        .await
-        .unwrap();
-    let _ = connection.close(200, "done".into()).await;
-    let outbox = tempfile::tempdir().unwrap();
-    let app = crate::helpers::start_with(names, outbox, &[]).await;
-    app.publish(&event("order.delayed", |_| {})).await;
-    app.wait_for_files(&app.email_dir(), 1).await;
-    app.stop().await;
-}

@@ -1,0 +1,283 @@
+//! The `amends` binary as a child process the tests kill and restart, the events they publish,
+//! and what they read back (the emails an SMTP sink received, the database).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use lapin::BasicProperties;
+use lapin::options::BasicPublishOptions;
+use serde_json::Value;
+use tokio::process::{Child, Command};
+
+use crate::helpers::{Names, connect, declare, event, http_client, wait_until};
+use crate::smtp::SmtpSink;
+
+/// A daemon process: its settings, so it can be started again the same way, and its log.
+pub struct Daemon {
+    env: Vec<(String, String)>,
+    log: PathBuf,
+    port: u16,
+    child: Option<Child>,
+    starts: usize,
+}
+
+/// A port free right now on 127.0.0.1, for a daemon whose readiness the test polls.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+impl Daemon {
+    /// Starts `amends run` for `names`, sending email to `smtp`, with `extra` settings last.
+    pub fn start(names: &Names, dir: &Path, smtp: &SmtpSink, extra: &[(&str, &str)]) -> Daemon {
+        let port = free_port();
+        let mut env = names.env(&dir.join("outbox"));
+        for (key, value) in [
+            ("AMENDS_HTTP_BIND", format!("127.0.0.1:{port}")),
+            ("AMENDS_EMAIL_TRANSPORT", "smtp".to_owned()),
+            ("AMENDS_SMTP_URL", smtp.url()),
+            (
+                "AMENDS_EMAIL_FROM",
+                "Northwind Outfitters <care@shop.example>".to_owned(),
+            ),
+            ("RUST_LOG", "warn".to_owned()),
+        ] {
+            env.push((key.to_owned(), value));
+        }
+        env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        let mut daemon = Daemon {
+            env,
+            log: dir.join("amends.log"),
+            port,
+            child: None,
+            starts: 0,
+        };
+        daemon.spawn();
+        daemon
+    }
+
+    fn spawn(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .expect("the daemon's log file");
+        let child = Command::new(env!("CARGO_BIN_EXE_amends"))
+            .arg("run")
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .stdin(Stdio::null())
+            // Logs go to standard output, panics to standard error: both into the log.
+            .stdout(Stdio::from(log.try_clone().expect("the log file again")))
+            .stderr(Stdio::from(log))
+            .kill_on_drop(true)
+            .spawn()
+            .expect("amends starts");
+        self.child = Some(child);
+        self.starts += 1;
+    }
+
+    /// SIGKILL: no cleanup at all, as a crash or an OOM kill.
+    pub async fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().await.expect("kill the daemon");
+        }
+    }
+
+    /// Starts it again with the same settings.
+    pub fn restart(&mut self) {
+        self.spawn();
+    }
+
+    /// SIGTERM, and waits for it to exit.
+    pub async fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            if let Some(pid) = child.id() {
+                let _ = std::process::Command::new("kill")
+                    .args(["-TERM", &pid.to_string()])
+                    .status();
+            }
+            let _ = tokio::time::timeout(Duration::from_secs(30), child.wait()).await;
+        }
+    }
+
+    /// `/readyz` answers 200.
+    pub async fn ready(&self) -> bool {
+        http_client()
+            .get(format!("http://127.0.0.1:{}/readyz", self.port))
+            .timeout(Duration::from_secs(2))
+            .send()
+            .await
+            .is_ok_and(|r| r.status() == 200)
+    }
+
+    /// The daemon's `/metrics` text.
+    pub async fn metrics(&self) -> Option<String> {
+        http_client()
+            .get(format!("http://127.0.0.1:{}/metrics", self.port))
+            .send()
+            .await
+            .ok()?
+            .text()
+            .await
+            .ok()
+    }
+
+    /// The end of its log, for a failing test's message.
+    pub fn log_tail(&self) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(40)..].join("\n")
+    }
+}
+
+/// How long a step of a long run may take before the test fails: these runs push thousands of
+/// events through a debug build.
+pub const LONG: Duration = Duration::from_secs(300);
+
+/// Polls `check` until it returns `Some`, or panics after `limit` naming `what`.
+pub async fn wait_for<T, F, Fut>(what: &str, limit: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let start = std::time::Instant::now();
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(start.elapsed() < limit, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+/// `n` fresh delay events (a new order and customer each, so each is one email).
+pub fn events(n: usize) -> Vec<Value> {
+    (0..n).map(|_| event("order.delayed", |_| {})).collect()
+}
+
+/// Publishes `events` to the orders exchange with confirms, a window at a time.
+pub async fn publish(names: &Names, events: Vec<Value>) {
+    let connection = connect().await.expect("broker");
+    declare(&connection, names).await;
+    let channel = amends::broker::confirm_channel(&connection)
+        .await
+        .expect("confirm channel");
+    for window in events.chunks(200) {
+        let mut confirms = Vec::with_capacity(window.len());
+        for e in window {
+            let confirm = channel
+                .basic_publish(
+                    names.exchange.as_str().into(),
+                    "order.delayed".into(),
+                    BasicPublishOptions::default(),
+                    &serde_json::to_vec(e).expect("json"),
+                    BasicProperties::default()
+                        .with_content_type("application/cloudevents+json".into())
+                        .with_delivery_mode(2),
+                )
+                .await
+                .expect("publish");
+            confirms.push(confirm);
+        }
+        for confirm in confirms {
+            let confirmation = confirm.await.expect("confirm");
+            assert!(!confirmation.is_nack(), "the broker refused an event");
+        }
+    }
+    let _ = connection.close(200, "published".into()).await;
+}
+
+/// The daemon's database, once it exists and is migrated.
+pub async fn database(names: &Names) -> sqlx::PgPool {
+    wait_until("the daemon's database", || async {
+        let pool = sqlx::PgPool::connect(&names.database_url()).await.ok()?;
+        sqlx::query("select 1 from outbox limit 1")
+            .execute(&pool)
+            .await
+            .ok()?;
+        Some(pool)
+    })
+    .await
+}
+
+/// A count from the database.
+pub async fn count(pool: &sqlx::PgPool, sql: &'static str) -> i64 {
+    sqlx::query_scalar::<_, i64>(sql)
+        .fetch_one(pool)
+        .await
+        .expect("count")
+}
+
+/// How many copies of each message the SMTP sink received, by outbox id (its Message-ID).
+pub async fn received(smtp: &SmtpSink) -> HashMap<String, usize> {
+    let mut copies = HashMap::new();
+    for mail in smtp.messages().await {
+        let id = mail
+            .data
+            .lines()
+            .find_map(|l| l.strip_prefix("Message-ID: <"))
+            .and_then(|rest| rest.split('@').next())
+            .unwrap_or_default()
+            .to_owned();
+        *copies.entry(id).or_insert(0) += 1;
+    }
+    copies
+}
+
+/// What a run delivered: emails never received, and copies received more than once.
+#[derive(Debug, Default)]
+pub struct Tally {
+    pub messages: usize,
+    pub missing: usize,
+    pub repeated: usize,
+}
+
+/// Compares the emails the database holds with what the sink received.
+pub async fn tally(pool: &sqlx::PgPool, smtp: &SmtpSink) -> Tally {
+    let ids: Vec<String> = sqlx::query_scalar(
+        "select outbox_id::text from outbox where channel = 'email' and status <> 'standby'",
+    )
+    .fetch_all(pool)
+    .await
+    .expect("outbox ids");
+    let copies = received(smtp).await;
+    Tally {
+        messages: ids.len(),
+        missing: ids.iter().filter(|id| !copies.contains_key(*id)).count(),
+        repeated: copies.values().map(|n| n - 1).sum(),
+    }
+}
+
+/// Quantiles of a Prometheus histogram from its cumulative buckets (the bucket's upper bound).
+pub fn quantiles(metrics: &str, name: &str, wanted: &[f64]) -> Vec<Option<f64>> {
+    let mut buckets: Vec<(f64, f64)> = metrics
+        .lines()
+        .filter_map(|l| l.strip_prefix(&format!("{name}_bucket{{le=\"")))
+        .filter_map(|rest| {
+            let (le, count) = rest.split_once("\"} ")?;
+            let le = if le == "+Inf" {
+                f64::INFINITY
+            } else {
+                le.parse().ok()?
+            };
+            Some((le, count.trim().parse().ok()?))
+        })
+        .collect();
+    buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let total = buckets.last().map_or(0.0, |b| b.1);
+    wanted
+        .iter()
+        .map(|q| {
+            buckets
+                .iter()
+                .find(|(_, c)| *c >= q * total && total > 0.0)
+                .map(|(le, _)| *le)
+        })
+        .collect()
+}
