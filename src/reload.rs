@@ -158,6 +158,10 @@ impl TemplateReloader {
                 self.cell.store(Arc::new(templates));
                 self.metrics.template_reloads.inc();
             }
+            // The database is away: nothing was rejected, and the next round tries again.
+            Err(e @ crate::app::AppError::Store(_)) => {
+                tracing::warn!(error = %e, "cannot read the published templates; the ones in force stay")
+            }
             Err(e) => {
                 tracing::error!(problem = %e, "published templates rejected; the ones in force stay")
             }
