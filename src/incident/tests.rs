@@ -506,13 +506,7 @@ fn wrong_json_types_name_the_field() {
         &with(ev, "/data/order/items/0/quantity", json!("1")),
         "data.order.items[0].quantity: expected a positive integer",
     );
-    for bad in [
-        json!(0),
-        json!(-1),
-        json!(1.5),
-        json!(1.0),
-        json!(5_000_000_000u64),
-    ] {
+    for bad in [json!(0), json!(-1), json!(1.5), json!(1.0), json!(-1e30)] {
         assert_err(
             &with(ev, "/data/order/items/0/quantity", bad),
             "data.order.items[0].quantity: expected a positive integer",
@@ -817,4 +811,139 @@ fn errors_are_one_line_even_for_hostile_values() {
     );
     let message = err(&event).to_string();
     assert!(!message.contains('\n') && message.len() < 120, "{message}");
+}
+
+#[test]
+fn amounts_quantities_and_lists_have_bounds() {
+    let ev = "order.delayed";
+    let huge = "79228162514264337593543950335";
+    assert_err(
+        &with(ev, "/data/order/total", json!(huge)),
+        r#"data.order.total: "79228162514264337593543950335" is too large (at most 10000000000000.00)"#,
+    );
+    assert_err(
+        &with(
+            ev,
+            "/data/order/items/0/unit_price",
+            json!("10000000000000.01"),
+        ),
+        r#"data.order.items[0].unit_price: "10000000000000.01" is too large (at most 10000000000000.00)"#,
+    );
+    assert_err(
+        &with(
+            "order.stockout",
+            "/data/stockout/substitutes/0/price",
+            json!(huge),
+        ),
+        r#"data.stockout.substitutes[0].price: "79228162514264337593543950335" is too large (at most 10000000000000.00)"#,
+    );
+    assert_err(
+        &with(
+            "order.cancelled",
+            "/data/cancellation/refund/amount",
+            json!(huge),
+        ),
+        r#"data.cancellation.refund.amount: "79228162514264337593543950335" is too large (at most 10000000000000.00)"#,
+    );
+    // The bound itself is an amount like any other.
+    let mut event = with(ev, "/data/order/total", json!("10000000000000.00"));
+    event["data"]["order"]["items"][0]["unit_price"] = json!("10000000000000");
+    assert_eq!(
+        parse_value(&event).unwrap().order.total.to_string(),
+        "10000000000000.00 EUR"
+    );
+    let quantity = "/data/order/items/0/quantity";
+    assert!(parse_value(&with(ev, quantity, json!(1_000_000))).is_ok());
+    for (bad, shown) in [
+        (json!(1_000_001), "1000001"),
+        (json!(5_000_000_000u64), "5000000000"),
+        (json!(u64::MAX), "18446744073709551615"),
+        (json!(1e30), "1e+30"),
+    ] {
+        assert_err(
+            &with(ev, quantity, bad),
+            &format!("data.order.items[0].quantity: {shown} is too large (at most 1000000)"),
+        );
+    }
+    // Past u64, serde_json reads the integer as a float: still too large, not malformed.
+    let body = serde_json::to_string(&with(ev, quantity, json!(7)))
+        .unwrap()
+        .replace(r#""quantity":7"#, r#""quantity":18446744073709551616"#);
+    assert_eq!(
+        parse(body.as_bytes(), CE_JSON, &en())
+            .unwrap_err()
+            .to_string(),
+        "data.order.items[0].quantity: 1.8446744073709552e+19 is too large (at most 1000000)"
+    );
+    let line = json!({"sku": "SKU-1", "name": "Trail shoe", "quantity": 1});
+    assert!(
+        parse_value(&with(
+            ev,
+            "/data/order/items",
+            json!(vec![line.clone(); 1000])
+        ))
+        .is_ok()
+    );
+    assert_err(
+        &with(ev, "/data/order/items", json!(vec![line.clone(); 1001])),
+        "data.order.items: must have at most 1000 entries, not 1001",
+    );
+    assert_err(
+        &with(
+            "order.stockout",
+            "/data/stockout/items",
+            json!(vec![line.clone(); 1001]),
+        ),
+        "data.stockout.items: must have at most 1000 entries, not 1001",
+    );
+    let substitute = json!({"sku": "SKU-9", "name": "Trail shoe II"});
+    assert_err(
+        &with(
+            "order.stockout",
+            "/data/stockout/substitutes",
+            json!(vec![substitute; 101]),
+        ),
+        "data.stockout.substitutes: must have at most 100 entries, not 101",
+    );
+    // No items at all is an order the event says nothing more about.
+    let incident = parse_value(&with(ev, "/data/order/items", json!([]))).unwrap();
+    assert!(incident.order.items.is_empty());
+}
+
+#[test]
+fn amounts_in_currencies_with_large_nominal_values() {
+    for (currency, total) in [
+        ("JPY", "2500000"),
+        ("KRW", "35000000"),
+        ("IDR", "1500000000.00"),
+        ("VND", "9000000000"),
+        ("IRR", "400000000000.00"),
+    ] {
+        let mut event = sample_value("order.delayed");
+        event["data"]["order"]["currency"] = json!(currency);
+        event["data"]["order"]["total"] = json!(total);
+        event["data"]["order"]["items"][0]["unit_price"] = json!(total);
+        let incident = parse_value(&event).unwrap();
+        assert_eq!(
+            incident.order.total.to_string(),
+            format!("{total} {currency}")
+        );
+    }
+}
+
+#[test]
+fn negative_zero_and_a_zero_refund_are_zero() {
+    let incident = parse_value(&with(
+        "order.cancelled",
+        "/data/cancellation/refund/amount",
+        json!("-0.00"),
+    ))
+    .unwrap();
+    let IncidentDetails::Cancelled(c) = incident.details else {
+        panic!("not a cancellation");
+    };
+    assert_eq!(c.refund.unwrap().amount.to_string(), "0.00 EUR");
+    let incident =
+        parse_value(&with("order.delayed", "/data/order/total", json!("-0.00"))).unwrap();
+    assert_eq!(incident.order.total.to_string(), "0.00 EUR");
 }

@@ -77,6 +77,14 @@ impl Amounts {
             if value.is_sign_negative() {
                 return Err(format!("{s:?} must not be negative"));
             }
+            // The bound of every amount of an event: what a policy gives fits the same
+            // arithmetic and the same ledger columns.
+            if value > Money::max_amount() {
+                return Err(format!(
+                    "{s:?} is too large (at most {})",
+                    Money::max_amount()
+                ));
+            }
             Ok(value)
         };
         match file {

@@ -541,6 +541,20 @@ fn errors_name_the_line_the_rule_and_the_cause() {
             "not a decimal amount",
         ),
         (
+            rule(
+                "true",
+                "offers = [{ kind = \"gift_certificate\", amount = \"10000000000000.01\" }]\n",
+            ),
+            "line 6: ",
+            "is too large (at most 10000000000000)",
+        ),
+        (
+            "[budget]\nper_customer = { JPY = \"79228162514264337593543950335\" }\n".to_owned()
+                + &rule("true", ""),
+            "[budget] per_customer.JPY: ",
+            "is too large (at most 10000000000000)",
+        ),
+        (
             "[frequency]\norder_window = \"soon\"\n".to_owned() + &rule("true", ""),
             "[frequency] order_window",
             "not a duration",
@@ -584,17 +598,19 @@ fn conditions_can_use_the_history_and_cel_macros() {
     );
 }
 
-/// `incident` with its order total set to `total` EUR, past the parser's bounds: what the
-/// arithmetic must survive if a total ever got that far.
+/// `incident` with its order total set to `total` yen, past the parser's bounds: what the
+/// arithmetic must survive if a total ever got that far. (Yen have no minor units, so the
+/// largest `Decimal` is an amount of them.)
 fn with_total(mut incident: Incident, total: Decimal) -> Incident {
-    incident.order.total = Money::new(total, Currency::parse("EUR").unwrap()).unwrap();
+    incident.order.total = Money::new(total, Currency::parse("JPY").unwrap()).unwrap();
     incident
 }
 
 #[test]
 fn a_total_too_large_for_a_percentage_is_an_error_not_a_panic() {
     let policy = shipped();
-    // The largest Decimal: 10 % of it cannot be computed exactly (the product overflows).
+    // 79228162514264337593543950335, the largest Decimal: 10 % of it cannot be computed
+    // exactly (the product overflows).
     let huge = with_total(delay(6, None), Decimal::MAX);
     let error = policy
         .try_decide(&huge, &History::default(), now())
