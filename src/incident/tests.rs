@@ -947,3 +947,177 @@ fn negative_zero_and_a_zero_refund_are_zero() {
         parse_value(&with("order.delayed", "/data/order/total", json!("-0.00"))).unwrap();
     assert_eq!(incident.order.total.to_string(), "0.00 EUR");
 }
+
+#[test]
+fn placeholder_dates_are_refused() {
+    let ev = "order.delayed";
+    for (pointer, value, field) in [
+        ("/data/delay/new_eta", "9999-12-31", "data.delay.new_eta"),
+        (
+            "/data/delay/original_eta",
+            "0001-01-01",
+            "data.delay.original_eta",
+        ),
+        ("/time", "0001-01-01T00:00:00Z", "time"),
+        (
+            "/data/order/placed_at",
+            "9999-12-31T23:59:59Z",
+            "data.order.placed_at",
+        ),
+        (
+            "/data/order/placed_at",
+            "1970-01-01T00:00:00Z",
+            "data.order.placed_at",
+        ),
+    ] {
+        assert_err(
+            &with(ev, pointer, json!(value)),
+            &format!("{field}: \"{value}\" is not in the years 2000 to 2199"),
+        );
+    }
+    assert_err(
+        &with(
+            "order.stockout",
+            "/data/stockout/backorder_eta",
+            json!("9999-12-31"),
+        ),
+        r#"data.stockout.backorder_eta: "9999-12-31" is not in the years 2000 to 2199"#,
+    );
+    // A leap second is a real instant.
+    assert!(parse_value(&with(ev, "/time", json!("2016-12-31T23:59:60Z"))).is_ok());
+}
+
+#[test]
+fn long_strings_are_refused_by_their_field() {
+    let ev = "order.delayed";
+    let long = "x".repeat(5_000);
+    for (pointer, field) in [
+        ("/id", "id"),
+        ("/data/order/id", "data.order.id"),
+        ("/data/order/number", "data.order.number"),
+        ("/data/customer/id", "data.customer.id"),
+        ("/data/customer/first_name", "data.customer.first_name"),
+        ("/data/order/items/0/name", "data.order.items[0].name"),
+        ("/data/delay/carrier", "data.delay.carrier"),
+        ("/data/customer/tier", "data.customer.tier"),
+    ] {
+        assert_err(
+            &with(ev, pointer, json!(long)),
+            &format!("{field}: must be at most 200 characters"),
+        );
+    }
+    assert_err(
+        &with(ev, "/source", json!(format!("urn:{long}"))),
+        "source: must be at most 2048 characters",
+    );
+    assert_err(
+        &with(
+            ev,
+            "/data/order/url",
+            json!(format!("https://shop.example/{long}")),
+        ),
+        "data.order.url: must be at most 2048 characters",
+    );
+    let error = err(&with(
+        ev,
+        "/data/customer/locale",
+        json!(format!("en-{long}")),
+    ));
+    assert_eq!(error.field(), Some("data.customer.locale"));
+    assert!(
+        error
+            .to_string()
+            .ends_with("is too long for a language tag (at most 100 characters)")
+    );
+    // Many distinct variants: refused by length before they are compared pairwise.
+    let variants: Vec<String> = (0..2_000).map(|i| format!("v{i:07}")).collect();
+    let error = err(&with(
+        ev,
+        "/data/customer/locale",
+        json!(format!("en-{}", variants.join("-"))),
+    ));
+    assert!(error.to_string().contains("too long for a language tag"));
+    let error = err(&with(
+        ev,
+        "/data/customer/phone",
+        json!(format!("+34{}", "6".repeat(1000))),
+    ));
+    assert!(
+        error
+            .to_string()
+            .ends_with("is too long for a phone number (at most 64 characters)")
+    );
+    let error = err(&with(
+        ev,
+        "/data/customer/email",
+        json!(format!("{long}@example.com")),
+    ));
+    assert!(
+        error.to_string().ends_with("is not a valid email address"),
+        "{error}"
+    );
+    assert!(error.to_string().len() < 200, "{error}");
+}
+
+#[test]
+fn bad_time_zones_and_locales() {
+    let ev = "order.delayed";
+    for zone in [
+        "",
+        "UTC+25",
+        "../../etc/passwd",
+        "America/New York",
+        "Mars/Olympus",
+    ] {
+        let error = err(&with(ev, "/data/customer/timezone", json!(zone)));
+        assert_eq!(error.field(), Some("data.customer.timezone"), "{zone:?}");
+    }
+    // Surrounding white space is not part of a zone's name.
+    let incident = parse_value(&with(
+        ev,
+        "/data/customer/timezone",
+        json!(" Europe/Madrid\n"),
+    ))
+    .unwrap();
+    assert_eq!(incident.customer.timezone.as_str(), "Europe/Madrid");
+    for tag in ["", "en--US", "und", "x", "en-US-u", "123", "en_US.UTF-8"] {
+        let error = err(&with(ev, "/data/customer/locale", json!(tag)));
+        assert_eq!(error.field(), Some("data.customer.locale"), "{tag:?}");
+    }
+}
+
+#[test]
+fn oversized_and_deeply_nested_bodies() {
+    let mut event = sample_value("order.delayed");
+    event["data"]["padding"] = json!("x".repeat(2 * 1024 * 1024));
+    let body = serde_json::to_vec(&event).unwrap();
+    let error = parse(&body, CE_JSON, &en()).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        format!(
+            "body is {} bytes, more than the 1048576 an event may have",
+            body.len()
+        )
+    );
+    assert_eq!(error.field(), None);
+
+    let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+    let error = parse(deep.as_bytes(), CE_JSON, &en()).unwrap_err();
+    assert!(
+        error.to_string().contains("recursion limit exceeded"),
+        "{error}"
+    );
+    let mut event = sample_value("order.delayed");
+    let mut nested = json!(1);
+    for _ in 0..200 {
+        nested = json!({ "a": nested });
+    }
+    event["data"]["order"]["extra"] = nested;
+    // serde_json writes what it cannot read back: the parser refuses it in one line.
+    let error = err(&event);
+    assert!(
+        error
+            .to_string()
+            .starts_with("body is not valid JSON: recursion limit")
+    );
+}
