@@ -6,6 +6,7 @@ mod browser;
 mod compensation;
 mod console;
 mod helpers;
+mod hostile;
 mod pipeline;
 mod process;
 mod providers;
