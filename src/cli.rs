@@ -416,7 +416,9 @@ fn explain(
         None => History::default(),
     };
     let now = chrono::Utc::now();
-    let decision = policy.decide(&incident, &history, now);
+    let decision = policy
+        .try_decide(&incident, &history, now)
+        .with_context(|| format!("{} cannot be decided", event.display()))?;
     let currency = incident.order.total.currency();
     let (plan, budget) = policy.settle_offline(&decision, &history, currency);
     let mut explanation = decision.explanation.clone();

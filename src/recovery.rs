@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use crate::config::Config;
 use crate::incident::Incident;
-use crate::policy::{Channel, Decision, History, Offer, Policy};
+use crate::policy::{AmountError, Channel, Decision, History, Offer, Policy};
 use crate::reload::PolicyCell;
 use crate::reload::TemplatesCell;
 use crate::store::{
@@ -34,6 +34,9 @@ pub enum RecoveryError {
     /// The decision names a channel the customer has no contact for (a policy bug).
     #[error("no {0} contact")]
     NoContact(Channel),
+    /// An amount the decision needs cannot be computed: the event cannot be processed as it is.
+    #[error(transparent)]
+    Amount(#[from] AmountError),
 }
 
 /// What was recorded.
@@ -137,7 +140,7 @@ impl Recorder {
             Begun::New(tx, history) => (tx, history),
         };
         let now = Utc::now();
-        let decision = policy.decide(incident, &history, now);
+        let decision = policy.try_decide(incident, &history, now)?;
         let settled = settle(&policy, &decision, &history, incident, &mut tx, now).await?;
         let messages = self.render(&templates, incident, &decision, &settled)?;
         let mut explanation = decision.explanation.clone();
@@ -242,13 +245,13 @@ async fn settle(
     incident: &Incident,
     tx: &mut IncidentTx,
     now: DateTime<Utc>,
-) -> Result<Settled, StoreError> {
+) -> Result<Settled, RecoveryError> {
     let budget = &policy.settings().budget;
     let currency = incident.order.total.currency();
     let mut settled = Settled::default();
     let mut refused: Option<String> = None;
     for plan in &decision.plans {
-        let cost = plan.cost(currency);
+        let cost = plan.cost(currency)?;
         let verdict = match budget.precheck(&cost, history.compensation) {
             Ok(None) => Ok(()),
             Ok(Some(limit)) => match tx.reserve_budget(budget.day(now), &cost, limit).await? {

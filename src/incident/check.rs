@@ -1,7 +1,9 @@
 //! Small validators for plain string fields (ids, names, URLs, times). Each returns the problem
 //! as an [`InvalidValue`]; the caller adds the JSON path.
 
-use chrono::{DateTime, Utc};
+use std::ops::RangeInclusive;
+
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
 
 use crate::incident::InvalidValue;
 use crate::incident::error::quote;
@@ -10,8 +12,13 @@ use crate::incident::error::quote;
 pub(crate) const ID_MAX_CHARS: usize = 200;
 /// Longest name (person, product, carrier, tier, …), in characters.
 pub(crate) const NAME_MAX_CHARS: usize = 200;
-/// Longest CloudEvents `source` or `subject`, in characters.
+/// Longest CloudEvents `source` or `subject`, or http(s) URL, in characters.
 pub(crate) const URI_MAX_CHARS: usize = 2048;
+
+/// The years an event's dates and times may fall in. Outside them a date is a sender's
+/// placeholder (`0001-01-01`, `1970-01-01`, `9999-12-31`), not one to tell a customer or to
+/// count days of delay from.
+pub(crate) const YEARS: RangeInclusive<i32> = 2000..=2199;
 
 /// Control characters (CR, LF, TAB, NUL, DEL, C1) and the Unicode line/paragraph separators: none
 /// may reach a message header or a log line.
@@ -62,8 +69,14 @@ pub(crate) fn name(s: &str) -> Result<String, InvalidValue> {
     text(s, NAME_MAX_CHARS)
 }
 
-/// An absolute `http` or `https` URL with a host, in the `url` crate's normalized form.
+/// An absolute `http` or `https` URL with a host, in the `url` crate's normalized form, of at
+/// most [`URI_MAX_CHARS`] (what browsers and mail clients reliably follow).
 pub(crate) fn http_url(s: &str) -> Result<String, InvalidValue> {
+    if s.chars().count() > URI_MAX_CHARS {
+        return Err(InvalidValue::new(format!(
+            "must be at most {URI_MAX_CHARS} characters"
+        )));
+    }
     let invalid = || InvalidValue::new(format!("{} is not an http(s) URL", quote(s)));
     if s.chars().any(|c| c.is_whitespace() || is_forbidden(c)) {
         return Err(invalid());
@@ -104,11 +117,26 @@ fn is_scheme(s: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
 }
 
-/// An RFC 3339 date-time with offset, converted to UTC.
+/// An RFC 3339 date-time with offset, converted to UTC, within [`YEARS`].
 pub(crate) fn datetime(s: &str) -> Result<DateTime<Utc>, InvalidValue> {
-    DateTime::parse_from_rfc3339(s)
+    let at = DateTime::parse_from_rfc3339(s)
         .map(|t| t.with_timezone(&Utc))
-        .map_err(|_| InvalidValue::new(format!("{} is not an RFC 3339 date-time", quote(s))))
+        .map_err(|_| InvalidValue::new(format!("{} is not an RFC 3339 date-time", quote(s))))?;
+    plausible(s, at.date_naive())?;
+    Ok(at)
+}
+
+/// `date` (written as `s`) is within [`YEARS`].
+pub(crate) fn plausible(s: &str, date: NaiveDate) -> Result<(), InvalidValue> {
+    if YEARS.contains(&date.year()) {
+        return Ok(());
+    }
+    Err(InvalidValue::new(format!(
+        "{} is not in the years {} to {}",
+        quote(s),
+        YEARS.start(),
+        YEARS.end()
+    )))
 }
 
 #[cfg(test)]
@@ -184,5 +212,26 @@ mod tests {
             r#""yesterday" is not an RFC 3339 date-time"#
         );
         assert!(datetime("2026-11-20").is_err());
+        assert_eq!(
+            datetime("0001-01-01T00:00:00Z").unwrap_err().to_string(),
+            r#""0001-01-01T00:00:00Z" is not in the years 2000 to 2199"#
+        );
+        assert!(datetime("9999-12-31T23:59:59Z").is_err());
+        assert!(datetime("1970-01-01T00:00:00Z").is_err());
+        assert!(datetime("2000-01-01T00:00:00Z").is_ok());
+        assert!(datetime("2199-12-31T23:59:59Z").is_ok());
+        // The offset decides the instant: this one is in 2200 in UTC.
+        assert!(datetime("2199-12-31T23:30:00-01:00").is_err());
+    }
+
+    #[test]
+    fn long_urls() {
+        let long = format!("https://shop.example/{}", "a".repeat(URI_MAX_CHARS));
+        assert_eq!(
+            http_url(&long).unwrap_err().to_string(),
+            "must be at most 2048 characters"
+        );
+        let fits = format!("https://shop.example/{}", "a".repeat(1000));
+        assert!(http_url(&fits).is_ok());
     }
 }

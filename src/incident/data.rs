@@ -18,6 +18,15 @@ use crate::incident::{
 
 type Result<T> = std::result::Result<T, IncidentError>;
 
+/// Most units of one line (ordered or out of stock): a million is more than any shop sells in
+/// one line, and a thousand lines of it still add up to well within an `i64` or a `u32`.
+pub(crate) const QUANTITY_MAX: u64 = 1_000_000;
+/// Most lines of `data.order.items` or `data.stockout.items`: an order of more is a wholesale
+/// manifest, not one a customer reads an apology about (and each line is rendered).
+pub(crate) const ITEMS_MAX: usize = 1_000;
+/// Most `data.stockout.substitutes`: a policy shows at most ten.
+pub(crate) const SUBSTITUTES_MAX: usize = 100;
+
 /// A JSON object and its path from the envelope root (`data.order`).
 pub(crate) struct Obj<'a> {
     path: String,
@@ -93,14 +102,21 @@ impl<'a> Obj<'a> {
             .transpose()
     }
 
-    /// The objects of an array field (empty when absent), each with its indexed path.
-    fn objects(&self, key: &str, required: bool) -> Result<Vec<Obj<'a>>> {
+    /// The objects of an array field (empty when absent) of at most `max`, each with its
+    /// indexed path.
+    fn objects(&self, key: &str, required: bool, max: usize) -> Result<Vec<Obj<'a>>> {
         let items = match self.opt(key) {
             None if required => return Err(self.invalid(key, "missing")),
             None => return Ok(Vec::new()),
             Some(Value::Array(items)) => items,
             Some(_) => return Err(self.invalid(key, "expected an array")),
         };
+        if items.len() > max {
+            return Err(self.invalid(
+                key,
+                format!("must have at most {max} entries, not {}", items.len()),
+            ));
+        }
         let path = self.path(key);
         items
             .iter()
@@ -119,12 +135,22 @@ impl<'a> Obj<'a> {
             .transpose()
     }
 
+    /// A whole number from 1 to [`QUANTITY_MAX`].
     fn req_quantity(&self, key: &str) -> Result<u32> {
-        self.req(key)?
-            .as_u64()
-            .filter(|&n| n >= 1)
-            .and_then(|n| u32::try_from(n).ok())
-            .ok_or_else(|| self.invalid(key, "expected a positive integer"))
+        let value = self.req(key)?;
+        let too_large = || {
+            self.invalid(
+                key,
+                format!("{value} is too large (at most {QUANTITY_MAX})"),
+            )
+        };
+        match value.as_u64() {
+            Some(n) if n > QUANTITY_MAX => Err(too_large()),
+            Some(n) if n >= 1 => u32::try_from(n).map_err(|_| too_large()),
+            // Integers past `u64` (`18446744073709551616`, `1e30`) arrive as floats.
+            None if value.as_f64().is_some_and(|n| n > QUANTITY_MAX as f64) => Err(too_large()),
+            _ => Err(self.invalid(key, "expected a positive integer")),
+        }
     }
 
     fn money(&self, key: &str, value: &Value, currency: Currency) -> Result<Money> {
@@ -156,7 +182,7 @@ pub(crate) fn order(o: &Obj<'_>) -> Result<Order> {
     let total = o.req_money("total", currency)?;
     let url = o.opt_with("url", check::http_url)?;
     let items = o
-        .objects("items", false)?
+        .objects("items", false, ITEMS_MAX)?
         .iter()
         .map(|item| {
             Ok(OrderItem {
@@ -220,7 +246,7 @@ pub(crate) fn delay(d: &Obj<'_>) -> Result<Delay> {
 /// `data.stockout`; prices are in the order's `currency`.
 pub(crate) fn stockout(s: &Obj<'_>, currency: Currency) -> Result<Stockout> {
     let items = s
-        .objects("items", true)?
+        .objects("items", true, ITEMS_MAX)?
         .iter()
         .map(|item| {
             Ok(StockoutItem {
@@ -236,7 +262,7 @@ pub(crate) fn stockout(s: &Obj<'_>, currency: Currency) -> Result<Stockout> {
     let action = s.req_with("action", StockoutAction::parse)?;
     let backorder_eta = s.opt_with("backorder_eta", Eta::parse)?;
     let substitutes = s
-        .objects("substitutes", false)?
+        .objects("substitutes", false, SUBSTITUTES_MAX)?
         .iter()
         .map(|sub| {
             Ok(Substitute {

@@ -12,6 +12,11 @@ use crate::incident::{EventKey, IncidentError, IncidentType, InvalidValue, check
 
 type Result<T> = std::result::Result<T, IncidentError>;
 
+/// Largest body accepted, in bytes. An event of a thousand-line order with 200-character
+/// names stays under half of it; a larger body is not an order incident, and would be stored
+/// whole with every decision.
+pub(crate) const MAX_BODY_BYTES: usize = 1024 * 1024;
+
 /// The attributes `amends` reads; everything else (extensions, `dataschema`) is ignored.
 #[derive(serde::Deserialize)]
 struct RawEnvelope {
@@ -43,6 +48,13 @@ pub(crate) fn parse(body: &[u8], content_type: Option<&str>) -> Result<Envelope>
     {
         return Err(IncidentError::ContentType(content_type.to_owned()));
     }
+    if body.len() > MAX_BODY_BYTES {
+        return Err(IncidentError::TooLarge {
+            bytes: body.len(),
+            max: MAX_BODY_BYTES,
+        });
+    }
+    // serde_json refuses nesting deeper than 128 levels, so no body can exhaust the stack.
     let value: Value =
         serde_json::from_slice(body).map_err(|e| IncidentError::Json(e.to_string()))?;
     if !value.is_object() {

@@ -11,6 +11,14 @@ pub enum IncidentError {
     /// The message's content type is not a JSON type.
     #[error("content type {} is not a CloudEvents JSON type", quote(.0))]
     ContentType(String),
+    /// The body is larger than any event should be.
+    #[error("body is {bytes} bytes, more than the {max} an event may have")]
+    TooLarge {
+        /// Its size.
+        bytes: usize,
+        /// The most accepted.
+        max: usize,
+    },
     /// The body is not JSON at all.
     #[error("body is not valid JSON: {0}")]
     Json(String),
@@ -44,9 +52,10 @@ impl IncidentError {
         match self {
             IncidentError::Invalid { field, .. } => Some(field),
             IncidentError::UnsupportedType(_) => Some("type"),
-            IncidentError::ContentType(_) | IncidentError::Json(_) | IncidentError::NotAnObject => {
-                None
-            }
+            IncidentError::ContentType(_)
+            | IncidentError::TooLarge { .. }
+            | IncidentError::Json(_)
+            | IncidentError::NotAnObject => None,
         }
     }
 }

@@ -7,6 +7,10 @@ use icu_locale_core::subtags::{Language, Region, Script, Variant};
 use crate::incident::InvalidValue;
 use crate::incident::error::quote;
 
+/// Longest language tag accepted, in characters. Real ones are under 40 even with a few
+/// extensions (`zh-Hant-TW-u-ca-chinese-nu-hanidec`).
+pub(crate) const LOCALE_MAX_CHARS: usize = 100;
+
 /// A BCP 47 language tag in canonical case (`es-MX`, `zh-Hant-TW`, `de-DE-u-co-phonebk`).
 ///
 /// Subtags are validated by `icu_locale_core` (language, script, region, variants); extension and
@@ -26,8 +30,15 @@ pub struct Locale {
 }
 
 impl Locale {
-    /// Parses and normalizes a language tag.
+    /// Parses and normalizes a language tag (of at most 100 characters).
     pub fn parse(s: &str) -> Result<Self, InvalidValue> {
+        // Checked first: the variants are compared pairwise, so length must be bounded.
+        if s.chars().count() > LOCALE_MAX_CHARS {
+            return Err(InvalidValue::new(format!(
+                "{} is too long for a language tag (at most {LOCALE_MAX_CHARS} characters)",
+                quote(s)
+            )));
+        }
         let invalid = || InvalidValue::new(format!("{} is not a BCP 47 language tag", quote(s)));
         let normalized = s.trim().replace('_', "-");
         let mut subtags = normalized.split('-').peekable();

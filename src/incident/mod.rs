@@ -27,6 +27,8 @@ mod phone;
 mod types;
 
 #[cfg(test)]
+mod fuzz;
+#[cfg(test)]
 mod tests;
 
 use chrono::{DateTime, Utc};

@@ -6,7 +6,7 @@ use std::fmt;
 use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::incident::error::quote;
-use crate::incident::{EmailAddress, InvalidValue, Locale, Money, PhoneNumber, TimeZone};
+use crate::incident::{EmailAddress, InvalidValue, Locale, Money, PhoneNumber, TimeZone, check};
 
 string_enum! {
     /// The CloudEvents `type`s `amends` handles (also the AMQP routing keys).
@@ -128,8 +128,19 @@ pub enum Eta {
 }
 
 impl Eta {
-    /// Parses `YYYY-MM-DD` or an RFC 3339 date-time.
+    /// Parses `YYYY-MM-DD` or an RFC 3339 date-time, in the years 2000 to 2199 (outside them a
+    /// date is a placeholder such as `9999-12-31`, not an estimate).
     pub fn parse(s: &str) -> Result<Self, InvalidValue> {
+        let eta = Eta::parse_any(s)?;
+        let date = match eta {
+            Eta::Date(date) => date,
+            Eta::DateTime(at) => at.date_naive(),
+        };
+        check::plausible(s, date)?;
+        Ok(eta)
+    }
+
+    fn parse_any(s: &str) -> Result<Self, InvalidValue> {
         let invalid =
             || InvalidValue::new(format!("{} is not an RFC 3339 date or date-time", quote(s)));
         if s.len() == 10 {
@@ -338,6 +349,18 @@ mod tests {
             "2026-11-24 ",
         ] {
             assert!(Eta::parse(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(
+            Eta::parse("9999-12-31").unwrap_err().to_string(),
+            r#""9999-12-31" is not in the years 2000 to 2199"#
+        );
+        for placeholder in [
+            "0001-01-01",
+            "1970-01-01",
+            "0001-01-01T00:00:00Z",
+            "2200-01-01",
+        ] {
+            assert!(Eta::parse(placeholder).is_err(), "{placeholder}");
         }
     }
 

@@ -69,38 +69,80 @@ pub struct Money {
 }
 
 impl Money {
+    /// The most an event or a policy may state, in whole units of any currency: ten trillion.
+    ///
+    /// One bound for every currency, because the ones with the largest nominal values have
+    /// minor units too (IRR, VND, IDR, LBP): even in Iranian rials at the market rate it is an
+    /// order of millions of US dollars, and ten million yen or won are small change beside it.
+    /// Yet a thousand such amounts still fit the ledger's `numeric(20, 4)` columns (sums of a
+    /// day's or a customer's compensation), and exact `Decimal` arithmetic (28 digits) on them
+    /// has fifteen digits to spare: a percentage of it, or a sum of a few, cannot overflow.
+    pub const MAX_UNITS: i64 = 10_000_000_000_000;
+
+    /// [`MAX_UNITS`](Self::MAX_UNITS) as a decimal.
+    pub fn max_amount() -> Decimal {
+        Decimal::from(Self::MAX_UNITS)
+    }
+
     /// Parses a decimal string (`129.90`: digits, optionally `.` and digits; no sign, exponent,
-    /// grouping or spaces) as an amount in `currency`.
+    /// grouping or spaces) as an amount in `currency`, at most
+    /// [`MAX_UNITS`](Self::MAX_UNITS). A negative zero (`-0.00`, as some formatters print a
+    /// rounded-away refund) is zero.
     pub fn parse(amount: &str, currency: Currency) -> Result<Self, InvalidValue> {
-        if amount.starts_with('-') && is_decimal_literal(&amount[1..]) {
-            return Err(InvalidValue::new(format!(
-                "{} must not be negative",
-                quote(amount)
-            )));
-        }
-        if !is_decimal_literal(amount) {
+        let (negative, unsigned) = match amount.strip_prefix('-') {
+            Some(rest) => (true, rest),
+            None => (false, amount),
+        };
+        if !is_decimal_literal(unsigned) {
             return Err(InvalidValue::new(format!(
                 "{} is not a decimal amount",
                 quote(amount)
             )));
         }
-        let value = Decimal::from_str_exact(amount).map_err(|_| {
-            InvalidValue::new(format!(
-                "{} is not a decimal amount (out of range)",
+        let (int, frac) = unsigned.split_once('.').unwrap_or((unsigned, ""));
+        // Without its leading zeros, the integer part's length tells the size before any
+        // arithmetic, whatever the string's length.
+        let int = int.trim_start_matches('0');
+        if negative && !(int.is_empty() && frac.bytes().all(|b| b == b'0')) {
+            return Err(InvalidValue::new(format!(
+                "{} must not be negative",
                 quote(amount)
-            ))
-        })?;
-        Money::new(value, currency).map_err(|_| {
-            InvalidValue::new(format!(
-                "{} has more decimal places than {} allows ({})",
+            )));
+        }
+        let too_large = || {
+            let mut max = Money::max_amount();
+            max.rescale(currency.minor_units());
+            InvalidValue::new(format!("{} is too large (at most {max})", quote(amount)))
+        };
+        if int.len() > MAX_DIGITS {
+            return Err(too_large());
+        }
+        let minor = currency.minor_units();
+        if frac.len() > minor as usize {
+            return Err(InvalidValue::new(format!(
+                "{} has more decimal places than {currency} allows ({minor})",
                 quote(amount),
-                currency,
-                currency.minor_units()
-            ))
-        })
+            )));
+        }
+        // At most 14 + 4 digits now: well within what `Decimal` holds exactly.
+        let int = if int.is_empty() { "0" } else { int };
+        let exact = if frac.is_empty() {
+            Decimal::from_str_exact(int)
+        } else {
+            Decimal::from_str_exact(&format!("{int}.{frac}"))
+        };
+        let value = exact
+            .map_err(|_| InvalidValue::new(format!("{} is not a decimal amount", quote(amount))))?;
+        if value > Money::max_amount() {
+            return Err(too_large());
+        }
+        Money::new(value, currency)
     }
 
-    /// An amount computed elsewhere (e.g. a compensation); same rules as [`parse`](Self::parse).
+    /// An amount computed elsewhere (e.g. a compensation): non-negative, with at most the
+    /// currency's decimal places, and small enough to be held to exactly that many. Not bounded
+    /// by [`MAX_UNITS`](Self::MAX_UNITS): what is computed from bounded amounts is checked by
+    /// the arithmetic that computes it.
     pub fn new(amount: Decimal, currency: Currency) -> Result<Self, InvalidValue> {
         if amount.is_sign_negative() && !amount.is_zero() {
             return Err(InvalidValue::new(format!("{amount} must not be negative")));
@@ -111,9 +153,18 @@ impl Money {
                 "{amount} has more decimal places than {currency} allows ({minor})"
             )));
         }
-        let mut amount = amount.abs();
-        amount.rescale(minor);
-        Ok(Money { amount, currency })
+        let mut scaled = amount.abs();
+        // `rescale` keeps as many places as the 96-bit mantissa can hold: fewer means too large.
+        scaled.rescale(minor);
+        if scaled.scale() != minor {
+            return Err(InvalidValue::new(format!(
+                "{amount} is too large to hold in {currency} to {minor} decimal places"
+            )));
+        }
+        Ok(Money {
+            amount: scaled,
+            currency,
+        })
     }
 
     /// Nothing, in `currency` (`0.00 EUR`).
@@ -163,6 +214,9 @@ impl serde::Serialize for Money {
         s.end()
     }
 }
+
+/// Digits of [`Money::MAX_UNITS`]: an integer part with more is too large whatever it is.
+const MAX_DIGITS: usize = 14;
 
 /// `digits[.digits]`, nothing else: `rust_decimal` alone would also take `1_000`, `1e3`, `.5`.
 fn is_decimal_literal(s: &str) -> bool {
@@ -229,10 +283,70 @@ mod tests {
         ] {
             assert!(msg(bad).contains("is not a decimal amount"), "{bad}");
         }
-        assert!(msg("99999999999999999999999999999999").contains("out of range"));
+        assert_eq!(
+            msg("79228162514264337593543950335"),
+            r#""79228162514264337593543950335" is too large (at most 10000000000000.00)"#
+        );
+        assert!(msg(&"9".repeat(400)).contains("is too large"));
         let yen = Currency::parse("JPY").unwrap();
         assert!(Money::parse("100.5", yen).is_err());
         assert!(Money::new(Decimal::new(-1, 0), eur()).is_err());
+    }
+
+    #[test]
+    fn the_bound_is_inclusive_in_every_currency() {
+        assert_eq!(
+            Decimal::from(Money::MAX_UNITS).to_string().len(),
+            MAX_DIGITS
+        );
+        let msg = |s: &str, c: &str| {
+            Money::parse(s, Currency::parse(c).unwrap())
+                .map(|m| m.to_string())
+                .unwrap_or_else(|e| e.to_string())
+        };
+        assert_eq!(msg("10000000000000.00", "EUR"), "10000000000000.00 EUR");
+        assert_eq!(
+            msg("10000000000000.01", "EUR"),
+            r#""10000000000000.01" is too large (at most 10000000000000.00)"#
+        );
+        assert_eq!(msg("10000000000000", "JPY"), "10000000000000 JPY");
+        assert_eq!(
+            msg("10000000000001", "JPY"),
+            r#""10000000000001" is too large (at most 10000000000000)"#
+        );
+        assert_eq!(
+            msg("99999999999999.999", "BHD"),
+            r#""99999999999999.999" is too large (at most 10000000000000.000)"#
+        );
+        // Large nominal values of real orders are fine: 150 million rupiah, 2 billion rials.
+        assert_eq!(msg("150000000.00", "IDR"), "150000000.00 IDR");
+        assert_eq!(msg("2000000000", "KRW"), "2000000000 KRW");
+        // Leading zeros count for nothing.
+        assert_eq!(msg(&format!("{}1.50", "0".repeat(100)), "EUR"), "1.50 EUR");
+    }
+
+    #[test]
+    fn negative_zero_is_zero_and_other_edges() {
+        let msg = |s: &str| {
+            Money::parse(s, eur())
+                .map(|m| m.to_string())
+                .unwrap_or_else(|e| e.to_string())
+        };
+        assert_eq!(msg("-0.00"), "0.00 EUR");
+        assert_eq!(msg("-0"), "0.00 EUR");
+        assert_eq!(msg("-0.01"), r#""-0.01" must not be negative"#);
+        // 28 fraction digits, or more than `Decimal` holds: still just too many places.
+        assert_eq!(
+            msg("0.0000000000000000000000000001"),
+            r#""0.0000000000000000000000000001" has more decimal places than EUR allows (2)"#
+        );
+        assert!(msg(&format!("1.{}", "0".repeat(40))).contains("more decimal places"));
+        for bad in ["1e3", "1E3", "1.5e-3", "Infinity", "0x10", "١٢", "1 000"] {
+            assert!(msg(bad).contains("is not a decimal amount"), "{bad}");
+        }
+        // Computed amounts that cannot be held to the currency's places are refused.
+        assert!(Money::new(Decimal::MAX, eur()).is_err());
+        assert!(Money::new(Decimal::MAX, Currency::parse("JPY").unwrap()).is_ok());
     }
 
     proptest! {

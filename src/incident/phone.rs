@@ -7,6 +7,9 @@ use phonenumber::Mode;
 use crate::incident::InvalidValue;
 use crate::incident::error::quote_masked;
 
+/// Longest phone number input accepted, in characters, spaces and punctuation included.
+const PHONE_MAX_CHARS: usize = 64;
+
 /// A phone number in E.164 form (`+34600111222`), validated with the `phonenumber` crate
 /// (libphonenumber metadata). Input must start with `+` and the country code; spaces, dots,
 /// dashes and parentheses are allowed and dropped. Extensions are refused (SMS cannot use them).
@@ -25,6 +28,13 @@ pub struct PhoneNumber {
 impl PhoneNumber {
     /// Validates `s` as an international number and normalizes it to E.164.
     pub fn parse(s: &str) -> Result<Self, InvalidValue> {
+        // E.164 has at most 15 digits; with spaces and punctuation no real number comes near.
+        if s.chars().count() > PHONE_MAX_CHARS {
+            return Err(InvalidValue::new(format!(
+                "{} is too long for a phone number (at most {PHONE_MAX_CHARS} characters)",
+                quote_masked(s)
+            )));
+        }
         let trimmed = s.trim();
         let not_e164 = || {
             InvalidValue::new(format!(

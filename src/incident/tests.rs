@@ -506,13 +506,7 @@ fn wrong_json_types_name_the_field() {
         &with(ev, "/data/order/items/0/quantity", json!("1")),
         "data.order.items[0].quantity: expected a positive integer",
     );
-    for bad in [
-        json!(0),
-        json!(-1),
-        json!(1.5),
-        json!(1.0),
-        json!(5_000_000_000u64),
-    ] {
+    for bad in [json!(0), json!(-1), json!(1.5), json!(1.0), json!(-1e30)] {
         assert_err(
             &with(ev, "/data/order/items/0/quantity", bad),
             "data.order.items[0].quantity: expected a positive integer",
@@ -817,4 +811,313 @@ fn errors_are_one_line_even_for_hostile_values() {
     );
     let message = err(&event).to_string();
     assert!(!message.contains('\n') && message.len() < 120, "{message}");
+}
+
+#[test]
+fn amounts_quantities_and_lists_have_bounds() {
+    let ev = "order.delayed";
+    let huge = "79228162514264337593543950335";
+    assert_err(
+        &with(ev, "/data/order/total", json!(huge)),
+        r#"data.order.total: "79228162514264337593543950335" is too large (at most 10000000000000.00)"#,
+    );
+    assert_err(
+        &with(
+            ev,
+            "/data/order/items/0/unit_price",
+            json!("10000000000000.01"),
+        ),
+        r#"data.order.items[0].unit_price: "10000000000000.01" is too large (at most 10000000000000.00)"#,
+    );
+    assert_err(
+        &with(
+            "order.stockout",
+            "/data/stockout/substitutes/0/price",
+            json!(huge),
+        ),
+        r#"data.stockout.substitutes[0].price: "79228162514264337593543950335" is too large (at most 10000000000000.00)"#,
+    );
+    assert_err(
+        &with(
+            "order.cancelled",
+            "/data/cancellation/refund/amount",
+            json!(huge),
+        ),
+        r#"data.cancellation.refund.amount: "79228162514264337593543950335" is too large (at most 10000000000000.00)"#,
+    );
+    // The bound itself is an amount like any other.
+    let mut event = with(ev, "/data/order/total", json!("10000000000000.00"));
+    event["data"]["order"]["items"][0]["unit_price"] = json!("10000000000000");
+    assert_eq!(
+        parse_value(&event).unwrap().order.total.to_string(),
+        "10000000000000.00 EUR"
+    );
+    let quantity = "/data/order/items/0/quantity";
+    assert!(parse_value(&with(ev, quantity, json!(1_000_000))).is_ok());
+    for (bad, shown) in [
+        (json!(1_000_001), "1000001"),
+        (json!(5_000_000_000u64), "5000000000"),
+        (json!(u64::MAX), "18446744073709551615"),
+        (json!(1e30), "1e+30"),
+    ] {
+        assert_err(
+            &with(ev, quantity, bad),
+            &format!("data.order.items[0].quantity: {shown} is too large (at most 1000000)"),
+        );
+    }
+    // Past u64, serde_json reads the integer as a float: still too large, not malformed.
+    let body = serde_json::to_string(&with(ev, quantity, json!(7)))
+        .unwrap()
+        .replace(r#""quantity":7"#, r#""quantity":18446744073709551616"#);
+    assert_eq!(
+        parse(body.as_bytes(), CE_JSON, &en())
+            .unwrap_err()
+            .to_string(),
+        "data.order.items[0].quantity: 1.8446744073709552e+19 is too large (at most 1000000)"
+    );
+    let line = json!({"sku": "SKU-1", "name": "Trail shoe", "quantity": 1});
+    assert!(
+        parse_value(&with(
+            ev,
+            "/data/order/items",
+            json!(vec![line.clone(); 1000])
+        ))
+        .is_ok()
+    );
+    assert_err(
+        &with(ev, "/data/order/items", json!(vec![line.clone(); 1001])),
+        "data.order.items: must have at most 1000 entries, not 1001",
+    );
+    assert_err(
+        &with(
+            "order.stockout",
+            "/data/stockout/items",
+            json!(vec![line.clone(); 1001]),
+        ),
+        "data.stockout.items: must have at most 1000 entries, not 1001",
+    );
+    let substitute = json!({"sku": "SKU-9", "name": "Trail shoe II"});
+    assert_err(
+        &with(
+            "order.stockout",
+            "/data/stockout/substitutes",
+            json!(vec![substitute; 101]),
+        ),
+        "data.stockout.substitutes: must have at most 100 entries, not 101",
+    );
+    // No items at all is an order the event says nothing more about.
+    let incident = parse_value(&with(ev, "/data/order/items", json!([]))).unwrap();
+    assert!(incident.order.items.is_empty());
+}
+
+#[test]
+fn amounts_in_currencies_with_large_nominal_values() {
+    for (currency, total) in [
+        ("JPY", "2500000"),
+        ("KRW", "35000000"),
+        ("IDR", "1500000000.00"),
+        ("VND", "9000000000"),
+        ("IRR", "400000000000.00"),
+    ] {
+        let mut event = sample_value("order.delayed");
+        event["data"]["order"]["currency"] = json!(currency);
+        event["data"]["order"]["total"] = json!(total);
+        event["data"]["order"]["items"][0]["unit_price"] = json!(total);
+        let incident = parse_value(&event).unwrap();
+        assert_eq!(
+            incident.order.total.to_string(),
+            format!("{total} {currency}")
+        );
+    }
+}
+
+#[test]
+fn negative_zero_and_a_zero_refund_are_zero() {
+    let incident = parse_value(&with(
+        "order.cancelled",
+        "/data/cancellation/refund/amount",
+        json!("-0.00"),
+    ))
+    .unwrap();
+    let IncidentDetails::Cancelled(c) = incident.details else {
+        panic!("not a cancellation");
+    };
+    assert_eq!(c.refund.unwrap().amount.to_string(), "0.00 EUR");
+    let incident =
+        parse_value(&with("order.delayed", "/data/order/total", json!("-0.00"))).unwrap();
+    assert_eq!(incident.order.total.to_string(), "0.00 EUR");
+}
+
+#[test]
+fn placeholder_dates_are_refused() {
+    let ev = "order.delayed";
+    for (pointer, value, field) in [
+        ("/data/delay/new_eta", "9999-12-31", "data.delay.new_eta"),
+        (
+            "/data/delay/original_eta",
+            "0001-01-01",
+            "data.delay.original_eta",
+        ),
+        ("/time", "0001-01-01T00:00:00Z", "time"),
+        (
+            "/data/order/placed_at",
+            "9999-12-31T23:59:59Z",
+            "data.order.placed_at",
+        ),
+        (
+            "/data/order/placed_at",
+            "1970-01-01T00:00:00Z",
+            "data.order.placed_at",
+        ),
+    ] {
+        assert_err(
+            &with(ev, pointer, json!(value)),
+            &format!("{field}: \"{value}\" is not in the years 2000 to 2199"),
+        );
+    }
+    assert_err(
+        &with(
+            "order.stockout",
+            "/data/stockout/backorder_eta",
+            json!("9999-12-31"),
+        ),
+        r#"data.stockout.backorder_eta: "9999-12-31" is not in the years 2000 to 2199"#,
+    );
+    // A leap second is a real instant.
+    assert!(parse_value(&with(ev, "/time", json!("2016-12-31T23:59:60Z"))).is_ok());
+}
+
+#[test]
+fn long_strings_are_refused_by_their_field() {
+    let ev = "order.delayed";
+    let long = "x".repeat(5_000);
+    for (pointer, field) in [
+        ("/id", "id"),
+        ("/data/order/id", "data.order.id"),
+        ("/data/order/number", "data.order.number"),
+        ("/data/customer/id", "data.customer.id"),
+        ("/data/customer/first_name", "data.customer.first_name"),
+        ("/data/order/items/0/name", "data.order.items[0].name"),
+        ("/data/delay/carrier", "data.delay.carrier"),
+        ("/data/customer/tier", "data.customer.tier"),
+    ] {
+        assert_err(
+            &with(ev, pointer, json!(long)),
+            &format!("{field}: must be at most 200 characters"),
+        );
+    }
+    assert_err(
+        &with(ev, "/source", json!(format!("urn:{long}"))),
+        "source: must be at most 2048 characters",
+    );
+    assert_err(
+        &with(
+            ev,
+            "/data/order/url",
+            json!(format!("https://shop.example/{long}")),
+        ),
+        "data.order.url: must be at most 2048 characters",
+    );
+    let error = err(&with(
+        ev,
+        "/data/customer/locale",
+        json!(format!("en-{long}")),
+    ));
+    assert_eq!(error.field(), Some("data.customer.locale"));
+    assert!(
+        error
+            .to_string()
+            .ends_with("is too long for a language tag (at most 100 characters)")
+    );
+    // Many distinct variants: refused by length before they are compared pairwise.
+    let variants: Vec<String> = (0..2_000).map(|i| format!("v{i:07}")).collect();
+    let error = err(&with(
+        ev,
+        "/data/customer/locale",
+        json!(format!("en-{}", variants.join("-"))),
+    ));
+    assert!(error.to_string().contains("too long for a language tag"));
+    let error = err(&with(
+        ev,
+        "/data/customer/phone",
+        json!(format!("+34{}", "6".repeat(1000))),
+    ));
+    assert!(
+        error
+            .to_string()
+            .ends_with("is too long for a phone number (at most 64 characters)")
+    );
+    let error = err(&with(
+        ev,
+        "/data/customer/email",
+        json!(format!("{long}@example.com")),
+    ));
+    assert!(
+        error.to_string().ends_with("is not a valid email address"),
+        "{error}"
+    );
+    assert!(error.to_string().len() < 200, "{error}");
+}
+
+#[test]
+fn bad_time_zones_and_locales() {
+    let ev = "order.delayed";
+    for zone in [
+        "",
+        "UTC+25",
+        "../../etc/passwd",
+        "America/New York",
+        "Mars/Olympus",
+    ] {
+        let error = err(&with(ev, "/data/customer/timezone", json!(zone)));
+        assert_eq!(error.field(), Some("data.customer.timezone"), "{zone:?}");
+    }
+    // Surrounding white space is not part of a zone's name.
+    let incident = parse_value(&with(
+        ev,
+        "/data/customer/timezone",
+        json!(" Europe/Madrid\n"),
+    ))
+    .unwrap();
+    assert_eq!(incident.customer.timezone.as_str(), "Europe/Madrid");
+    for tag in ["", "en--US", "und", "x", "en-US-u", "123", "en_US.UTF-8"] {
+        let error = err(&with(ev, "/data/customer/locale", json!(tag)));
+        assert_eq!(error.field(), Some("data.customer.locale"), "{tag:?}");
+    }
+}
+
+#[test]
+fn oversized_and_deeply_nested_bodies() {
+    let mut event = sample_value("order.delayed");
+    event["data"]["padding"] = json!("x".repeat(2 * 1024 * 1024));
+    let body = serde_json::to_vec(&event).unwrap();
+    let error = parse(&body, CE_JSON, &en()).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        format!(
+            "body is {} bytes, more than the 1048576 an event may have",
+            body.len()
+        )
+    );
+    assert_eq!(error.field(), None);
+
+    let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+    let error = parse(deep.as_bytes(), CE_JSON, &en()).unwrap_err();
+    assert!(
+        error.to_string().contains("recursion limit exceeded"),
+        "{error}"
+    );
+    let mut event = sample_value("order.delayed");
+    let mut nested = json!(1);
+    for _ in 0..200 {
+        nested = json!({ "a": nested });
+    }
+    event["data"]["order"]["extra"] = nested;
+    // serde_json writes what it cannot read back: the parser refuses it in one line.
+    let error = err(&event);
+    assert!(
+        error
+            .to_string()
+            .starts_with("body is not valid JSON: recursion limit")
+    );
 }

@@ -54,7 +54,7 @@ impl Budget {
         let Some(cap) = self.per_customer.get(&currency) else {
             return Err(format!("no per-customer cap is set for {currency}"));
         };
-        if given + cost.amount() > *cap {
+        if exceeds(given, cost.amount(), *cap) {
             return Err(format!(
                 "over the per-customer cap of {cap} {currency} per {}: {given} {currency} already given, this is {}",
                 humantime::format_duration(self.customer_window),
@@ -86,7 +86,7 @@ impl Budget {
         let Some(limit) = self.daily_limit(currency) else {
             return Err(format!("no daily budget is set for {currency}"));
         };
-        if spent + cost.amount() > limit {
+        if exceeds(spent, cost.amount(), limit) {
             return Err(format!(
                 "over the daily budget of {limit} {currency}: {spent} {currency} spent today, this is {}",
                 cost.amount()
@@ -94,6 +94,12 @@ impl Budget {
         }
         Ok(())
     }
+}
+
+/// Whether `already + cost` is over `limit`. A sum too large to compute is over any limit: a
+/// limit is a `Decimal` too.
+fn exceeds(already: Decimal, cost: Decimal, limit: Decimal) -> bool {
+    already.checked_add(cost).is_none_or(|total| total > limit)
 }
 
 #[cfg(test)]

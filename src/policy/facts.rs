@@ -189,8 +189,8 @@ impl Facts {
             }
             IncidentDetails::Stockout(s) => {
                 facts.stockout_action = s.action.as_str().to_owned();
-                facts.stockout_units = s.items.iter().map(|i| i64::from(i.quantity)).sum();
-                facts.substitutes = s.substitutes.len() as i64;
+                facts.stockout_units = units(s.items.iter().map(|i| i.quantity));
+                facts.substitutes = count(s.substitutes.len());
             }
             IncidentDetails::Cancelled(c) => {
                 facts.reason = c.reason.as_str().to_owned();
@@ -206,7 +206,7 @@ impl Facts {
                 id: order.id.clone(),
                 total: order.total.amount().to_f64().unwrap_or(f64::MAX),
                 currency: order.total.currency().code().to_owned(),
-                item_count: order.items.iter().map(|i| i64::from(i.quantity)).sum(),
+                item_count: units(order.items.iter().map(|i| i.quantity)),
             },
             customer: CustomerFacts {
                 id: customer.id.clone(),
@@ -231,7 +231,7 @@ impl Facts {
                 incidents: history.incidents,
                 messages: history.messages,
                 compensation: history.compensation.to_f64().unwrap_or(0.0),
-                order_incidents: history.order_incidents.len() as i64,
+                order_incidents: count(history.order_incidents.len()),
                 order_had_incident: !history.order_incidents.is_empty(),
             },
         }
@@ -241,4 +241,14 @@ impl Facts {
     pub fn to_json(&self) -> serde_json::Value {
         serde_json::to_value(self).unwrap_or_default()
     }
+}
+
+/// The sum of `quantities`; saturates rather than overflows (the parser bounds them anyway).
+fn units(quantities: impl Iterator<Item = u32>) -> i64 {
+    quantities.fold(0, |sum, n| sum.saturating_add(i64::from(n)))
+}
+
+/// A length as a condition's integer.
+fn count(len: usize) -> i64 {
+    i64::try_from(len).unwrap_or(i64::MAX)
 }

@@ -24,6 +24,8 @@ mod frequency;
 mod offer;
 
 #[cfg(test)]
+mod fuzz;
+#[cfg(test)]
 mod tests;
 
 use std::collections::{BTreeMap, HashSet};
@@ -65,6 +67,31 @@ pub enum PolicyError {
         /// What is wrong, with the line.
         message: String,
     },
+}
+
+/// An amount the policy cannot compute for an incident: the event's numbers, or what its
+/// history adds to them, are too large for exact arithmetic. One line naming the value, e.g.
+/// `data.order.total: too large to compute an offer`; it is why such an event is dead-lettered.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {problem}")]
+pub struct AmountError {
+    field: String,
+    problem: String,
+}
+
+impl AmountError {
+    pub(crate) fn new(field: impl Into<String>, problem: impl Into<String>) -> Self {
+        AmountError {
+            field: field.into(),
+            problem: problem.into(),
+        }
+    }
+
+    /// The value it is about: a JSON path of the event (`data.order.total`), of the history
+    /// (`history.order_incidents.given`), or `offers`.
+    pub fn field(&self) -> &str {
+        &self.field
+    }
 }
 
 /// The rules file as written.
@@ -251,7 +278,7 @@ pub struct Plan {
 
 impl Plan {
     /// What the offers count against budgets.
-    pub fn cost(&self, currency: Currency) -> Money {
+    pub fn cost(&self, currency: Currency) -> Result<Money, AmountError> {
         total_cost(&self.offers, currency)
     }
 }
@@ -341,6 +368,9 @@ impl Decision {
             .collect()
     }
 }
+
+/// The longest a rule may wait before sending: an apology a year late is none.
+const MAX_DELAY: Duration = Duration::from_secs(365 * 86_400);
 
 /// The first line of a TOML error, with its line number.
 fn toml_error(text: &str, e: &toml::de::Error) -> String {
@@ -461,6 +491,15 @@ impl Policy {
                 Some(d) => duration("delay", d).map_err(|e| fail(line, e))?,
                 None => Duration::ZERO,
             };
+            if delay > MAX_DELAY {
+                return Err(fail(
+                    line,
+                    format!(
+                        "delay {:?} is longer than a year",
+                        rule.delay.as_deref().unwrap_or_default()
+                    ),
+                ));
+            }
             rules.push(Rule {
                 name: rule.name,
                 condition,
@@ -536,8 +575,36 @@ impl Policy {
         (self.settings.history_window.as_secs() / 86_400) as i64
     }
 
-    /// Decides for `incident`, given what happened before, at time `now`.
+    /// Decides for `incident`, given what happened before, at time `now`; an error when an
+    /// amount it needs cannot be computed (the incident cannot be decided as it is).
+    pub fn try_decide(
+        &self,
+        incident: &Incident,
+        history: &History,
+        now: DateTime<Utc>,
+    ) -> Result<Decision, AmountError> {
+        let (decision, problem) = self.decide_noting(incident, history, now);
+        match problem {
+            Some(e) => Err(e),
+            None => Ok(decision),
+        }
+    }
+
+    /// Like [`try_decide`](Self::try_decide), for previews of sample incidents: an offer whose
+    /// amount cannot be computed is left out, with why in the explanation. What is recorded is
+    /// decided by `try_decide`.
     pub fn decide(&self, incident: &Incident, history: &History, now: DateTime<Utc>) -> Decision {
+        self.decide_noting(incident, history, now).0
+    }
+
+    /// The decision, and the first amount that could not be computed on the way (the offers it
+    /// concerns are left out of the decision).
+    fn decide_noting(
+        &self,
+        incident: &Incident,
+        history: &History,
+        now: DateTime<Utc>,
+    ) -> (Decision, Option<AmountError>) {
         let facts = Facts::gather(incident, history, self.history_days());
         let json = facts.to_json();
         let mut explanation = Explanation {
@@ -574,7 +641,8 @@ impl Policy {
         );
         explanation.frequency = frequency.describe(self.settings.order_window);
         let Some(rule) = matched else {
-            return Decision::silent(Decision::NO_RULE, "", now, None, explanation);
+            let decision = Decision::silent(Decision::NO_RULE, "", now, None, explanation);
+            return (decision, None);
         };
 
         if let Frequency::Repeat { .. } = frequency {
@@ -582,7 +650,9 @@ impl Policy {
                 .channels
                 .push("none: coalesced into the earlier message".to_owned());
             let why = explanation.frequency.clone();
-            return Decision::silent(&rule.name, &rule.template, now, Some(why), explanation);
+            let decision =
+                Decision::silent(&rule.name, &rule.template, now, Some(why), explanation);
+            return (decision, None);
         }
 
         // Channels: the rule's preference first, then any other as a fallback.
@@ -628,26 +698,66 @@ impl Policy {
             ));
         }
 
-        // Offers: resolve, then take off what this order already received.
-        let given: Decimal = history.order_incidents.iter().map(|p| p.given).sum();
-        let resolve = |specs: &[OfferSpec], notes: &mut Vec<String>| -> Vec<Offer> {
+        // Offers: resolve, then take off what this order already received. An amount that
+        // cannot be computed is noted; the offers it concerns are left out.
+        let mut problem: Option<AmountError> = None;
+        let given = history
+            .order_incidents
+            .iter()
+            .try_fold(Decimal::ZERO, |sum, p| sum.checked_add(p.given))
+            .ok_or_else(|| {
+                AmountError::new(
+                    "history.order_incidents.given",
+                    "what this order already received is too large to add up",
+                )
+            });
+        let resolve = |specs: &[OfferSpec],
+                       notes: &mut Vec<String>,
+                       problem: &mut Option<AmountError>|
+         -> Vec<Offer> {
             let mut offers = Vec::new();
             for spec in specs {
                 match spec.resolve(incident, now, self.settings.code_expiry) {
-                    Ok(offer) => offers.push(offer),
-                    Err(why) => notes.push(format!("{} not offered: {why}", spec.kind().as_str())),
+                    Ok(Ok(offer)) => offers.push(offer),
+                    Ok(Err(why)) => {
+                        notes.push(format!("{} not offered: {why}", spec.kind().as_str()))
+                    }
+                    Err(e) => {
+                        notes.push(format!("{} not offered: {e}", spec.kind().as_str()));
+                        problem.get_or_insert(e);
+                    }
                 }
             }
-            if given > Decimal::ZERO {
-                let (kept, changes) = account_for_given(offers, given);
-                notes.extend(changes);
-                kept
-            } else {
-                offers
+            let given = match &given {
+                Ok(given) if *given > Decimal::ZERO => *given,
+                Ok(_) => return offers,
+                Err(e) => {
+                    // Whatever it is, it is more than any offer: nothing that costs is given.
+                    problem.get_or_insert(e.clone());
+                    offers.retain(|o| o.cost.amount().is_zero());
+                    notes.push(format!("costing offers not offered: {e}"));
+                    return offers;
+                }
+            };
+            let costless: Vec<Offer> = offers
+                .iter()
+                .filter(|o| o.cost.amount().is_zero())
+                .cloned()
+                .collect();
+            match account_for_given(offers, given) {
+                Ok((kept, changes)) => {
+                    notes.extend(changes);
+                    kept
+                }
+                Err(e) => {
+                    notes.push(format!("costing offers not offered: {e}"));
+                    problem.get_or_insert(e);
+                    costless
+                }
             }
         };
         let mut notes = Vec::new();
-        let offers = resolve(&rule.offers, &mut notes);
+        let offers = resolve(&rule.offers, &mut notes, &mut problem);
         explanation.offers = offers.iter().map(Offer::describe).collect();
         explanation.offers.extend(notes);
         explanation.escalation = rule.escalate.clone();
@@ -704,7 +814,7 @@ impl Policy {
                     offers: specs,
                     escalate,
                 } => {
-                    let mut smaller = resolve(specs, &mut explanation.offers);
+                    let mut smaller = resolve(specs, &mut explanation.offers, &mut problem);
                     smaller.retain(|o| !o.cost.amount().is_zero());
                     smaller.extend(free);
                     explanation.fallback = format!(
@@ -728,18 +838,28 @@ impl Policy {
                 }
             }
         };
+        // A plan whose offers cannot be added up cannot be checked against a budget.
+        let currency = incident.order.total.currency();
+        for plan in &plans {
+            if let Err(e) = plan.cost(currency) {
+                problem.get_or_insert(e);
+            }
+        }
         let delay = chrono::Duration::from_std(rule.delay).unwrap_or(chrono::Duration::zero());
-        Decision {
+        // Rule delays are at most a year (see `parse`), so this holds for any real `now`.
+        let send_at = now.checked_add_signed(delay).unwrap_or(now);
+        let decision = Decision {
             rule: rule.name.clone(),
             policy_version: self.version.clone(),
             template: rule.template.clone(),
             channels: chosen.into_iter().chain(standby).collect(),
             skipped,
-            send_at: now + delay,
+            send_at,
             plans,
             coalesced: None,
             explanation,
-        }
+        };
+        (decision, problem)
     }
 }
 
@@ -756,7 +876,13 @@ impl Policy {
         let budget = &self.settings.budget;
         let mut lines = Vec::new();
         for plan in &decision.plans {
-            let cost = plan.cost(currency);
+            let cost = match plan.cost(currency) {
+                Ok(cost) => cost,
+                Err(e) => {
+                    lines.push(format!("{}: {e}", plan.label));
+                    continue;
+                }
+            };
             let verdict =
                 budget
                     .precheck(&cost, history.compensation)

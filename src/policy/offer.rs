@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
+use super::AmountError;
 use crate::incident::{Currency, Incident, IncidentDetails, Money, Refund, Substitute};
 
 /// The kinds of offer.
@@ -75,6 +76,14 @@ impl Amounts {
                 .map_err(|_| format!("{s:?} is not a decimal amount like \"10.00\""))?;
             if value.is_sign_negative() {
                 return Err(format!("{s:?} must not be negative"));
+            }
+            // The bound of every amount of an event: what a policy gives fits the same
+            // arithmetic and the same ledger columns.
+            if value > Money::max_amount() {
+                return Err(format!(
+                    "{s:?} is too large (at most {})",
+                    Money::max_amount()
+                ));
             }
             Ok(value)
         };
@@ -276,13 +285,28 @@ impl OfferSpec {
         }
     }
 
-    /// The offer for `incident`, or why it does not apply to it.
+    /// The offer for `incident`: `Ok(Ok(offer))`, or `Ok(Err(why))` when it does not apply to
+    /// this incident (a note in the explanation). `Err` when an amount cannot be computed: the
+    /// incident cannot be decided as it is.
     pub fn resolve(
         &self,
         incident: &Incident,
         now: DateTime<Utc>,
         default_expiry: Duration,
-    ) -> Result<Offer, String> {
+    ) -> Result<Result<Offer, String>, AmountError> {
+        match self.offer_for(incident, now, default_expiry) {
+            Ok(offer) => Ok(Ok(offer)),
+            Err(Unresolved::NotOffered(why)) => Ok(Err(why)),
+            Err(Unresolved::Amount(e)) => Err(e),
+        }
+    }
+
+    fn offer_for(
+        &self,
+        incident: &Incident,
+        now: DateTime<Utc>,
+        default_expiry: Duration,
+    ) -> Result<Offer, Unresolved> {
         let currency = incident.order.total.currency();
         let zero = Money::zero(currency);
         let expiry = |own: &Option<Duration>| {
@@ -312,7 +336,15 @@ impl OfferSpec {
                 max,
                 expires_in,
             } => {
-                let share = incident.order.total.amount() * percent / Decimal::ONE_HUNDRED;
+                let share = incident
+                    .order
+                    .total
+                    .amount()
+                    .checked_mul(*percent)
+                    .and_then(|product| product.checked_div(Decimal::ONE_HUNDRED))
+                    .ok_or_else(|| {
+                        AmountError::new("data.order.total", "too large to compute an offer")
+                    })?;
                 let mut cost = share.round_dp_with_strategy(
                     currency.minor_units(),
                     rust_decimal::RoundingStrategy::MidpointAwayFromZero,
@@ -341,24 +373,50 @@ impl OfferSpec {
             }
             OfferSpec::Substitute { max } => {
                 let IncidentDetails::Stockout(stockout) = &incident.details else {
-                    return Err("substitutes are offered for stockouts only".to_owned());
+                    return Err("substitutes are offered for stockouts only".into());
                 };
                 if stockout.substitutes.is_empty() {
-                    return Err("the event suggests no substitutes".to_owned());
+                    return Err("the event suggests no substitutes".into());
                 }
                 offer.substitutes = stockout.substitutes.iter().take(*max).cloned().collect();
             }
             OfferSpec::RefundConfirmation => {
                 let IncidentDetails::Cancelled(cancellation) = &incident.details else {
-                    return Err("a refund is confirmed for cancellations only".to_owned());
+                    return Err("a refund is confirmed for cancellations only".into());
                 };
                 let Some(refund) = &cancellation.refund else {
-                    return Err("the cancellation carries no refund".to_owned());
+                    return Err("the cancellation carries no refund".into());
                 };
                 offer.refund = Some(refund.clone());
             }
         }
         Ok(offer)
+    }
+}
+
+/// Why [`OfferSpec::offer_for`] gave no offer.
+enum Unresolved {
+    /// It does not apply to this incident.
+    NotOffered(String),
+    /// An amount could not be computed.
+    Amount(AmountError),
+}
+
+impl From<String> for Unresolved {
+    fn from(why: String) -> Self {
+        Unresolved::NotOffered(why)
+    }
+}
+
+impl From<&str> for Unresolved {
+    fn from(why: &str) -> Self {
+        Unresolved::NotOffered(why.to_owned())
+    }
+}
+
+impl From<AmountError> for Unresolved {
+    fn from(e: AmountError) -> Self {
+        Unresolved::Amount(e)
     }
 }
 
@@ -416,18 +474,33 @@ impl Offer {
     }
 }
 
-/// Total budget cost of `offers` in `currency`.
-pub fn total_cost(offers: &[Offer], currency: Currency) -> Money {
-    let sum = offers.iter().map(|o| o.cost.amount()).sum::<Decimal>();
-    // Offers of one incident share its currency and scale, so the sum always fits.
-    Money::new(sum, currency).unwrap_or_else(|_| Money::zero(currency))
+/// Total budget cost of `offers` in `currency`; an error when it cannot be computed (a sum
+/// too large, or costs in another currency's precision), never a wrong total.
+pub fn total_cost(offers: &[Offer], currency: Currency) -> Result<Money, AmountError> {
+    let sum = offers
+        .iter()
+        .try_fold(Decimal::ZERO, |sum, offer| {
+            sum.checked_add(offer.cost.amount())
+        })
+        .ok_or_else(|| AmountError::new("offers", "their total cost is too large to compute"))?;
+    Money::new(sum, currency)
+        .map_err(|e| AmountError::new("offers", format!("their total cost {e}")))
 }
 
 /// Takes `given` (already issued on this order) off the costing offers, so a second incident
 /// on the same order tops up rather than repeats. Amounts shrink; a percentage or free shipping
 /// that is worth no more than what remains of `given` is dropped. Returns the offers kept and a
-/// note per change.
-pub fn account_for_given(offers: Vec<Offer>, given: Decimal) -> (Vec<Offer>, Vec<String>) {
+/// note per change. An error when the amounts cannot be computed.
+pub fn account_for_given(
+    offers: Vec<Offer>,
+    given: Decimal,
+) -> Result<(Vec<Offer>, Vec<String>), AmountError> {
+    let too_large = || {
+        AmountError::new(
+            "history.order_incidents.given",
+            "what this order already received is too large to compute with",
+        )
+    };
     let mut remaining = given;
     let mut kept = Vec::new();
     let mut notes = Vec::new();
@@ -445,8 +518,12 @@ pub fn account_for_given(offers: Vec<Offer>, given: Decimal) -> (Vec<Offer>, Vec
         match offer.kind {
             OfferKind::AmountOff | OfferKind::GiftCertificate => {
                 let face = offer.cost.amount();
-                let left = (face - remaining).max(Decimal::ZERO);
-                remaining -= face - left;
+                let left = face
+                    .checked_sub(remaining)
+                    .ok_or_else(too_large)?
+                    .max(Decimal::ZERO);
+                let taken = face.checked_sub(left).ok_or_else(too_large)?;
+                remaining = remaining.checked_sub(taken).ok_or_else(too_large)?;
                 if left.is_zero() {
                     notes.push(format!(
                         "{} dropped: already given as much on this order",
@@ -455,9 +532,8 @@ pub fn account_for_given(offers: Vec<Offer>, given: Decimal) -> (Vec<Offer>, Vec
                     continue;
                 }
                 notes.push(format!(
-                    "{} reduced to {left} {currency}: {} {currency} already given on this order",
+                    "{} reduced to {left} {currency}: {taken} {currency} already given on this order",
                     offer.kind.as_str(),
-                    face - left
                 ));
                 // `left` has the currency's scale, so this cannot fail; if it did, the offer
                 // would be dropped rather than given in full.
@@ -470,7 +546,9 @@ pub fn account_for_given(offers: Vec<Offer>, given: Decimal) -> (Vec<Offer>, Vec
             }
             _ => {
                 if offer.cost.amount() <= remaining {
-                    remaining -= offer.cost.amount();
+                    remaining = remaining
+                        .checked_sub(offer.cost.amount())
+                        .ok_or_else(too_large)?;
                     notes.push(format!(
                         "{} dropped: already given as much on this order",
                         offer.describe()
@@ -486,5 +564,5 @@ pub fn account_for_given(offers: Vec<Offer>, given: Decimal) -> (Vec<Offer>, Vec
             }
         }
     }
-    (kept, notes)
+    Ok((kept, notes))
 }

@@ -312,9 +312,9 @@ fn account_for_given_reduces_amounts_and_drops_what_is_covered() {
     let policy = shipped();
     let long = policy.decide(&delay(6, None), &History::default(), now());
     let percent = long.plans[0].offers[0].clone();
-    let (kept, notes) = account_for_given(vec![percent.clone()], Decimal::new(1299, 2));
+    let (kept, notes) = account_for_given(vec![percent.clone()], Decimal::new(1299, 2)).unwrap();
     assert!(kept.is_empty(), "{notes:?}");
-    let (kept, _) = account_for_given(vec![percent], Decimal::new(500, 2));
+    let (kept, _) = account_for_given(vec![percent], Decimal::new(500, 2)).unwrap();
     assert_eq!(kept.len(), 1);
 }
 
@@ -541,6 +541,20 @@ fn errors_name_the_line_the_rule_and_the_cause() {
             "not a decimal amount",
         ),
         (
+            rule(
+                "true",
+                "offers = [{ kind = \"gift_certificate\", amount = \"10000000000000.01\" }]\n",
+            ),
+            "line 6: ",
+            "is too large (at most 10000000000000)",
+        ),
+        (
+            "[budget]\nper_customer = { JPY = \"79228162514264337593543950335\" }\n".to_owned()
+                + &rule("true", ""),
+            "[budget] per_customer.JPY: ",
+            "is too large (at most 10000000000000)",
+        ),
+        (
             "[frequency]\norder_window = \"soon\"\n".to_owned() + &rule("true", ""),
             "[frequency] order_window",
             "not a duration",
@@ -581,5 +595,111 @@ fn conditions_can_use_the_history_and_cel_macros() {
             .decide(&delay(1, None), &History::default(), now())
             .rule,
         Decision::NO_RULE
+    );
+}
+
+/// `incident` with its order total set to `total` yen, past the parser's bounds: what the
+/// arithmetic must survive if a total ever got that far. (Yen have no minor units, so the
+/// largest `Decimal` is an amount of them.)
+fn with_total(mut incident: Incident, total: Decimal) -> Incident {
+    incident.order.total = Money::new(total, Currency::parse("JPY").unwrap()).unwrap();
+    incident
+}
+
+#[test]
+fn a_total_too_large_for_a_percentage_is_an_error_not_a_panic() {
+    let policy = shipped();
+    // 79228162514264337593543950335, the largest Decimal: 10 % of it cannot be computed
+    // exactly (the product overflows).
+    let huge = with_total(delay(6, None), Decimal::MAX);
+    let error = policy
+        .try_decide(&huge, &History::default(), now())
+        .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "data.order.total: too large to compute an offer"
+    );
+    assert_eq!(error.field(), "data.order.total");
+    // A preview leaves the offer out and says why, rather than failing.
+    let decision = policy.decide(&huge, &History::default(), now());
+    assert_eq!(decision.rule, "delay-long");
+    assert!(decision.plans.iter().all(|p| p.offers.is_empty()));
+    assert!(
+        decision
+            .explanation
+            .offers
+            .iter()
+            .any(|line| line.contains("too large to compute an offer")),
+        "{:?}",
+        decision.explanation.offers
+    );
+    // The same for the VIP rule (15 %), and for the fallback's own offers.
+    let vip = with_total(delay(6, Some("vip")), Decimal::MAX);
+    assert!(policy.try_decide(&vip, &History::default(), now()).is_err());
+}
+
+#[test]
+fn what_an_order_already_received_is_added_up_with_checks() {
+    let policy = shipped();
+    let huge = |given: &str| History {
+        order_incidents: vec![
+            prior(IncidentType::Delayed, "2026-11-01T10:00:00Z", given),
+            prior(IncidentType::Delayed, "2026-11-02T10:00:00Z", given),
+        ],
+        ..History::default()
+    };
+    let max = Decimal::MAX.to_string();
+    let error = policy
+        .try_decide(&delay(6, None), &huge(&max), now())
+        .unwrap_err();
+    assert_eq!(error.field(), "history.order_incidents.given");
+    // Large but addable: everything is covered, the costing offer is dropped, no error.
+    let decision = policy
+        .try_decide(&delay(6, None), &huge("1000000000.00"), now())
+        .unwrap();
+    assert!(decision.plans.iter().all(|p| p.offers.is_empty()));
+}
+
+#[test]
+fn budget_checks_of_huge_histories_say_over_rather_than_panic() {
+    let policy = shipped();
+    let decision = policy
+        .try_decide(&delay(6, None), &History::default(), now())
+        .unwrap();
+    let eur = Currency::parse("EUR").unwrap();
+    let history = History {
+        compensation: Decimal::MAX,
+        budget_spent_today: Decimal::MAX,
+        ..History::default()
+    };
+    let (plan, lines) = policy.settle_offline(&decision, &history, eur);
+    assert_eq!(plan.unwrap().label, "apology only");
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert!(
+        lines
+            .iter()
+            .all(|l| l.contains("over the per-customer cap")),
+        "{lines:?}"
+    );
+    let history = History {
+        budget_spent_today: Decimal::MAX,
+        ..History::default()
+    };
+    let (_, lines) = policy.settle_offline(&decision, &history, eur);
+    assert!(lines[0].contains("over the daily budget"), "{lines:?}");
+}
+
+#[test]
+fn rule_delays_are_at_most_a_year() {
+    let rule = |delay: &str| {
+        format!(
+            "[[rule]]\nname = \"r\"\ntemplate = \"order-delayed\"\nchannels = [\"email\"]\ndelay = \"{delay}\"\n"
+        )
+    };
+    assert!(Policy::parse(&rule("365days")).is_ok());
+    let error = Policy::parse(&rule("300000years")).unwrap_err();
+    assert!(
+        error.ends_with(r#"delay "300000years" is longer than a year"#),
+        "{error}"
     );
 }

@@ -7,6 +7,7 @@ mod compensation;
 mod console;
 mod health;
 mod helpers;
+mod hostile;
 mod pipeline;
 mod process;
 mod providers;
