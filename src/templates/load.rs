@@ -7,7 +7,9 @@
 //! `partials/offers.es.hbs`, and a layout shared by all locales needs no translation.
 //!
 //! Every problem found becomes a [`Diagnostic`]; a file with an error is left out, so the check
-//! can report all problems at once while the daemon refuses to start on the first.
+//! can report all problems at once while the daemon refuses to start on the first. What no
+//! template may do (include itself) is refused here too ([`safety`]), so every way templates
+//! are loaded refuses it: the daemon, its reloader, the editor, the check.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -15,7 +17,7 @@ use std::path::{Path, PathBuf};
 use handlebars::Handlebars;
 use handlebars::template::Template;
 
-use super::{Diagnostic, Origin, Registry, Severity, Source, Variant};
+use super::{Diagnostic, Origin, Registry, Severity, Source, Variant, safety};
 use crate::incident::Locale;
 use crate::policy::Channel;
 
@@ -183,13 +185,24 @@ pub(super) fn build(
         };
         let compile = |text: &str, line_offset: usize, diagnostics: &mut Vec<Diagnostic>| {
             match Template::compile(text) {
-                Ok(template) => Some(Compiled {
-                    template,
-                    origin: Origin {
-                        path: source.path.clone(),
-                        line_offset,
-                    },
-                }),
+                Ok(template) => {
+                    for finding in safety::scan(&template, line_offset).findings {
+                        diagnostics.push(Diagnostic {
+                            path: source.path.clone(),
+                            line: finding.line,
+                            column: finding.column,
+                            severity: Severity::Error,
+                            message: finding.message,
+                        });
+                    }
+                    Some(Compiled {
+                        template,
+                        origin: Origin {
+                            path: source.path.clone(),
+                            line_offset,
+                        },
+                    })
+                }
                 Err(e) => {
                     let (line, column) = match e.pos() {
                         Some((line, column)) => (Some(line + line_offset), Some(column)),
@@ -363,6 +376,10 @@ pub(super) fn build(
             .entry((key, channel))
             .or_default()
             .insert(locale, variant);
+    }
+    // With every template of a locale in place, what can include itself is taken out.
+    for registry in registries.values_mut() {
+        safety::guard(registry, &mut diagnostics);
     }
     Loaded {
         registries,

@@ -14,6 +14,7 @@
 //! still show it; text, subjects and SMS are rendered without escaping, since they are never
 //! HTML. Both registries are strict: an unknown variable is an error, never an empty string,
 //! and [`check`] finds unknown variables in every branch before any message is rendered.
+//! Whatever loads templates refuses what none may do ([`safety`]): include itself.
 
 pub mod check;
 pub mod context;
@@ -22,12 +23,13 @@ pub mod format;
 mod golden;
 pub mod helpers;
 mod load;
+pub mod safety;
 pub mod samples;
 pub mod sms;
 
 pub use context::{Reading, Recovery};
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -248,6 +250,9 @@ struct Registry {
     plain: Handlebars<'static>,
     /// Registered name → its file.
     origins: HashMap<String, Origin>,
+    /// Names taken out because they can include themselves or include what cannot be
+    /// followed ([`safety::guard`]); what includes them is not rendered by the check.
+    refused: BTreeSet<String>,
 }
 
 impl fmt::Debug for Registry {
@@ -271,6 +276,7 @@ impl Registry {
             html,
             plain,
             origins: HashMap::new(),
+            refused: BTreeSet::new(),
         }
     }
 
@@ -290,6 +296,24 @@ impl Registry {
         } else {
             self.html.get_template(name)
         }
+    }
+
+    /// Every name registered in the HTML or text registry, sorted.
+    fn names(&self, plain: bool) -> Vec<String> {
+        let registry = if plain { &self.plain } else { &self.html };
+        let mut names: Vec<String> = registry.get_templates().keys().cloned().collect();
+        names.sort();
+        names
+    }
+
+    /// Takes `name` out of the HTML or text registry, remembering that it was refused.
+    fn refuse(&mut self, name: &str, plain: bool) {
+        if plain {
+            self.plain.unregister_template(name);
+        } else {
+            self.html.unregister_template(name);
+        }
+        self.refused.insert(name.to_owned());
     }
 }
 

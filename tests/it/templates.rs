@@ -323,3 +323,81 @@ fn a_test_message_goes_to_the_address_given_marked_as_a_test() {
         output_of(&output)
     );
 }
+
+/// A copy of the shipped templates with each of `edits` (file name, text) written over it.
+fn shipped_copy(edits: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let shipped = Path::new(&repo("templates")).to_path_buf();
+    for group in std::fs::read_dir(&shipped).expect("templates") {
+        let group = group.expect("entry").path();
+        let target = dir.path().join(group.file_name().expect("a name"));
+        std::fs::create_dir(&target).expect("mkdir");
+        for file in std::fs::read_dir(&group).expect("group") {
+            let file = file.expect("entry").path();
+            std::fs::copy(&file, target.join(file.file_name().expect("a name"))).expect("copy");
+        }
+    }
+    for (name, text) in edits {
+        std::fs::write(dir.path().join(name), text).expect("write");
+    }
+    dir
+}
+
+/// The shipped text of `name` with `line` added as its last line.
+fn shipped_plus(name: &str, line: &str) -> String {
+    let text = std::fs::read_to_string(repo(&format!("templates/{name}"))).expect("shipped");
+    format!("{}\n{line}\n", text.trim_end())
+}
+
+#[test]
+fn a_partial_that_includes_itself_fails_the_check_instead_of_crashing() {
+    let contact = "partials/contact.en.hbs";
+    let lines = |name: &str| shipped_plus(name, "").lines().count();
+    let cases = [
+        (
+            "directly",
+            vec![(contact, shipped_plus(contact, "{{> partials/contact}}"))],
+            "partials/contact → partials/contact",
+            contact,
+            lines(contact),
+        ),
+        (
+            "through a second partial",
+            vec![(contact, shipped_plus(contact, "{{> partials/footer}}"))],
+            "partials/contact → partials/footer → partials/contact",
+            "partials/footer.en.hbs",
+            6,
+        ),
+        (
+            "only for gold customers",
+            vec![(
+                contact,
+                shipped_plus(
+                    contact,
+                    "{{#if (eq customer.tier \"gold\")}}{{> partials/contact}}{{/if}}",
+                ),
+            )],
+            "partials/contact → partials/contact",
+            contact,
+            lines(contact),
+        ),
+    ];
+    for (how, edits, chain, file, line) in cases {
+        let edits: Vec<(&str, &str)> = edits.iter().map(|(n, t)| (*n, t.as_str())).collect();
+        let dir = shipped_copy(&edits);
+        let output = amends(
+            &["templates", "check", &dir.path().display().to_string()],
+            None,
+        );
+        let text = output_of(&output);
+        // A stack overflow ends the process by a signal, with no exit code.
+        assert_eq!(output.status.code(), Some(1), "{how}: {text}");
+        let at = format!("{}:{line}:", dir.path().join(file).display());
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains(&at) && stderr.contains(chain),
+            "{how}: {at} {chain} in {stderr}"
+        );
+        assert!(text.contains("can include itself"), "{how}: {text}");
+    }
+}

@@ -1,0 +1,549 @@
+//! What no template may do, refused when templates are loaded.
+//!
+//! - Include itself, directly or through other partials and layouts, in any branch. Rendering
+//!   would recurse until the stack overflows, which aborts the whole process: every replica, at
+//!   the first customer who takes that branch. Every include is followed: in `#if` and `#each`
+//!   bodies and their `else`, and in the content of a partial block (`{{#> layout}}…{{/layout}}`),
+//!   which the caller renders. Each registry (HTML, text) of each locale is a graph of its own.
+//! - Include what that search cannot follow: a partial whose name is computed while rendering
+//!   (`{{> (lookup …)}}`), or an inline partial (`{{#*inline "x"}}`), defined while rendering.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::path::PathBuf;
+
+use handlebars::template::{HelperTemplate, Parameter, Template, TemplateElement};
+use serde_json::Value;
+
+use super::{Diagnostic, Registry};
+
+/// The name `{{> @partial-block}}` uses for the content of the partial block being rendered.
+const PARTIAL_BLOCK: &str = "@partial-block";
+
+/// A problem found in one template, at its line and column.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Finding {
+    /// Line in the file.
+    pub line: Option<usize>,
+    /// Column in the line.
+    pub column: Option<usize>,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// What one compiled template includes, and what it does that no template may.
+#[derive(Debug, Default)]
+pub(super) struct Scan {
+    /// Names of the templates it includes, in every branch, with the line of each include.
+    pub includes: Vec<(String, Option<usize>)>,
+    /// What cannot be followed.
+    pub findings: Vec<Finding>,
+    /// It includes or defines a partial whose name only rendering knows.
+    pub opaque: bool,
+}
+
+/// Reads every element of `template` (lines are the file's: `line_offset` is added).
+pub(super) fn scan(template: &Template, line_offset: usize) -> Scan {
+    let mut scanner = Scanner {
+        line_offset,
+        scan: Scan::default(),
+    };
+    scanner.template(template);
+    scanner.scan
+}
+
+struct Scanner {
+    line_offset: usize,
+    scan: Scan,
+}
+
+type At = Option<(usize, usize)>;
+
+impl Scanner {
+    fn find(&mut self, at: At, message: String) {
+        self.scan.findings.push(Finding {
+            line: at.map(|a| a.0),
+            column: at.map(|a| a.1),
+            message,
+        });
+    }
+
+    fn template(&mut self, template: &Template) {
+        for (index, element) in template.elements.iter().enumerate() {
+            let at = template
+                .mapping
+                .get(index)
+                .map(|m| (m.0 + self.line_offset, m.1));
+            match element {
+                TemplateElement::HelperBlock(h) => {
+                    for inner in [&h.template, &h.inverse].into_iter().flatten() {
+                        self.template(inner);
+                    }
+                }
+                TemplateElement::PartialExpression(d) | TemplateElement::PartialBlock(d) => {
+                    match &d.name {
+                        Parameter::Subexpression(_) => {
+                            self.scan.opaque = true;
+                            self.find(
+                                at,
+                                format!(
+                                    "`{{{{> {}}}}}`: the partial's name is worked out only while a message renders, so no check can tell what it includes (or that it does not include itself); write the name out, e.g. `{{{{> partials/contact}}}}`",
+                                    show(&d.name)
+                                ),
+                            );
+                        }
+                        name => {
+                            let name = name_of(name);
+                            if name != PARTIAL_BLOCK {
+                                self.scan.includes.push((name, at.map(|a| a.0)));
+                            }
+                        }
+                    }
+                    // A partial block's content is rendered by the caller, so what it includes,
+                    // the caller includes.
+                    if let Some(content) = &d.template {
+                        self.template(content);
+                    }
+                }
+                TemplateElement::DecoratorExpression(d) | TemplateElement::DecoratorBlock(d) => {
+                    self.scan.opaque = true;
+                    let name = name_of(&d.name);
+                    let message = if name == "inline" {
+                        "inline partials (`{{#*inline …}}`) are refused: they are defined only while a message renders, so no check can follow them (or tell that one does not include itself); put the text in a file under partials/".to_owned()
+                    } else {
+                        format!(
+                            "decorators (`{{{{*{name}}}}}`) are refused: they act only while a message renders, where no check can follow them"
+                        )
+                    };
+                    self.find(at, message);
+                    // What its content includes is not this template's unless it is used, which
+                    // is not known here; its content is looked at for what cannot be followed.
+                    if let Some(inner) = &d.template {
+                        let includes = self.scan.includes.len();
+                        self.template(inner);
+                        self.scan.includes.truncate(includes);
+                    }
+                }
+                TemplateElement::RawString(_)
+                | TemplateElement::Comment(_)
+                | TemplateElement::Expression(_)
+                | TemplateElement::HtmlExpression(_) => {}
+                // A kind of element this version does not know might include anything.
+                _ => {
+                    self.scan.opaque = true;
+                    self.find(
+                        at,
+                        "this kind of Handlebars element is not supported".to_owned(),
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// The name a partial or helper is looked up by, as the renderer reads it.
+fn name_of(p: &Parameter) -> String {
+    match p {
+        Parameter::Name(n) => n.clone(),
+        Parameter::Path(path) => super::check::raw(path).to_owned(),
+        Parameter::Literal(Value::String(s)) => s.clone(),
+        other => show(other),
+    }
+}
+
+/// A parameter as a template would write it.
+fn show(p: &Parameter) -> String {
+    match p {
+        Parameter::Name(n) => n.clone(),
+        Parameter::Path(path) => super::check::raw(path).to_owned(),
+        Parameter::Literal(value) => value.to_string(),
+        Parameter::Subexpression(sub) => match sub.as_element() {
+            TemplateElement::Expression(h) => format!("({})", show_call(h)),
+            _ => "(…)".to_owned(),
+        },
+        _ => "…".to_owned(),
+    }
+}
+
+/// A helper call (or a value) as a template would write it between the braces.
+fn show_call(h: &HelperTemplate) -> String {
+    let mut parts = vec![show(&h.name)];
+    parts.extend(h.params.iter().map(show));
+    let mut hash: Vec<_> = h.hash.iter().collect();
+    hash.sort_by(|a, b| a.0.cmp(b.0));
+    parts.extend(hash.into_iter().map(|(k, v)| format!("{k}={}", show(v))));
+    parts.join(" ")
+}
+
+/// One registered template: its file and what it includes.
+struct Node {
+    path: PathBuf,
+    includes: Vec<(String, Option<usize>)>,
+}
+
+/// Includes that come back to where they started.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Cycle {
+    /// The templates in order, starting with the smallest name.
+    chain: Vec<String>,
+    /// The file of the last one, whose include closes the cycle.
+    path: PathBuf,
+    /// The line of that include.
+    line: Option<usize>,
+}
+
+/// Every cycle of includes among `nodes`, each once. For each include that lies on a cycle, the
+/// shortest way back is taken: every template on any cycle is in one found, and the search stays
+/// polynomial however the templates include each other.
+fn cycles(nodes: &BTreeMap<String, Node>) -> Vec<Cycle> {
+    let mut found: BTreeMap<Vec<String>, Cycle> = BTreeMap::new();
+    for (from, node) in nodes {
+        let targets: BTreeSet<&String> = node.includes.iter().map(|(n, _)| n).collect();
+        for to in targets {
+            let Some(back) = shortest_path(nodes, to, from) else {
+                continue;
+            };
+            // from → to → … → from, without repeating `from`.
+            let mut chain = vec![from.clone()];
+            chain.extend(back.into_iter().take_while(|n| n != from));
+            let start = chain
+                .iter()
+                .enumerate()
+                .min_by(|a, b| a.1.cmp(b.1))
+                .map_or(0, |(i, _)| i);
+            chain.rotate_left(start);
+            if found.contains_key(&chain) {
+                continue;
+            }
+            let (Some(first), Some(last)) = (chain.first(), chain.last()) else {
+                continue;
+            };
+            let Some(closing) = nodes.get(last) else {
+                continue;
+            };
+            let line = closing
+                .includes
+                .iter()
+                .find(|(n, _)| n == first)
+                .and_then(|(_, line)| *line);
+            let cycle = Cycle {
+                chain: chain.clone(),
+                path: closing.path.clone(),
+                line,
+            };
+            found.insert(chain, cycle);
+        }
+    }
+    found.into_values().collect()
+}
+
+/// The templates from `from` to `to` (both included) by includes, fewest first; `[from]` when
+/// they are the same.
+fn shortest_path(
+    nodes: &BTreeMap<String, Node>,
+    from: &String,
+    to: &String,
+) -> Option<Vec<String>> {
+    if !nodes.contains_key(from) {
+        return None;
+    }
+    let mut parent: BTreeMap<&String, Option<&String>> = BTreeMap::from([(from, None)]);
+    let mut queue = VecDeque::from([from]);
+    while let Some(at) = queue.pop_front() {
+        if at == to {
+            let mut path = vec![at.clone()];
+            let mut step = at;
+            while let Some(Some(previous)) = parent.get(step) {
+                path.push((*previous).clone());
+                step = previous;
+            }
+            path.reverse();
+            return Some(path);
+        }
+        let Some(node) = nodes.get(at) else {
+            continue;
+        };
+        for (next, _) in &node.includes {
+            if nodes.contains_key(next) && !parent.contains_key(next) {
+                parent.insert(next, Some(at));
+                queue.push_back(next);
+            }
+        }
+    }
+    None
+}
+
+/// Takes out of `registry` every template that can include itself or includes what cannot be
+/// followed, with an error for each cycle (once, however many locales share its files); what
+/// includes a template taken out then fails to render for want of it, and never recurses.
+pub(super) fn guard(registry: &mut Registry, diagnostics: &mut Vec<Diagnostic>) {
+    for plain in [false, true] {
+        let mut nodes = BTreeMap::new();
+        let mut refused = BTreeSet::new();
+        for name in registry.names(plain) {
+            let (Some(template), Some(origin)) =
+                (registry.get(&name, plain), registry.origins.get(&name))
+            else {
+                continue;
+            };
+            // Findings were reported when the file was compiled; here only includes matter.
+            let scan = scan(template, origin.line_offset);
+            if scan.opaque {
+                refused.insert(name.clone());
+            }
+            nodes.insert(
+                name,
+                Node {
+                    path: origin.path.clone(),
+                    includes: scan.includes,
+                },
+            );
+        }
+        for cycle in cycles(&nodes) {
+            let first = cycle.chain.first().cloned().unwrap_or_default();
+            let shown: Vec<&str> = cycle
+                .chain
+                .iter()
+                .chain([&first])
+                .map(String::as_str)
+                .collect();
+            let diagnostic = Diagnostic::error(
+                &cycle.path,
+                cycle.line,
+                format!(
+                    "`{first}` can include itself: {}; rendering it would never end, so it is refused",
+                    shown.join(" → ")
+                ),
+            );
+            if !diagnostics.contains(&diagnostic) {
+                diagnostics.push(diagnostic);
+            }
+            refused.extend(cycle.chain);
+        }
+        for name in refused {
+            registry.refuse(&name, plain);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::incident::Locale;
+    use crate::templates::{Settings, Severity, Source, Templates};
+
+    fn source(name: &str, text: &str) -> Source {
+        Source {
+            name: name.to_owned(),
+            path: PathBuf::from("templates").join(name),
+            text: text.to_owned(),
+        }
+    }
+
+    /// An HTML email of key `k` in `locale` whose body is `body`.
+    fn email(locale: &str, body: &str) -> [Source; 2] {
+        [
+            source(
+                &format!("k/email.{locale}.hbs"),
+                &format!("---\nsubject: S\n---\n{body}"),
+            ),
+            source(&format!("k/email.{locale}.txt.hbs"), "text"),
+        ]
+    }
+
+    fn errors_of(sources: &[Source]) -> Vec<String> {
+        let en = Locale::parse("en").unwrap();
+        let (_, diagnostics) = Templates::build(sources, &Settings::new(&en));
+        diagnostics
+            .iter()
+            .filter(|d| d.severity == Severity::Error)
+            .map(|d| d.to_string())
+            .collect()
+    }
+
+    /// The one error of `sources`, which must name `chain` at `at` (`file:line`).
+    fn assert_cycle(sources: &[Source], at: &str, chain: &str) {
+        let errors = errors_of(sources);
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(
+            errors[0].starts_with(&format!("templates/{at}: error: ")),
+            "{errors:?}"
+        );
+        assert!(
+            errors[0].contains(&format!("can include itself: {chain};")),
+            "{errors:?}"
+        );
+    }
+
+    #[test]
+    fn a_partial_that_includes_itself_is_refused() {
+        let [body, text] = email("en", "{{> partials/contact}}");
+        let contact = source(
+            "partials/contact.en.hbs",
+            "<p>Write to us.</p>\n{{> partials/contact}}",
+        );
+        assert_cycle(
+            &[body, text, contact],
+            "partials/contact.en.hbs:2",
+            "partials/contact → partials/contact",
+        );
+    }
+
+    #[test]
+    fn a_cycle_through_another_partial_is_named_link_by_link() {
+        let [body, text] = email("en", "{{> partials/footer}}");
+        assert_cycle(
+            &[
+                body,
+                text,
+                source(
+                    "partials/contact.en.hbs",
+                    "Write to us.\n{{> partials/footer}}",
+                ),
+                source(
+                    "partials/footer.en.hbs",
+                    "Thanks.\n\n{{> partials/contact}}",
+                ),
+            ],
+            "partials/footer.en.hbs:3",
+            "partials/contact → partials/footer → partials/contact",
+        );
+    }
+
+    #[test]
+    fn an_include_in_a_branch_no_sample_takes_is_followed() {
+        let [body, text] = email("en", "{{> partials/contact}}");
+        let contact = source(
+            "partials/contact.en.hbs",
+            "Write to us.{{#if (eq customer.tier \"gold\")}}\n{{> partials/contact}}{{/if}}",
+        );
+        assert_cycle(
+            &[body, text, contact],
+            "partials/contact.en.hbs:2",
+            "partials/contact → partials/contact",
+        );
+        // And in the else of an #unless.
+        let [body, text] = email("en", "{{> partials/contact}}");
+        let contact = source(
+            "partials/contact.en.hbs",
+            "{{#unless store.url}}x{{else}}{{> partials/contact}}{{/unless}}",
+        );
+        assert_cycle(
+            &[body, text, contact],
+            "partials/contact.en.hbs:1",
+            "partials/contact → partials/contact",
+        );
+    }
+
+    #[test]
+    fn an_include_inside_each_is_followed() {
+        let [body, text] = email("en", "{{> partials/items}}");
+        let items = source(
+            "partials/items.en.hbs",
+            "<ul>\n{{#each order.items}}\n<li>{{name}}</li>{{> partials/items}}\n{{/each}}</ul>",
+        );
+        assert_cycle(
+            &[body, text, items],
+            "partials/items.en.hbs:3",
+            "partials/items → partials/items",
+        );
+    }
+
+    #[test]
+    fn the_content_of_a_partial_block_is_the_callers() {
+        // The content is rendered by the partial that calls the layout: it includes itself,
+        // though the layout never names it.
+        let [body, text] = email("en", "{{> partials/card}}");
+        let card = source(
+            "partials/card.en.hbs",
+            "{{#> layouts/frame}}\n<p>{{> partials/card}}</p>\n{{/layouts/frame}}",
+        );
+        let frame = source("layouts/frame.hbs", "<div>{{> @partial-block}}</div>");
+        assert_cycle(
+            &[body, text, card, frame],
+            "partials/card.en.hbs:2",
+            "partials/card → partials/card",
+        );
+        // A layout is a partial like any other.
+        let [body, text] = email("en", "{{#> layouts/frame}}hi{{/layouts/frame}}");
+        let frame = source(
+            "layouts/frame.hbs",
+            "<div>{{> @partial-block}}</div>\n{{> partials/footer}}",
+        );
+        let footer = source(
+            "partials/footer.hbs",
+            "{{#> layouts/frame}}again{{/layouts/frame}}",
+        );
+        assert_cycle(
+            &[body, text, frame, footer],
+            "partials/footer.hbs:1",
+            "layouts/frame → partials/footer → layouts/frame",
+        );
+    }
+
+    #[test]
+    fn text_partials_are_a_graph_of_their_own() {
+        let sources = [
+            source("k/sms.en.hbs", "{{> partials/contact.txt}}"),
+            source(
+                "partials/contact.en.txt.hbs",
+                "Call us.\n{{> partials/contact.txt}}",
+            ),
+            // The HTML partial of the same name does not include itself.
+            source("partials/contact.en.hbs", "<p>Call us.</p>"),
+        ];
+        assert_cycle(
+            &sources,
+            "partials/contact.en.txt.hbs:2",
+            "partials/contact.txt → partials/contact.txt",
+        );
+    }
+
+    #[test]
+    fn each_cycle_is_reported_once_for_every_locale_that_shares_its_file() {
+        let sources = [
+            source("k/sms.en.hbs", "{{> partials/contact.txt}}"),
+            source("k/sms.en-US.hbs", "{{> partials/contact.txt}}"),
+            source("k/sms.es.hbs", "{{> partials/contact.txt}}"),
+            source("k/sms.es-MX.hbs", "{{> partials/contact.txt}}"),
+            source("partials/contact.en.txt.hbs", "{{> partials/contact.txt}}"),
+            source(
+                "partials/contact.es.txt.hbs",
+                "Llámanos.\n{{> partials/contact.txt}}",
+            ),
+        ];
+        let errors = errors_of(&sources);
+        assert_eq!(errors.len(), 2, "{errors:?}");
+        assert!(
+            errors[0].starts_with("templates/partials/contact.en.txt.hbs:1:"),
+            "{errors:?}"
+        );
+        assert!(
+            errors[1].starts_with("templates/partials/contact.es.txt.hbs:2:"),
+            "{errors:?}"
+        );
+    }
+
+    #[test]
+    fn partials_no_check_can_follow_are_refused() {
+        let [body, text] = email("en", "{{> (lookup customer \"tier\")}}");
+        let errors = errors_of(&[body, text]);
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(
+            errors[0].starts_with("templates/k/email.en.hbs:4:")
+                && errors[0].contains("`{{> (lookup customer \"tier\")}}`")
+                && errors[0].contains("write the name out"),
+            "{errors:?}"
+        );
+        let sms = source(
+            "k/sms.en.hbs",
+            "{{#*inline \"again\"}}{{> again}}{{/inline}}\n{{> again}}",
+        );
+        let errors = errors_of(&[sms]);
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(
+            errors[0].starts_with("templates/k/sms.en.hbs:1:")
+                && errors[0].contains("inline partials"),
+            "{errors:?}"
+        );
+    }
+}
