@@ -268,10 +268,12 @@ impl Registry {
         let mut html = Handlebars::new();
         html.set_strict_mode(true);
         register_helpers(&mut html, true);
+        safety::register(&mut html);
         let mut plain = Handlebars::new();
         plain.set_strict_mode(true);
         plain.register_escape_fn(handlebars::no_escape);
         register_helpers(&mut plain, false);
+        safety::register(&mut plain);
         Registry {
             html,
             plain,
@@ -280,7 +282,10 @@ impl Registry {
         }
     }
 
+    /// Registers `template` as `name`, wrapped so that rendering it counts towards the nesting
+    /// limit ([`safety::NESTING_LIMIT`]).
     fn add(&mut self, name: &str, template: Template, origin: Origin, plain: bool) {
+        let template = safety::counted(template);
         if plain {
             self.plain.register_template(name, template);
         } else {
@@ -289,13 +294,15 @@ impl Registry {
         self.origins.insert(name.to_owned(), origin);
     }
 
-    /// The compiled template registered as `name` in the HTML or text registry.
+    /// The compiled template registered as `name` in the HTML or text registry (as written,
+    /// without its wrapper).
     fn get(&self, name: &str, plain: bool) -> Option<&Template> {
-        if plain {
+        let template = if plain {
             self.plain.get_template(name)
         } else {
             self.html.get_template(name)
-        }
+        };
+        template.map(safety::as_written)
     }
 
     /// Every name registered in the HTML or text registry, sorted.

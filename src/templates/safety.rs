@@ -1,4 +1,4 @@
-//! What no template may do, refused when templates are loaded.
+//! What no template may do, refused when templates are loaded, and a depth limit as they render.
 //!
 //! - Include itself, directly or through other partials and layouts, in any branch. Rendering
 //!   would recurse until the stack overflows, which aborts the whole process: every replica, at
@@ -7,17 +7,123 @@
 //!   which the caller renders. Each registry (HTML, text) of each locale is a graph of its own.
 //! - Include what that search cannot follow: a partial whose name is computed while rendering
 //!   (`{{> (lookup …)}}`), or an inline partial (`{{#*inline "x"}}`), defined while rendering.
+//!
+//! The second guard is at render time: every registered template is wrapped in a block helper
+//! that counts how deeply templates are nested on the rendering thread, so nesting deeper than
+//! [`NESTING_LIMIT`] is a render error instead of a stack overflow.
 
+use std::cell::Cell;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::path::PathBuf;
+use std::sync::LazyLock;
 
 use handlebars::template::{HelperTemplate, Parameter, Template, TemplateElement};
+use handlebars::{
+    Context, Handlebars, Helper, HelperDef, HelperResult, Output, RenderContext, RenderError,
+    RenderErrorReason, Renderable,
+};
 use serde_json::Value;
 
 use super::{Diagnostic, Registry};
 
+/// How deeply templates may be nested while a message renders (the message itself counts as
+/// one). The shipped templates nest 4 deep: message, layout, footer, contact.
+pub const NESTING_LIMIT: usize = 16;
+
+/// The block helper every registered template is wrapped in; templates do not call it.
+const NESTING_HELPER: &str = "amends-partial";
+
 /// The name `{{> @partial-block}}` uses for the content of the partial block being rendered.
 const PARTIAL_BLOCK: &str = "@partial-block";
+
+/// Registers the helper every registry needs for safety: the nesting counter.
+pub(super) fn register(registry: &mut Handlebars<'static>) {
+    registry.register_helper(NESTING_HELPER, Box::new(Nesting));
+}
+
+/// The wrapper, compiled once: a block helper with no content of its own.
+static WRAPPER: LazyLock<Option<Template>> = LazyLock::new(|| {
+    Template::compile(&format!(
+        "{{{{#{NESTING_HELPER}}}}}{{{{/{NESTING_HELPER}}}}}"
+    ))
+    .ok()
+});
+
+/// `template` inside the nesting counter, so that rendering it counts one level.
+pub(super) fn counted(template: Template) -> Template {
+    // The wrapper is a constant text that compiles; the tests show it wraps.
+    let Some(mut wrapper) = WRAPPER.clone() else {
+        return template;
+    };
+    match wrapper.elements.first_mut() {
+        Some(TemplateElement::HelperBlock(h)) => h.template = Some(template),
+        _ => return template,
+    }
+    // No lines of its own: an error of the wrapper (too deep) is placed by the template that
+    // included this one, at its include.
+    wrapper.mapping.clear();
+    wrapper
+}
+
+/// The template [`counted`] was given (`template` itself when it is not wrapped).
+pub(super) fn as_written(template: &Template) -> &Template {
+    match template.elements.as_slice() {
+        [TemplateElement::HelperBlock(h)] if name_of(&h.name) == NESTING_HELPER => {
+            h.template.as_ref().unwrap_or(template)
+        }
+        _ => template,
+    }
+}
+
+thread_local! {
+    /// Templates being rendered on this thread. Rendering is synchronous, so a message's whole
+    /// nesting is counted on the thread that renders it.
+    static DEPTH: Cell<usize> = const { Cell::new(0) };
+}
+
+/// One level of nesting, given back when dropped (also when rendering fails or panics).
+struct Level;
+
+impl Level {
+    fn enter() -> Result<Level, RenderError> {
+        DEPTH.with(|depth| {
+            if depth.get() >= NESTING_LIMIT {
+                return Err(RenderErrorReason::Other(format!(
+                    "partials nested more than {NESTING_LIMIT} deep; does a partial include itself?"
+                ))
+                .into());
+            }
+            depth.set(depth.get() + 1);
+            Ok(Level)
+        })
+    }
+}
+
+impl Drop for Level {
+    fn drop(&mut self) {
+        DEPTH.with(|depth| depth.set(depth.get().saturating_sub(1)));
+    }
+}
+
+/// Renders the wrapped template one level deeper.
+struct Nesting;
+
+impl HelperDef for Nesting {
+    fn call<'reg: 'rc, 'rc>(
+        &self,
+        h: &Helper<'rc>,
+        registry: &'reg Handlebars<'reg>,
+        ctx: &'rc Context,
+        rc: &mut RenderContext<'reg, 'rc>,
+        out: &mut dyn Output,
+    ) -> HelperResult {
+        let _level = Level::enter()?;
+        match h.template() {
+            Some(template) => template.render(registry, ctx, rc, out),
+            None => Ok(()),
+        }
+    }
+}
 
 /// A problem found in one template, at its line and column.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -328,8 +434,12 @@ pub(super) fn guard(registry: &mut Registry, diagnostics: &mut Vec<Diagnostic>) 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
+
+    use serde_json::json;
+
     use crate::incident::Locale;
-    use crate::templates::{Settings, Severity, Source, Templates};
+    use crate::templates::{Origin, Settings, Severity, Source, Templates};
 
     fn source(name: &str, text: &str) -> Source {
         Source {
@@ -545,5 +655,98 @@ mod tests {
                 && errors[0].contains("inline partials"),
             "{errors:?}"
         );
+    }
+
+    /// A registry built by hand, with no check: `files` (name, text) wrapped as amends wraps
+    /// every template.
+    fn unchecked(files: &[(&str, &str)]) -> Registry {
+        let mut registry = Registry::new(&|_, _| {});
+        for (name, text) in files {
+            let origin = Origin {
+                path: PathBuf::from(name),
+                line_offset: 0,
+            };
+            registry.add(name, Template::compile(text).unwrap(), origin, true);
+        }
+        registry
+    }
+
+    #[test]
+    fn nesting_too_deep_is_an_error_not_a_stack_overflow() {
+        // A cycle the load would refuse, rendered anyway: without the limit this test would
+        // abort the test process with a stack overflow.
+        let registry = unchecked(&[
+            ("k/sms.en", "Hi {{> partials/a.txt}}"),
+            ("partials/a.txt", "a\n{{> partials/b.txt}}"),
+            ("partials/b.txt", "{{#if true}}{{> partials/a.txt}}{{/if}}"),
+        ]);
+        let err = registry.plain.render("k/sms.en", &json!({})).unwrap_err();
+        assert_eq!(
+            err.reason().to_string(),
+            format!(
+                "partials nested more than {NESTING_LIMIT} deep; does a partial include itself?"
+            )
+        );
+        // The error is placed at an include of the cycle.
+        assert!(matches!(err.line_no, Some(1 | 2)), "{:?}", err.line_no);
+        // Every level was given back: the next render starts from the top.
+        DEPTH.with(|depth| assert_eq!(depth.get(), 0));
+        let fine = unchecked(&[
+            ("k/sms.en", "{{> partials/a.txt}}"),
+            ("partials/a.txt", "a"),
+        ]);
+        assert_eq!(fine.plain.render("k/sms.en", &json!({})).unwrap(), "a");
+    }
+
+    #[test]
+    fn the_wrapper_keeps_the_lines_of_errors() {
+        let registry = unchecked(&[
+            ("k/sms.en", "Hi\n{{> partials/a.txt}}"),
+            ("partials/a.txt", "a\n\n{{#if true}}{{missing}}{{/if}}"),
+        ]);
+        // Strict, as every registry is: the unknown name is an error on line 3 of the partial.
+        let err = registry.plain.render("k/sms.en", &json!({})).unwrap_err();
+        assert_eq!(err.line_no, Some(3), "{err}");
+        // The checks see the template itself, not its wrapper.
+        let wrapped = registry.plain.get_template("partials/a.txt").unwrap();
+        assert_ne!(as_written(wrapped), wrapped);
+        assert_eq!(
+            as_written(wrapped),
+            &Template::compile("a\n\n{{#if true}}{{missing}}{{/if}}").unwrap()
+        );
+    }
+
+    #[test]
+    fn the_shipped_templates_nest_far_below_the_limit() {
+        let templates = Templates::load(
+            Path::new("templates"),
+            &Settings::new(&Locale::parse("en").unwrap()),
+        )
+        .unwrap();
+        fn depth(registry: &Registry, name: &str, plain: bool) -> usize {
+            let Some(template) = registry.get(name, plain) else {
+                return 0;
+            };
+            1 + scan(template, 0)
+                .includes
+                .iter()
+                .map(|(n, _)| depth(registry, n, plain))
+                .max()
+                .unwrap_or(0)
+        }
+        let mut deepest = 0;
+        for locales in templates.variants.values() {
+            for (locale, variant) in locales {
+                let registry = &templates.registries[locale];
+                let html = variant.text.is_some();
+                deepest = deepest.max(depth(registry, &variant.body, !html));
+                if let Some(text) = &variant.text {
+                    deepest = deepest.max(depth(registry, text, true));
+                }
+            }
+        }
+        // Message, layout, footer, contact.
+        assert_eq!(deepest, 4);
+        assert!(deepest * 4 <= NESTING_LIMIT);
     }
 }
