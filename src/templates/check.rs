@@ -5,8 +5,8 @@
 //!   template's syntax tree, so a typo inside an `#if` branch no sample takes, or inside an
 //!   `#each` body, is found too; unknown helpers and missing partials likewise;
 //! - what no template may do, found while loading ([`super::safety`]): a partial that can
-//!   include itself; a message that reaches a partial refused for its includes is not rendered
-//!   against the samples;
+//!   include itself, `{{log}}`, a value written unescaped into HTML; a message that reaches a
+//!   partial refused for its includes is not rendered against the samples;
 //! - templates and partials missing a locale that others have (customers get the fallback);
 //! - every template rendered against the sample events, with and without offers, and each
 //!   SMS measured: more segments than the configured limit is a warning.

@@ -14,7 +14,8 @@
 //! still show it; text, subjects and SMS are rendered without escaping, since they are never
 //! HTML. Both registries are strict: an unknown variable is an error, never an empty string,
 //! and [`check`] finds unknown variables in every branch before any message is rendered.
-//! Whatever loads templates refuses what none may do ([`safety`]): include itself.
+//! Whatever loads templates refuses what none may do ([`safety`]): include itself, log, write
+//! a value unescaped into HTML.
 
 pub mod check;
 pub mod context;

@@ -7,6 +7,9 @@
 //!   which the caller renders. Each registry (HTML, text) of each locale is a graph of its own.
 //! - Include what that search cannot follow: a partial whose name is computed while rendering
 //!   (`{{> (lookup …)}}`), or an inline partial (`{{#*inline "x"}}`), defined while rendering.
+//! - `{{log …}}`: it writes the values it is given (customer data) to the logs unmasked.
+//! - In HTML, write a value without escaping (`{{{…}}}`, `{{& …}}`): every value comes from the
+//!   order event, so it would put whatever HTML the event holds into the email.
 //!
 //! The second guard is at render time: every registered template is wrapped in a block helper
 //! that counts how deeply templates are nested on the rendering thread, so nesting deeper than
@@ -36,9 +39,11 @@ const NESTING_HELPER: &str = "amends-partial";
 /// The name `{{> @partial-block}}` uses for the content of the partial block being rendered.
 const PARTIAL_BLOCK: &str = "@partial-block";
 
-/// Registers the helper every registry needs for safety: the nesting counter.
+/// Registers the helpers every registry needs for safety: the nesting counter, and a `log`
+/// that writes nothing.
 pub(super) fn register(registry: &mut Handlebars<'static>) {
     registry.register_helper(NESTING_HELPER, Box::new(Nesting));
+    registry.register_helper("log", Box::new(Silent));
 }
 
 /// The wrapper, compiled once: a block helper with no content of its own.
@@ -125,6 +130,23 @@ impl HelperDef for Nesting {
     }
 }
 
+/// `log` that writes nothing: a template using it is refused, and should one get through
+/// anyway, customer data still never reaches the logs.
+struct Silent;
+
+impl HelperDef for Silent {
+    fn call<'reg: 'rc, 'rc>(
+        &self,
+        _: &Helper<'rc>,
+        _: &'reg Handlebars<'reg>,
+        _: &'rc Context,
+        _: &mut RenderContext<'reg, 'rc>,
+        _: &mut dyn Output,
+    ) -> HelperResult {
+        Ok(())
+    }
+}
+
 /// A problem found in one template, at its line and column.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct Finding {
@@ -141,15 +163,17 @@ pub(super) struct Finding {
 pub(super) struct Scan {
     /// Names of the templates it includes, in every branch, with the line of each include.
     pub includes: Vec<(String, Option<usize>)>,
-    /// What cannot be followed.
+    /// Logging, unescaped values, and what cannot be followed.
     pub findings: Vec<Finding>,
     /// It includes or defines a partial whose name only rendering knows.
     pub opaque: bool,
 }
 
-/// Reads every element of `template` (lines are the file's: `line_offset` is added).
-pub(super) fn scan(template: &Template, line_offset: usize) -> Scan {
+/// Reads every element of `template` (lines are the file's: `line_offset` is added); `html`
+/// when its output is HTML.
+pub(super) fn scan(template: &Template, html: bool, line_offset: usize) -> Scan {
     let mut scanner = Scanner {
+        html,
         line_offset,
         scan: Scan::default(),
     };
@@ -158,6 +182,7 @@ pub(super) fn scan(template: &Template, line_offset: usize) -> Scan {
 }
 
 struct Scanner {
+    html: bool,
     line_offset: usize,
     scan: Scan,
 }
@@ -180,7 +205,23 @@ impl Scanner {
                 .get(index)
                 .map(|m| (m.0 + self.line_offset, m.1));
             match element {
+                TemplateElement::HtmlExpression(h) => {
+                    // Every form of it writes a value (the grammar has no literal one): text of
+                    // the template's own is written as it is, without braces.
+                    if self.html {
+                        let call = show_call(h);
+                        self.find(
+                            at,
+                            format!(
+                                "`{{{{{{{call}}}}}}}` writes its value without HTML escaping; use `{{{{{call}}}}}`"
+                            ),
+                        );
+                    }
+                    self.helper(h, at);
+                }
+                TemplateElement::Expression(h) => self.helper(h, at),
                 TemplateElement::HelperBlock(h) => {
+                    self.helper(h, at);
                     for inner in [&h.template, &h.inverse].into_iter().flatten() {
                         self.template(inner);
                     }
@@ -204,6 +245,9 @@ impl Scanner {
                             }
                         }
                     }
+                    for p in d.params.iter().chain(sorted(&d.hash)) {
+                        self.param(p, at);
+                    }
                     // A partial block's content is rendered by the caller, so what it includes,
                     // the caller includes.
                     if let Some(content) = &d.template {
@@ -221,18 +265,15 @@ impl Scanner {
                         )
                     };
                     self.find(at, message);
-                    // What its content includes is not this template's unless it is used, which
-                    // is not known here; its content is looked at for what cannot be followed.
+                    // Its content is looked at for what no template may do; what it includes is
+                    // not this template's unless it is used, which is not known here.
                     if let Some(inner) = &d.template {
                         let includes = self.scan.includes.len();
                         self.template(inner);
                         self.scan.includes.truncate(includes);
                     }
                 }
-                TemplateElement::RawString(_)
-                | TemplateElement::Comment(_)
-                | TemplateElement::Expression(_)
-                | TemplateElement::HtmlExpression(_) => {}
+                TemplateElement::RawString(_) | TemplateElement::Comment(_) => {}
                 // A kind of element this version does not know might include anything.
                 _ => {
                     self.scan.opaque = true;
@@ -244,6 +285,38 @@ impl Scanner {
             }
         }
     }
+
+    /// A helper call or a value: `log` is refused, wherever it is called from.
+    fn helper(&mut self, h: &HelperTemplate, at: At) {
+        if matches!(&h.name, Parameter::Name(_) | Parameter::Path(_)) && name_of(&h.name) == "log" {
+            self.find(
+                at,
+                format!(
+                    "`{{{{{}}}}}` would write customer data to the logs unmasked; templates may not log",
+                    show_call(h)
+                ),
+            );
+        }
+        self.param(&h.name, at);
+        for p in h.params.iter().chain(sorted(&h.hash)) {
+            self.param(p, at);
+        }
+    }
+
+    fn param(&mut self, p: &Parameter, at: At) {
+        if let Parameter::Subexpression(sub) = p
+            && let TemplateElement::Expression(h) = sub.as_element()
+        {
+            self.helper(h, at);
+        }
+    }
+}
+
+/// Hash values in the order of their keys, so findings come in the same order every time.
+fn sorted(hash: &std::collections::HashMap<String, Parameter>) -> Vec<&Parameter> {
+    let mut entries: Vec<_> = hash.iter().collect();
+    entries.sort_by(|a, b| a.0.cmp(b.0));
+    entries.into_iter().map(|(_, p)| p).collect()
 }
 
 /// The name a partial or helper is looked up by, as the renderer reads it.
@@ -392,7 +465,7 @@ pub(super) fn guard(registry: &mut Registry, diagnostics: &mut Vec<Diagnostic>) 
                 continue;
             };
             // Findings were reported when the file was compiled; here only includes matter.
-            let scan = scan(template, origin.line_offset);
+            let scan = scan(template, !plain, origin.line_offset);
             if scan.opaque {
                 refused.insert(name.clone());
             }
@@ -657,6 +730,77 @@ mod tests {
         );
     }
 
+    #[test]
+    fn log_is_refused_everywhere() {
+        let [body, text] = email("en", "<p>\n{{log customer.email}}</p>");
+        let sms = source(
+            "k/sms.en.hbs",
+            "Hi{{#if x}} {{money (log order.total)}}{{/if}}",
+        );
+        let errors = errors_of(&[body, text, sms]);
+        assert_eq!(errors.len(), 2, "{errors:?}");
+        assert!(
+            errors[0].starts_with("templates/k/email.en.hbs:5:")
+                && errors[0].contains("`{{log customer.email}}` would write customer data"),
+            "{errors:?}"
+        );
+        assert!(
+            errors[1].starts_with("templates/k/sms.en.hbs:1:")
+                && errors[1].contains("`{{log order.total}}`"),
+            "{errors:?}"
+        );
+    }
+
+    #[test]
+    fn unescaped_values_are_refused_in_html_only() {
+        let [body, text] = email(
+            "en",
+            "{{#> layouts/frame}}<p>Hi {{{customer.first_name}}}</p>{{/layouts/frame}}",
+        );
+        let frame = source(
+            "layouts/frame.hbs",
+            "<title>{{& message.subject}}</title>\n{{> @partial-block}}{{> partials/sig}}",
+        );
+        let sig = source(
+            "partials/sig.en.hbs",
+            "&mdash;\n{{{link store.url \"Home\"}}}",
+        );
+        let errors = errors_of(&[body, text, frame, sig]);
+        assert_eq!(errors.len(), 3, "{errors:?}");
+        assert!(
+            errors[0].starts_with("templates/k/email.en.hbs:4:")
+                && errors[0].contains(
+                    "`{{{customer.first_name}}}` writes its value without HTML escaping; use `{{customer.first_name}}`"
+                ),
+            "{errors:?}"
+        );
+        assert!(
+            errors[1].starts_with("templates/layouts/frame.hbs:1:")
+                && errors[1].contains("`{{{message.subject}}}`"),
+            "{errors:?}"
+        );
+        // A helper's result is a value like any other.
+        assert!(
+            errors[2].starts_with("templates/partials/sig.en.hbs:2:")
+                && errors[2].contains("`{{{link store.url \"Home\"}}}`"),
+            "{errors:?}"
+        );
+        // Text parts, subjects, text partials and SMS are never HTML.
+        let sources = [
+            source(
+                "k/email.en.hbs",
+                "---\nsubject: {{{customer.first_name}}}\n---\n<p>{{customer.first_name}}</p>",
+            ),
+            source("k/email.en.txt.hbs", "Hi {{{customer.first_name}}}"),
+            source(
+                "k/sms.en.hbs",
+                "Hi {{& customer.first_name}} {{> partials/sig.txt}}",
+            ),
+            source("partials/sig.en.txt.hbs", "{{{store.name}}}"),
+        ];
+        assert!(errors_of(&sources).is_empty(), "{:?}", errors_of(&sources));
+    }
+
     /// A registry built by hand, with no check: `files` (name, text) wrapped as amends wraps
     /// every template.
     fn unchecked(files: &[(&str, &str)]) -> Registry {
@@ -717,6 +861,17 @@ mod tests {
     }
 
     #[test]
+    fn the_log_helper_writes_nothing() {
+        let registry = unchecked(&[(
+            "k/sms.en",
+            "[{{log customer.email level=\"nope\"}}{{log \"x\"}}]",
+        )]);
+        // The built-in `log` fails on an unknown level; the one registered writes nothing.
+        let data = json!({ "customer": { "email": "ana@example.com" } });
+        assert_eq!(registry.plain.render("k/sms.en", &data).unwrap(), "[]");
+    }
+
+    #[test]
     fn the_shipped_templates_nest_far_below_the_limit() {
         let templates = Templates::load(
             Path::new("templates"),
@@ -727,7 +882,7 @@ mod tests {
             let Some(template) = registry.get(name, plain) else {
                 return 0;
             };
-            1 + scan(template, 0)
+            1 + scan(template, !plain, 0)
                 .includes
                 .iter()
                 .map(|(n, _)| depth(registry, n, plain))

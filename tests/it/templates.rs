@@ -401,3 +401,58 @@ fn a_partial_that_includes_itself_fails_the_check_instead_of_crashing() {
         assert!(text.contains("can include itself"), "{how}: {text}");
     }
 }
+
+#[test]
+fn logging_and_unescaped_values_fail_the_check() {
+    let sms = "order-delayed/sms.en.hbs";
+    let greeting = "partials/greeting.en.hbs";
+    let (sms_text, greeting_text) = (
+        shipped_plus(sms, "{{log customer.email}}"),
+        shipped_plus(greeting, "<p>{{{customer.first_name}}}</p>"),
+    );
+    // Text is never HTML: there a value written as it is is what is meant.
+    let text = "partials/greeting.en.txt.hbs";
+    let text_text = shipped_plus(text, "{{{customer.first_name}}}");
+    let dir = shipped_copy(&[
+        (sms, sms_text.as_str()),
+        (greeting, greeting_text.as_str()),
+        (text, text_text.as_str()),
+    ]);
+    let output = amends(
+        &["templates", "check", &dir.path().display().to_string()],
+        None,
+    );
+    let text = output_of(&output);
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    // Each on the line added, the last of its file.
+    let at = |name: &str, body: &str| {
+        format!(
+            "{}:{}:",
+            dir.path().join(name).display(),
+            body.lines().count()
+        )
+    };
+    let line_of = |at: String| {
+        text.lines()
+            .filter(|l| l.starts_with(&at))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert!(
+        line_of(at(sms, &sms_text)).contains(
+            "error: `{{log customer.email}}` would write customer data to the logs unmasked"
+        ),
+        "{text}"
+    );
+    assert!(
+        line_of(at(greeting, &greeting_text)).contains(
+            "error: `{{{customer.first_name}}}` writes its value without HTML escaping; use `{{customer.first_name}}`"
+        ),
+        "{text}"
+    );
+    // The third: templates are never given contacts, so `customer.email` is unknown too.
+    assert!(
+        text.contains("unknown variable `customer.email`") && text.contains(": 3 error(s)"),
+        "{text}"
+    );
+}
