@@ -456,3 +456,174 @@ fn logging_and_unescaped_values_fail_the_check() {
         "{text}"
     );
 }
+
+/// The stdout lines of a running daemon (its logs), as they come.
+fn collect_lines(
+    stdout: tokio::process::ChildStdout,
+) -> std::sync::Arc<std::sync::Mutex<Vec<String>>> {
+    use tokio::io::AsyncBufReadExt;
+    let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = lines.clone();
+    tokio::spawn(async move {
+        let mut reader = tokio::io::BufReader::new(stdout).lines();
+        while let Ok(Some(line)) = reader.next_line().await {
+            sink.lock().expect("lines").push(line);
+        }
+    });
+    lines
+}
+
+/// The first log line (JSON) whose message is `message`.
+async fn logged(lines: &std::sync::Mutex<Vec<String>>, message: &str) -> serde_json::Value {
+    crate::helpers::wait_until(&format!("the log line {message:?}"), || async {
+        lines
+            .lock()
+            .expect("lines")
+            .iter()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .find(|l| l["message"] == message)
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_cyclic_partial_published_behind_the_checks_back_is_refused_by_the_reloader() {
+    use crate::helpers::{Names, declare, event, wait_until};
+
+    let names = Names::new();
+    let outbox = tempfile::tempdir().expect("temp dir");
+    let mut daemon = tokio::process::Command::new(env!("CARGO_BIN_EXE_amends"))
+        .arg("run")
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("RUST_LOG", "info")
+        .env("AMENDS_LOG_FORMAT", "json")
+        .envs(names.env(outbox.path()))
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("amends starts");
+    let lines = collect_lines(daemon.stdout.take().expect("stdout"));
+    let running = logged(&lines, "amends running").await;
+    let base = format!("http://{}", running["http"].as_str().expect("address"));
+    let pool = sqlx::PgPool::connect(&names.database_url())
+        .await
+        .expect("database");
+    let connection = crate::helpers::connect().await.expect("broker");
+    let channel = connection.create_channel().await.expect("channel");
+    channel
+        .confirm_select(Default::default())
+        .await
+        .expect("confirms");
+    declare(&channel, &names).await;
+    let sent = |n: i64| {
+        let pool = pool.clone();
+        async move {
+            wait_until(&format!("{n} messages sent"), || async {
+                let count: i64 = sqlx::query_scalar(
+                    "select count(*) from outbox where status = 'sent' and channel = 'email'",
+                )
+                .fetch_one(&pool)
+                .await
+                .ok()?;
+                (count >= n).then_some(())
+            })
+            .await;
+            let version: Option<String> = sqlx::query_scalar(
+                "select template_version from outbox where status = 'sent' and channel = 'email' \
+                 order by created_at desc limit 1",
+            )
+            .fetch_one(&pool)
+            .await
+            .expect("the latest message");
+            version.expect("a template version")
+        }
+    };
+    let publish = || async {
+        let e = event("order.delayed", |e| {
+            e["data"]["customer"]["locale"] = "en-GB".into();
+        });
+        amends::broker::publish_confirmed(
+            &channel,
+            &names.exchange,
+            "order.delayed",
+            &serde_json::to_vec(&e).expect("json"),
+            lapin::BasicProperties::default().with_content_type("application/json".into()),
+        )
+        .await
+        .expect("publish");
+    };
+    publish().await;
+    let in_force = sent(1).await;
+
+    // Straight into the table, as no check would let it: the partial includes itself for gold
+    // customers. Then the notification every publish sends.
+    let name = "partials/contact.en.hbs";
+    let body = shipped_plus(
+        name,
+        "{{#if (eq customer.tier \"gold\")}}{{> partials/contact}}{{/if}}",
+    );
+    sqlx::query(
+        "insert into template_edit (name, version, body, status, author, published_at) \
+         values ($1, 1, $2, 'published', 'nobody', now())",
+    )
+    .bind(name)
+    .bind(&body)
+    .execute(&pool)
+    .await
+    .expect("insert");
+    sqlx::query("select pg_notify('amends_templates', $1)")
+        .bind(name)
+        .execute(&pool)
+        .await
+        .expect("notify");
+
+    let refused = logged(
+        &lines,
+        "published templates rejected; the ones in force stay",
+    )
+    .await;
+    let problem = refused["problem"].as_str().unwrap_or_default();
+    assert!(
+        problem.contains("partials/contact → partials/contact")
+            && problem.contains(&format!("{name} (version 1):{}", body.lines().count())),
+        "{refused}"
+    );
+    assert_eq!(refused["level"], "ERROR");
+
+    // Still running, still answering, still sending with the texts in force.
+    let http = crate::helpers::http_client();
+    let health = http
+        .get(format!("{base}/healthz"))
+        .send()
+        .await
+        .expect("healthz");
+    assert!(health.status().is_success());
+    publish().await;
+    assert_eq!(sent(2).await, in_force);
+    let metrics = http
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l == "amends_template_reloads_total 0"),
+        "{metrics}"
+    );
+    assert!(
+        daemon.try_wait().expect("status").is_none(),
+        "the daemon ended"
+    );
+
+    daemon.start_kill().expect("kill");
+    let _ = daemon.wait().await;
+    pool.close().await;
+    let _ = connection.close(200, "done".into()).await;
+    names.clean_up().await;
+}
