@@ -16,7 +16,7 @@ use crate::incident::{self, SUPPORTED_TYPES};
 use crate::policy::{Channel, History, Policy};
 use crate::store::Store;
 use crate::telemetry;
-use crate::templates::{Settings, Templates, samples, sms};
+use crate::templates::{Settings, Severity, Templates, samples, sms};
 
 /// amends: turns order incidents into sincere, personal, budgeted apologies.
 #[derive(Debug, Parser)]
@@ -512,8 +512,13 @@ fn templates_check(config: &Config, dir: Option<&std::path::Path>) -> anyhow::Re
         report.errors(),
         report.warnings()
     );
-    if report.errors() > 0 {
-        bail!("{} template error(s)", report.errors());
+    // The first error again on stderr, where whoever runs the check (or a pipeline) looks.
+    if let Some(first) = report
+        .diagnostics
+        .iter()
+        .find(|d| d.severity == Severity::Error)
+    {
+        bail!("{} template error(s); the first: {first}", report.errors());
     }
     Ok(())
 }

@@ -4,6 +4,9 @@
 //! - unknown variables against the data model ([`samples::model`]), found by walking each
 //!   template's syntax tree, so a typo inside an `#if` branch no sample takes, or inside an
 //!   `#each` body, is found too; unknown helpers and missing partials likewise;
+//! - what no template may do, found while loading ([`super::safety`]): a partial that can
+//!   include itself, `{{log}}`, a value written unescaped into HTML; a message that reaches a
+//!   partial refused for its includes is not rendered against the samples;
 //! - templates and partials missing a locale that others have (customers get the fallback);
 //! - every template rendered against the sample events, with and without offers, and each
 //!   SMS measured: more segments than the configured limit is a warning.
@@ -95,12 +98,17 @@ pub fn check(
                 (variant.subject.as_ref(), true),
                 (variant.preheader.as_ref(), true),
             ];
+            let mut refused = false;
             for (name, plain) in parts {
                 if let Some(name) = name {
-                    Walker::new(registry, plain, &model, &mut diagnostics).template(name);
+                    let mut walker = Walker::new(registry, plain, &model, &mut diagnostics);
+                    walker.template(name);
+                    refused |= walker.reaches_refused;
                 }
             }
-            if diagnostics.len() > before {
+            // A variant that reaches a template refused for its includes is not rendered: that
+            // could recurse without end. Its error was reported when the templates were loaded.
+            if diagnostics.len() > before || refused {
                 broken.insert((key.clone(), *channel, locale.clone()));
             }
         }
@@ -320,6 +328,8 @@ struct Walker<'a, 'm> {
     partials: Vec<String>,
     /// The blocks `{{> @partial-block}}` stands for, innermost last, with their scopes.
     blocks: Vec<(&'a Template, Origin, Vec<Scope<'m>>)>,
+    /// A template walked includes one the load refused ([`super::safety::guard`]).
+    reaches_refused: bool,
 }
 
 /// The model has no such path; the message says which part is unknown.
@@ -339,10 +349,15 @@ impl<'a, 'm> Walker<'a, 'm> {
             diagnostics,
             partials: Vec::new(),
             blocks: Vec::new(),
+            reaches_refused: false,
         }
     }
 
     fn template(&mut self, name: &str) {
+        if self.registry.refused.contains(name) {
+            self.reaches_refused = true;
+            return;
+        }
         let (Some(template), Some(origin)) = (
             self.registry.get(name, self.plain),
             self.registry.origins.get(name),
@@ -529,6 +544,10 @@ impl<'a, 'm> Walker<'a, 'm> {
             }
             return Vec::new();
         }
+        if self.registry.refused.contains(&name) {
+            self.reaches_refused = true;
+            return Vec::new();
+        }
         let Some(template) = self.registry.get(&name, self.plain) else {
             let kind = if self.plain { "text" } else { "HTML" };
             return vec![format!(
@@ -588,7 +607,8 @@ fn param_name(p: &Parameter) -> Option<String> {
     }
 }
 
-fn raw(path: &HbPath) -> &str {
+/// The text of a path as written in the template.
+pub(super) fn raw(path: &HbPath) -> &str {
     match path {
         HbPath::Relative((_, raw)) => raw,
         HbPath::Local((_, _, raw)) => raw,
@@ -853,6 +873,29 @@ mod tests {
                 .any(|w| w.contains("SMS takes 5 segments (UCS-2") && w.contains("limit is 3")),
             "{warnings:?}"
         );
+    }
+
+    #[test]
+    fn what_reaches_a_cycle_is_not_rendered_and_the_rest_is() {
+        let report = run(&[
+            sms("order-delayed", "{{store.name}} {{> partials/contact.txt}}"),
+            sms("order-stockout", "{{store.name}}"),
+            source(
+                "partials/contact.en.txt.hbs",
+                "{{#if (eq customer.tier \"gold\")}}{{> partials/contact.txt}}{{/if}}",
+            ),
+        ]);
+        let errors = errors(&report);
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(
+            errors[0].starts_with("templates/partials/contact.en.txt.hbs:1:")
+                && errors[0].contains("partials/contact.txt → partials/contact.txt"),
+            "{errors:?}"
+        );
+        // Only the stockout SMS was rendered: an apology and one per kind of code.
+        assert_eq!(report.rendered, 1 + samples::CODE_KINDS.len());
+        assert_eq!(report.sms.len(), 1);
+        assert_eq!(report.sms[0].key, "order-stockout");
     }
 
     #[test]

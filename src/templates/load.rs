@@ -7,7 +7,9 @@
 //! `partials/offers.es.hbs`, and a layout shared by all locales needs no translation.
 //!
 //! Every problem found becomes a [`Diagnostic`]; a file with an error is left out, so the check
-//! can report all problems at once while the daemon refuses to start on the first.
+//! can report all problems at once while the daemon refuses to start on the first. What no
+//! template may do (include itself, log, write raw HTML) is refused here too ([`safety`]), so
+//! every way templates are loaded refuses it: the daemon, its reloader, the editor, the check.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -15,7 +17,7 @@ use std::path::{Path, PathBuf};
 use handlebars::Handlebars;
 use handlebars::template::Template;
 
-use super::{Diagnostic, Origin, Registry, Severity, Source, Variant};
+use super::{Diagnostic, Origin, Registry, Severity, Source, Variant, safety};
 use crate::incident::Locale;
 use crate::policy::Channel;
 
@@ -181,21 +183,33 @@ pub(super) fn build(
                 continue;
             }
         };
-        let compile = |text: &str, line_offset: usize, diagnostics: &mut Vec<Diagnostic>| {
+        // `html`: the text is rendered as HTML (escaped), so no value may be written raw.
+        let compile = |text: &str, line_offset: usize, html: bool, found: &mut Vec<Diagnostic>| {
             match Template::compile(text) {
-                Ok(template) => Some(Compiled {
-                    template,
-                    origin: Origin {
-                        path: source.path.clone(),
-                        line_offset,
-                    },
-                }),
+                Ok(template) => {
+                    for finding in safety::scan(&template, html, line_offset).findings {
+                        found.push(Diagnostic {
+                            path: source.path.clone(),
+                            line: finding.line,
+                            column: finding.column,
+                            severity: Severity::Error,
+                            message: finding.message,
+                        });
+                    }
+                    Some(Compiled {
+                        template,
+                        origin: Origin {
+                            path: source.path.clone(),
+                            line_offset,
+                        },
+                    })
+                }
                 Err(e) => {
                     let (line, column) = match e.pos() {
                         Some((line, column)) => (Some(line + line_offset), Some(column)),
                         None => (None, None),
                     };
-                    diagnostics.push(Diagnostic {
+                    found.push(Diagnostic {
                         path: source.path.clone(),
                         line,
                         column,
@@ -208,7 +222,7 @@ pub(super) fn build(
         };
         match role {
             Role::Shared { name, locale, text } => {
-                if let Some(compiled) = compile(&source.text, 0, &mut diagnostics) {
+                if let Some(compiled) = compile(&source.text, 0, !text, &mut diagnostics) {
                     shared
                         .entry(name)
                         .or_default()
@@ -224,11 +238,11 @@ pub(super) fn build(
                 let parts = messages.entry((key, channel, locale)).or_default();
                 match (channel, text) {
                     (Channel::Sms, _) => {
-                        parts.body = compile(&source.text, 0, &mut diagnostics);
+                        parts.body = compile(&source.text, 0, false, &mut diagnostics);
                     }
                     (Channel::Email, true) => {
                         parts.text_path = Some(source.path.clone());
-                        parts.text = compile(&source.text, 0, &mut diagnostics);
+                        parts.text = compile(&source.text, 0, false, &mut diagnostics);
                     }
                     (Channel::Email, false) => {
                         parts.html_path = Some(source.path.clone());
@@ -245,9 +259,10 @@ pub(super) fn build(
                         };
                         // Pad the body's start so its line numbers are the file's.
                         let padded = format!("{}{}", "\n".repeat(front.body_line - 1), front.body);
-                        parts.body = compile(&padded, 0, &mut diagnostics);
+                        parts.body = compile(&padded, 0, true, &mut diagnostics);
+                        // Subject and preheader are header text, never HTML.
                         for (field, line, value) in front.fields {
-                            let compiled = compile(&value, line - 1, &mut diagnostics);
+                            let compiled = compile(&value, line - 1, false, &mut diagnostics);
                             match field.as_str() {
                                 "subject" => parts.subject = compiled,
                                 _ => parts.preheader = compiled,
@@ -363,6 +378,10 @@ pub(super) fn build(
             .entry((key, channel))
             .or_default()
             .insert(locale, variant);
+    }
+    // With every template of a locale in place, what can include itself is taken out.
+    for registry in registries.values_mut() {
+        safety::guard(registry, &mut diagnostics);
     }
     Loaded {
         registries,

@@ -14,6 +14,8 @@
 //! still show it; text, subjects and SMS are rendered without escaping, since they are never
 //! HTML. Both registries are strict: an unknown variable is an error, never an empty string,
 //! and [`check`] finds unknown variables in every branch before any message is rendered.
+//! Whatever loads templates refuses what none may do ([`safety`]): include itself, log, write
+//! a value unescaped into HTML.
 
 pub mod check;
 pub mod context;
@@ -22,12 +24,13 @@ pub mod format;
 mod golden;
 pub mod helpers;
 mod load;
+pub mod safety;
 pub mod samples;
 pub mod sms;
 
 pub use context::{Reading, Recovery};
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -248,6 +251,9 @@ struct Registry {
     plain: Handlebars<'static>,
     /// Registered name → its file.
     origins: HashMap<String, Origin>,
+    /// Names taken out because they can include themselves or include what cannot be
+    /// followed ([`safety::guard`]); what includes them is not rendered by the check.
+    refused: BTreeSet<String>,
 }
 
 impl fmt::Debug for Registry {
@@ -263,18 +269,24 @@ impl Registry {
         let mut html = Handlebars::new();
         html.set_strict_mode(true);
         register_helpers(&mut html, true);
+        safety::register(&mut html);
         let mut plain = Handlebars::new();
         plain.set_strict_mode(true);
         plain.register_escape_fn(handlebars::no_escape);
         register_helpers(&mut plain, false);
+        safety::register(&mut plain);
         Registry {
             html,
             plain,
             origins: HashMap::new(),
+            refused: BTreeSet::new(),
         }
     }
 
+    /// Registers `template` as `name`, wrapped so that rendering it counts towards the nesting
+    /// limit ([`safety::NESTING_LIMIT`]).
     fn add(&mut self, name: &str, template: Template, origin: Origin, plain: bool) {
+        let template = safety::counted(template);
         if plain {
             self.plain.register_template(name, template);
         } else {
@@ -283,13 +295,33 @@ impl Registry {
         self.origins.insert(name.to_owned(), origin);
     }
 
-    /// The compiled template registered as `name` in the HTML or text registry.
+    /// The compiled template registered as `name` in the HTML or text registry (as written,
+    /// without its wrapper).
     fn get(&self, name: &str, plain: bool) -> Option<&Template> {
-        if plain {
+        let template = if plain {
             self.plain.get_template(name)
         } else {
             self.html.get_template(name)
+        };
+        template.map(safety::as_written)
+    }
+
+    /// Every name registered in the HTML or text registry, sorted.
+    fn names(&self, plain: bool) -> Vec<String> {
+        let registry = if plain { &self.plain } else { &self.html };
+        let mut names: Vec<String> = registry.get_templates().keys().cloned().collect();
+        names.sort();
+        names
+    }
+
+    /// Takes `name` out of the HTML or text registry, remembering that it was refused.
+    fn refuse(&mut self, name: &str, plain: bool) {
+        if plain {
+            self.plain.unregister_template(name);
+        } else {
+            self.html.unregister_template(name);
         }
+        self.refused.insert(name.to_owned());
     }
 }
 

@@ -426,6 +426,119 @@ async fn a_text_based_on_a_version_no_longer_in_force_is_not_published() {
     console.app.stop().await;
 }
 
+/// The message of the first error in `diagnostics` that names `chain`, with its file and line.
+fn cycle_in(diagnostics: &Value, chain: &str) -> Option<(String, i64)> {
+    diagnostics.as_array()?.iter().find_map(|d| {
+        let message = d["message"].as_str()?;
+        (d["severity"] == "error" && message.contains(chain)).then(|| {
+            (
+                d["path"].as_str().unwrap_or_default().to_owned(),
+                d["line"].as_i64().unwrap_or_default(),
+            )
+        })
+    })
+}
+
+#[tokio::test]
+async fn a_partial_that_can_include_itself_is_refused_and_the_daemon_carries_on() {
+    let console = Console::start().await;
+    let app = &console.app;
+    let sent = "select count(*) from outbox where channel = 'email' and status = 'sent'";
+    // The texts in force when the next customer message is rendered.
+    let latest_version = || async {
+        let before = app.count(sent).await;
+        app.publish(&event("order.delayed", |e| {
+            e["data"]["customer"]["locale"] = "en-GB".into();
+        }))
+        .await;
+        app.wait_for_count(sent, before + 1).await;
+        let version: Option<String> = sqlx::query_scalar(
+            "select template_version from outbox where channel = 'email' and status = 'sent' \
+             order by created_at desc limit 1",
+        )
+        .fetch_one(&app.pool)
+        .await
+        .expect("the latest email");
+        version.expect("a template version")
+    };
+    let in_force = latest_version().await;
+
+    let file = "/api/templates/partials/contact.en.hbs";
+    let shipped = console.get(file).await["in_force"]["body"]
+        .as_str()
+        .expect("the shipped text")
+        .trim_end()
+        .to_owned();
+    // Only a gold customer would take the branch: every sample passes it.
+    let gold = format!(
+        "{shipped}\n{{{{#if (eq customer.tier \"gold\")}}}}{{{{> partials/contact}}}}{{{{/if}}}}\n"
+    );
+    let gold_line = gold.lines().count() as i64;
+    let through_footer = format!("{shipped}\n{{{{> partials/footer}}}}\n");
+    let chain = "partials/contact → partials/contact";
+
+    // Saved as a draft, it is kept, with the cycle among its problems; its preview is refused.
+    let (status, saved) = console
+        .call(
+            Method::PUT,
+            &format!("{file}/draft"),
+            Some(json!({"body": gold, "note": "gold customers"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{saved}");
+    assert_eq!(
+        cycle_in(&saved["diagnostics"], chain),
+        Some(("partials/contact.en.hbs".to_owned(), gold_line)),
+        "{saved}"
+    );
+    let (status, preview) = console
+        .post(&format!("{file}/preview"), json!({"body": gold}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{preview}");
+    assert_eq!(preview["ok"], false, "{preview}");
+    assert!(
+        cycle_in(&preview["diagnostics"], chain).is_some(),
+        "{preview}"
+    );
+
+    // Published, it is refused, directly or through another partial, and nothing is published.
+    let (status, refused) = console
+        .post(&format!("{file}/publish"), json!({"body": gold}))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+    assert!(
+        cycle_in(&refused["diagnostics"], chain).is_some(),
+        "{refused}"
+    );
+    let (status, refused) = console
+        .post(&format!("{file}/publish"), json!({"body": through_footer}))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+    let (path, line) = cycle_in(
+        &refused["diagnostics"],
+        "partials/contact → partials/footer → partials/contact",
+    )
+    .unwrap_or_else(|| panic!("{refused}"));
+    assert!(path.ends_with("templates/partials/footer.en.hbs"), "{path}");
+    assert_eq!(line, 6);
+    assert_eq!(
+        app.count("select count(*) from template_edit where status = 'published'")
+            .await,
+        0
+    );
+
+    // The daemon carries on, with the texts it had.
+    let health = console
+        .http
+        .get(app.url("/healthz"))
+        .send()
+        .await
+        .expect("healthz");
+    assert_eq!(health.status(), StatusCode::OK);
+    assert_eq!(latest_version().await, in_force);
+    console.app.stop().await;
+}
+
 #[tokio::test]
 async fn incidents_are_found_by_contact_with_their_decision_and_messages() {
     let console = Console::start().await;

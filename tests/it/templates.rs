@@ -323,3 +323,307 @@ fn a_test_message_goes_to_the_address_given_marked_as_a_test() {
         output_of(&output)
     );
 }
+
+/// A copy of the shipped templates with each of `edits` (file name, text) written over it.
+fn shipped_copy(edits: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let shipped = Path::new(&repo("templates")).to_path_buf();
+    for group in std::fs::read_dir(&shipped).expect("templates") {
+        let group = group.expect("entry").path();
+        let target = dir.path().join(group.file_name().expect("a name"));
+        std::fs::create_dir(&target).expect("mkdir");
+        for file in std::fs::read_dir(&group).expect("group") {
+            let file = file.expect("entry").path();
+            std::fs::copy(&file, target.join(file.file_name().expect("a name"))).expect("copy");
+        }
+    }
+    for (name, text) in edits {
+        std::fs::write(dir.path().join(name), text).expect("write");
+    }
+    dir
+}
+
+/// The shipped text of `name` with `line` added as its last line.
+fn shipped_plus(name: &str, line: &str) -> String {
+    let text = std::fs::read_to_string(repo(&format!("templates/{name}"))).expect("shipped");
+    format!("{}\n{line}\n", text.trim_end())
+}
+
+#[test]
+fn a_partial_that_includes_itself_fails_the_check_instead_of_crashing() {
+    let contact = "partials/contact.en.hbs";
+    let lines = |name: &str| shipped_plus(name, "").lines().count();
+    let cases = [
+        (
+            "directly",
+            vec![(contact, shipped_plus(contact, "{{> partials/contact}}"))],
+            "partials/contact → partials/contact",
+            contact,
+            lines(contact),
+        ),
+        (
+            "through a second partial",
+            vec![(contact, shipped_plus(contact, "{{> partials/footer}}"))],
+            "partials/contact → partials/footer → partials/contact",
+            "partials/footer.en.hbs",
+            6,
+        ),
+        (
+            "only for gold customers",
+            vec![(
+                contact,
+                shipped_plus(
+                    contact,
+                    "{{#if (eq customer.tier \"gold\")}}{{> partials/contact}}{{/if}}",
+                ),
+            )],
+            "partials/contact → partials/contact",
+            contact,
+            lines(contact),
+        ),
+    ];
+    for (how, edits, chain, file, line) in cases {
+        let edits: Vec<(&str, &str)> = edits.iter().map(|(n, t)| (*n, t.as_str())).collect();
+        let dir = shipped_copy(&edits);
+        let output = amends(
+            &["templates", "check", &dir.path().display().to_string()],
+            None,
+        );
+        let text = output_of(&output);
+        // A stack overflow ends the process by a signal, with no exit code.
+        assert_eq!(output.status.code(), Some(1), "{how}: {text}");
+        let at = format!("{}:{line}:", dir.path().join(file).display());
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains(&at) && stderr.contains(chain),
+            "{how}: {at} {chain} in {stderr}"
+        );
+        assert!(text.contains("can include itself"), "{how}: {text}");
+    }
+}
+
+#[test]
+fn logging_and_unescaped_values_fail_the_check() {
+    let sms = "order-delayed/sms.en.hbs";
+    let greeting = "partials/greeting.en.hbs";
+    let (sms_text, greeting_text) = (
+        shipped_plus(sms, "{{log customer.email}}"),
+        shipped_plus(greeting, "<p>{{{customer.first_name}}}</p>"),
+    );
+    // Text is never HTML: there a value written as it is is what is meant.
+    let text = "partials/greeting.en.txt.hbs";
+    let text_text = shipped_plus(text, "{{{customer.first_name}}}");
+    let dir = shipped_copy(&[
+        (sms, sms_text.as_str()),
+        (greeting, greeting_text.as_str()),
+        (text, text_text.as_str()),
+    ]);
+    let output = amends(
+        &["templates", "check", &dir.path().display().to_string()],
+        None,
+    );
+    let text = output_of(&output);
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    // Each on the line added, the last of its file.
+    let at = |name: &str, body: &str| {
+        format!(
+            "{}:{}:",
+            dir.path().join(name).display(),
+            body.lines().count()
+        )
+    };
+    let line_of = |at: String| {
+        text.lines()
+            .filter(|l| l.starts_with(&at))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert!(
+        line_of(at(sms, &sms_text)).contains(
+            "error: `{{log customer.email}}` would write customer data to the logs unmasked"
+        ),
+        "{text}"
+    );
+    assert!(
+        line_of(at(greeting, &greeting_text)).contains(
+            "error: `{{{customer.first_name}}}` writes its value without HTML escaping; use `{{customer.first_name}}`"
+        ),
+        "{text}"
+    );
+    // The third: templates are never given contacts, so `customer.email` is unknown too.
+    assert!(
+        text.contains("unknown variable `customer.email`") && text.contains(": 3 error(s)"),
+        "{text}"
+    );
+}
+
+/// The stdout lines of a running daemon (its logs), as they come.
+fn collect_lines(
+    stdout: tokio::process::ChildStdout,
+) -> std::sync::Arc<std::sync::Mutex<Vec<String>>> {
+    use tokio::io::AsyncBufReadExt;
+    let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = lines.clone();
+    tokio::spawn(async move {
+        let mut reader = tokio::io::BufReader::new(stdout).lines();
+        while let Ok(Some(line)) = reader.next_line().await {
+            sink.lock().expect("lines").push(line);
+        }
+    });
+    lines
+}
+
+/// The first log line (JSON) whose message is `message`.
+async fn logged(lines: &std::sync::Mutex<Vec<String>>, message: &str) -> serde_json::Value {
+    crate::helpers::wait_until(&format!("the log line {message:?}"), || async {
+        lines
+            .lock()
+            .expect("lines")
+            .iter()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .find(|l| l["message"] == message)
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_cyclic_partial_published_behind_the_checks_back_is_refused_by_the_reloader() {
+    use crate::helpers::{Names, declare, event, wait_until};
+
+    let names = Names::new();
+    let outbox = tempfile::tempdir().expect("temp dir");
+    let mut daemon = tokio::process::Command::new(env!("CARGO_BIN_EXE_amends"))
+        .arg("run")
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("RUST_LOG", "info")
+        .env("AMENDS_LOG_FORMAT", "json")
+        .envs(names.env(outbox.path()))
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("amends starts");
+    let lines = collect_lines(daemon.stdout.take().expect("stdout"));
+    let running = logged(&lines, "amends running").await;
+    let base = format!("http://{}", running["http"].as_str().expect("address"));
+    let pool = sqlx::PgPool::connect(&names.database_url())
+        .await
+        .expect("database");
+    let connection = crate::helpers::connect().await.expect("broker");
+    let channel = connection.create_channel().await.expect("channel");
+    channel
+        .confirm_select(Default::default())
+        .await
+        .expect("confirms");
+    declare(&channel, &names).await;
+    let sent = |n: i64| {
+        let pool = pool.clone();
+        async move {
+            wait_until(&format!("{n} messages sent"), || async {
+                let count: i64 = sqlx::query_scalar(
+                    "select count(*) from outbox where status = 'sent' and channel = 'email'",
+                )
+                .fetch_one(&pool)
+                .await
+                .ok()?;
+                (count >= n).then_some(())
+            })
+            .await;
+            let version: Option<String> = sqlx::query_scalar(
+                "select template_version from outbox where status = 'sent' and channel = 'email' \
+                 order by created_at desc limit 1",
+            )
+            .fetch_one(&pool)
+            .await
+            .expect("the latest message");
+            version.expect("a template version")
+        }
+    };
+    let publish = || async {
+        let e = event("order.delayed", |e| {
+            e["data"]["customer"]["locale"] = "en-GB".into();
+        });
+        amends::broker::publish_confirmed(
+            &channel,
+            &names.exchange,
+            "order.delayed",
+            &serde_json::to_vec(&e).expect("json"),
+            lapin::BasicProperties::default().with_content_type("application/json".into()),
+        )
+        .await
+        .expect("publish");
+    };
+    publish().await;
+    let in_force = sent(1).await;
+
+    // Straight into the table, as no check would let it: the partial includes itself for gold
+    // customers. Then the notification every publish sends.
+    let name = "partials/contact.en.hbs";
+    let body = shipped_plus(
+        name,
+        "{{#if (eq customer.tier \"gold\")}}{{> partials/contact}}{{/if}}",
+    );
+    sqlx::query(
+        "insert into template_edit (name, version, body, status, author, published_at) \
+         values ($1, 1, $2, 'published', 'nobody', now())",
+    )
+    .bind(name)
+    .bind(&body)
+    .execute(&pool)
+    .await
+    .expect("insert");
+    sqlx::query("select pg_notify('amends_templates', $1)")
+        .bind(name)
+        .execute(&pool)
+        .await
+        .expect("notify");
+
+    let refused = logged(
+        &lines,
+        "published templates rejected; the ones in force stay",
+    )
+    .await;
+    let problem = refused["problem"].as_str().unwrap_or_default();
+    assert!(
+        problem.contains("partials/contact → partials/contact")
+            && problem.contains(&format!("{name} (version 1):{}", body.lines().count())),
+        "{refused}"
+    );
+    assert_eq!(refused["level"], "ERROR");
+
+    // Still running, still answering, still sending with the texts in force.
+    let http = crate::helpers::http_client();
+    let health = http
+        .get(format!("{base}/healthz"))
+        .send()
+        .await
+        .expect("healthz");
+    assert!(health.status().is_success());
+    publish().await;
+    assert_eq!(sent(2).await, in_force);
+    let metrics = http
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l == "amends_template_reloads_total 0"),
+        "{metrics}"
+    );
+    assert!(
+        daemon.try_wait().expect("status").is_none(),
+        "the daemon ended"
+    );
+
+    daemon.start_kill().expect("kill");
+    let _ = daemon.wait().await;
+    pool.close().await;
+    let _ = connection.close(200, "done".into()).await;
+    names.clean_up().await;
+}
