@@ -516,7 +516,7 @@ async fn a_cyclic_partial_published_behind_the_checks_back_is_refused_by_the_rel
         .confirm_select(Default::default())
         .await
         .expect("confirms");
-    declare(&channel, &names).await;
+    declare(&connection, &names).await;
     let sent = |n: i64| {
         let pool = pool.clone();
         async move {
