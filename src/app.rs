@@ -77,6 +77,10 @@ pub async fn current_templates(
     Ok(Templates::from_sources(&sources, settings)?)
 }
 
+/// Connections of the dispatcher's own pool: a claim, a mark, a record and a lease renewal can
+/// each be under way at once.
+const DISPATCHER_CONNECTIONS: u32 = 3;
+
 /// How often the templates are rebuilt even without a notification (one that was missed while
 /// the listening connection was down is caught by this).
 const TEMPLATE_POLL: std::time::Duration = std::time::Duration::from_secs(30);
@@ -185,8 +189,10 @@ impl App {
             interval: TEMPLATE_POLL,
             metrics: self.metrics.clone(),
         };
+        // Its own pool: recording what was sent must not wait behind events being recorded.
+        let dispatcher_store = self.store.with_own_pool(DISPATCHER_CONNECTIONS);
         let dispatcher = Dispatcher::new(
-            self.store.clone(),
+            dispatcher_store.clone(),
             self.transports,
             self.config.dispatch.clone(),
             self.config.instance_name.clone(),
@@ -277,6 +283,7 @@ impl App {
         if let Err(e) = publisher.await {
             tracing::error!(error = %e, "a task panicked");
         }
+        dispatcher_store.close().await;
         self.store.close().await;
         tracing::info!("amends stopped");
         served

@@ -163,6 +163,20 @@ impl Store {
             .is_ok()
     }
 
+    /// A handle on the same database with a pool of `max_connections` of its own, for work that
+    /// must never queue for a connection behind another's: the dispatcher's marks and records
+    /// wait for no event being recorded, which keeps the window in which a crash leaves a sent
+    /// message in doubt short.
+    pub fn with_own_pool(&self, max_connections: u32) -> Store {
+        let options = (*self.pool.connect_options()).clone();
+        let pool = PgPoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(Duration::from_secs(10))
+            .test_before_acquire(false)
+            .connect_lazy_with(options);
+        Store { pool }
+    }
+
     /// The underlying pool, for tests and benchmarks that inspect tables directly.
     pub fn pool(&self) -> &PgPool {
         &self.pool
