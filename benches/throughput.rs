@@ -51,14 +51,20 @@ fn main() -> anyhow::Result<()> {
 }
 
 fn report(name: &str, run: &RunResult, bare: f64) {
+    let lag = |i: usize| match run.record_lag.get(i).copied().flatten() {
+        Some(seconds) => format!("≤ {:.1} ms", seconds * 1000.0),
+        None => "n/a".to_owned(),
+    };
     println!(
-        "amends → {name}: recorded {:.0} events/s ({:.2}× bare), delivered {:.0} events/s ({:.2}× bare), {:.2} ms CPU per event, peak RSS {:.1} MiB",
+        "amends → {name}: recorded {:.0} events/s ({:.2}× bare), delivered {:.0} events/s ({:.2}× bare), {:.2} ms CPU per event, peak RSS {:.1} MiB, send to record p50 {} p99 {}",
         run.ingest_rate,
         run.ingest_rate / bare,
         run.rate,
         run.rate / bare,
         run.cpu_ms_per_event,
-        run.peak_rss_kib as f64 / 1024.0
+        run.peak_rss_kib as f64 / 1024.0,
+        lag(0),
+        lag(1),
     );
 }
 
@@ -76,6 +82,9 @@ struct RunResult {
     /// CPU time the daemon spent per event (user + system).
     cpu_ms_per_event: f64,
     peak_rss_kib: u64,
+    /// Time from a send's outcome to its record: bucket bounds of the median and the 99th
+    /// percentile, in seconds.
+    record_lag: Vec<Option<f64>>,
 }
 
 fn unique(prefix: &str) -> String {
@@ -195,11 +204,12 @@ async fn daemon_run(events: usize, transport: Transport) -> anyhow::Result<RunRe
     let recorded_in = recorded_at.unwrap_or(elapsed);
     let peak_rss_kib = peak_rss(pid);
     let cpu_seconds = cpu_seconds(pid);
+    let metrics = reqwest::get(format!("http://127.0.0.1:{port}/metrics"))
+        .await?
+        .text()
+        .await?;
+    let record_lag = histogram_quantiles(&metrics, "amends_send_record_lag_seconds", &[0.5, 0.99]);
     if std::env::var_os("BENCH_METRICS").is_some() {
-        let metrics = reqwest::get(format!("http://127.0.0.1:{port}/metrics"))
-            .await?
-            .text()
-            .await?;
         for line in metrics
             .lines()
             .filter(|l| l.contains("_sum") || l.contains("_count"))
@@ -223,7 +233,38 @@ async fn daemon_run(events: usize, transport: Transport) -> anyhow::Result<RunRe
         rate: events as f64 / elapsed.as_secs_f64(),
         peak_rss_kib,
         cpu_ms_per_event: cpu_seconds * 1000.0 / events as f64,
+        record_lag,
     })
+}
+
+/// Upper bounds of the buckets holding the `wanted` quantiles of a histogram (`None` when the
+/// daemon does not export it or saw nothing).
+fn histogram_quantiles(metrics: &str, name: &str, wanted: &[f64]) -> Vec<Option<f64>> {
+    let prefix = format!("{name}_bucket{{le=\"");
+    let mut buckets: Vec<(f64, f64)> = metrics
+        .lines()
+        .filter_map(|l| l.strip_prefix(prefix.as_str()))
+        .filter_map(|rest| {
+            let (le, count) = rest.split_once("\"} ")?;
+            let le = if le == "+Inf" {
+                f64::INFINITY
+            } else {
+                le.parse().ok()?
+            };
+            Some((le, count.trim().parse().ok()?))
+        })
+        .collect();
+    buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let total = buckets.last().map_or(0.0, |b| b.1);
+    wanted
+        .iter()
+        .map(|q| {
+            buckets
+                .iter()
+                .find(|(_, c)| total > 0.0 && *c >= q * total)
+                .map(|(le, _)| *le)
+        })
+        .collect()
 }
 
 /// VmHWM (peak resident set) of a process, in KiB.
