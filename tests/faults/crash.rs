@@ -42,6 +42,7 @@ async fn killed_at_ten_random_moments_no_apology_is_lost() {
             ("AMENDS_SEND_TIMEOUT", "2s"),
         ],
     );
+    let _log = daemon.log_on_failure();
     let pool = database(&names).await;
     let publisher = tokio::spawn({
         let names = names.clone();

@@ -130,9 +130,29 @@ impl Daemon {
 
     /// The end of its log, for a failing test's message.
     pub fn log_tail(&self) -> String {
-        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
-        let lines: Vec<&str> = text.lines().collect();
-        lines[lines.len().saturating_sub(40)..].join("\n")
+        tail(&self.log)
+    }
+
+    /// A guard that prints the end of the log if the test fails while it lives.
+    pub fn log_on_failure(&self) -> LogOnFailure {
+        LogOnFailure(self.log.clone())
+    }
+}
+
+fn tail(log: &Path) -> String {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(60)..].join("\n")
+}
+
+/// Prints the end of the daemon's log when dropped during a panic (a failed wait or assert).
+pub struct LogOnFailure(PathBuf);
+
+impl Drop for LogOnFailure {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("--- the daemon's log, last lines:\n{}", tail(&self.0));
+        }
     }
 }
 

@@ -55,6 +55,7 @@ async fn outage(server: Server) {
         &smtp,
         &[(through_proxy.0, through_proxy.1.as_str())],
     );
+    let _log = daemon.log_on_failure();
     let pool = database(&names).await;
     wait_for("the daemon to be ready", LONG, || async {
         daemon.ready().await.then_some(())
