@@ -7,6 +7,8 @@
 //! three-row INSERT statement → ack, prefetch 64, 8 connections) so the figures can be read as a
 //! ratio: runs on shared machines vary up to 2× from one run to the next.
 
+#[path = "../tests/support/metrics.rs"]
+mod metrics;
 #[path = "../tests/support/smtp.rs"]
 mod smtp;
 
@@ -208,7 +210,8 @@ async fn daemon_run(events: usize, transport: Transport) -> anyhow::Result<RunRe
         .await?
         .text()
         .await?;
-    let record_lag = histogram_quantiles(&metrics, "amends_send_record_lag_seconds", &[0.5, 0.99]);
+    let record_lag =
+        metrics::histogram_quantiles(&metrics, "amends_send_record_lag_seconds", &[0.5, 0.99]);
     if std::env::var_os("BENCH_METRICS").is_some() {
         for line in metrics
             .lines()
@@ -235,36 +238,6 @@ async fn daemon_run(events: usize, transport: Transport) -> anyhow::Result<RunRe
         cpu_ms_per_event: cpu_seconds * 1000.0 / events as f64,
         record_lag,
     })
-}
-
-/// Upper bounds of the buckets holding the `wanted` quantiles of a histogram (`None` when the
-/// daemon does not export it or saw nothing).
-fn histogram_quantiles(metrics: &str, name: &str, wanted: &[f64]) -> Vec<Option<f64>> {
-    let prefix = format!("{name}_bucket{{le=\"");
-    let mut buckets: Vec<(f64, f64)> = metrics
-        .lines()
-        .filter_map(|l| l.strip_prefix(prefix.as_str()))
-        .filter_map(|rest| {
-            let (le, count) = rest.split_once("\"} ")?;
-            let le = if le == "+Inf" {
-                f64::INFINITY
-            } else {
-                le.parse().ok()?
-            };
-            Some((le, count.trim().parse().ok()?))
-        })
-        .collect();
-    buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
-    let total = buckets.last().map_or(0.0, |b| b.1);
-    wanted
-        .iter()
-        .map(|q| {
-            buckets
-                .iter()
-                .find(|(_, c)| total > 0.0 && *c >= q * total)
-                .map(|(le, _)| *le)
-        })
-        .collect()
 }
 
 /// VmHWM (peak resident set) of a process, in KiB.

@@ -100,25 +100,35 @@ pub async fn list(
         if found.len() < limit {
             found.push(describe(&delivery.data, &delivery.properties));
         }
-        let properties = delivery
-            .properties
-            .clone()
-            .with_headers(without_delivery_count(&delivery.properties));
-        broker::publish_confirmed(
-            channel,
-            "",
-            &names.dead_letter_queue,
-            &delivery.data,
-            properties,
-        )
-        .await?;
-        broker::timed(
-            "acknowledging the listed message",
-            channel.basic_ack(delivery.delivery_tag, BasicAckOptions::default()),
-        )
-        .await?;
+        move_behind(channel, names, &delivery).await?;
     }
     Ok(found)
+}
+
+/// Puts a copy of `delivery` at the back of the dead-letter queue (confirmed), then acknowledges
+/// the original: the message stays, and nothing was handed back to be counted.
+async fn move_behind(
+    channel: &Channel,
+    names: &AmqpNames,
+    delivery: &lapin::message::Delivery,
+) -> Result<(), BrokerError> {
+    let properties = delivery
+        .properties
+        .clone()
+        .with_headers(without_delivery_count(&delivery.properties));
+    broker::publish_confirmed(
+        channel,
+        "",
+        &names.dead_letter_queue,
+        &delivery.data,
+        properties,
+    )
+    .await?;
+    broker::timed(
+        "acknowledging a message moved behind the others",
+        channel.basic_ack(delivery.delivery_tag, BasicAckOptions::default()),
+    )
+    .await
 }
 
 /// The message's headers without the broker's delivery count, which belongs to the copy read.
@@ -194,24 +204,8 @@ pub async fn replay(
     }
     // The others go back behind what is there, in their order, as listing does: copies first,
     // then the originals acknowledged, so none is handed back (and counted).
-    for delivery in kept {
-        let properties = delivery
-            .properties
-            .clone()
-            .with_headers(without_delivery_count(&delivery.properties));
-        broker::publish_confirmed(
-            channel,
-            "",
-            &names.dead_letter_queue,
-            &delivery.data,
-            properties,
-        )
-        .await?;
-        broker::timed(
-            "acknowledging the kept message",
-            channel.basic_ack(delivery.delivery_tag, BasicAckOptions::default()),
-        )
-        .await?;
+    for delivery in &kept {
+        move_behind(channel, names, delivery).await?;
     }
     Ok(replayed)
 }

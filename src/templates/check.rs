@@ -711,15 +711,8 @@ fn resolve<'m>(raw: &str, scopes: &[Scope<'m>], root: &'m Value) -> Result<&'m V
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::path::PathBuf;
 
-    fn source(name: &str, text: &str) -> Source {
-        Source {
-            name: name.to_owned(),
-            path: PathBuf::from("templates").join(name),
-            text: text.to_owned(),
-        }
-    }
+    use crate::templates::test_source as source;
 
     fn run(sources: &[Source]) -> Report {
         let en = Locale::parse("en").unwrap();

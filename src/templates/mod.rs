@@ -185,6 +185,16 @@ pub struct Source {
     pub text: String,
 }
 
+/// A file named `name` under `templates/` with `text`, for unit tests.
+#[cfg(test)]
+pub(crate) fn test_source(name: &str, text: &str) -> Source {
+    Source {
+        name: name.to_owned(),
+        path: PathBuf::from("templates").join(name),
+        text: text.to_owned(),
+    }
+}
+
 /// How templates are chosen and SMS prepared.
 #[derive(Debug, Clone)]
 pub struct Settings {

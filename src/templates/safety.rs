@@ -514,13 +514,7 @@ mod tests {
     use crate::incident::Locale;
     use crate::templates::{Origin, Settings, Severity, Source, Templates};
 
-    fn source(name: &str, text: &str) -> Source {
-        Source {
-            name: name.to_owned(),
-            path: PathBuf::from("templates").join(name),
-            text: text.to_owned(),
-        }
-    }
+    use crate::templates::test_source as source;
 
     /// An HTML email of key `k` in `locale` whose body is `body`.
     fn email(locale: &str, body: &str) -> [Source; 2] {

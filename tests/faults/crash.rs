@@ -3,10 +3,9 @@
 
 use rand::{Rng, SeedableRng};
 
-use crate::daemon::{
-    Daemon, LONG, count, database, events, publish, quantiles, received, tally, wait_for,
-};
-use crate::helpers::Names;
+use crate::daemon::{Daemon, LONG, all_sent, count, events, publish, received, tally};
+use crate::helpers::{Names, daemon_database, wait_within};
+use crate::metrics::histogram_quantiles;
 use crate::smtp::SmtpSink;
 
 const EVENTS: usize = 10_000;
@@ -43,7 +42,7 @@ async fn killed_at_ten_random_moments_no_apology_is_lost() {
         ],
     );
     let _log = daemon.log_on_failure();
-    let pool = database(&names).await;
+    let pool = daemon_database(&names).await;
     let publisher = tokio::spawn({
         let names = names.clone();
         let events = events(EVENTS);
@@ -54,7 +53,7 @@ async fn killed_at_ten_random_moments_no_apology_is_lost() {
     let mut unsent_total = 0;
     let mut recoveries = Vec::new();
     for (kill, moment) in moments.iter().enumerate() {
-        wait_for(
+        wait_within(
             &format!("{moment} emails before kill {}", kill + 1),
             LONG,
             || async { (smtp.messages().await.len() >= *moment).then_some(()) },
@@ -79,7 +78,7 @@ async fn killed_at_ten_random_moments_no_apology_is_lost() {
         let restarted = std::time::Instant::now();
         daemon.restart();
         // Back to work: a new email reaches the server (or there is nothing left to send).
-        wait_for("the restarted daemon to send", LONG, || async {
+        wait_within("the restarted daemon to send", LONG, || async {
             let now = smtp.messages().await.len();
             (now > before || now >= EVENTS).then_some(())
         })
@@ -93,15 +92,7 @@ async fn killed_at_ten_random_moments_no_apology_is_lost() {
     }
     publisher.await.unwrap();
 
-    wait_for("every event's email", LONG, || async {
-        let sent = count(
-            &pool,
-            "select count(*) from outbox where channel = 'email' and status = 'sent'",
-        )
-        .await;
-        (sent as usize >= EVENTS).then_some(())
-    })
-    .await;
+    all_sent(&pool, EVENTS).await;
     let metrics = daemon.metrics().await.unwrap_or_default();
     daemon.stop().await;
 
@@ -113,7 +104,7 @@ async fn killed_at_ten_random_moments_no_apology_is_lost() {
         "select count(*) from outbox where status in ('unknown', 'failed')",
     )
     .await;
-    let lag = quantiles(&metrics, "amends_send_record_lag_seconds", &[0.5, 0.99]);
+    let lag = histogram_quantiles(&metrics, "amends_send_record_lag_seconds", &[0.5, 0.99]);
     println!(
         "crash run result: {KILLS} kills, {EVENTS} events, {} emails; missing {}, repeated {} (in doubt at the kills: {in_doubt_total}; claimed but not sent: {unsent_total}); slowest recovery {:.1?}; record lag p50 ≤ {:?} s, p99 ≤ {:?} s (last process)",
         result.messages,

@@ -11,7 +11,7 @@ use lapin::options::BasicPublishOptions;
 use serde_json::Value;
 use tokio::process::{Child, Command};
 
-use crate::helpers::{Names, connect, declare, event, http_client, wait_until};
+use crate::helpers::{Names, connect, declare, event, http_client, wait_within};
 use crate::smtp::SmtpSink;
 
 /// A daemon process: its settings, so it can be started again the same way, and its log.
@@ -160,22 +160,6 @@ impl Drop for LogOnFailure {
 /// events through a debug build.
 pub const LONG: Duration = Duration::from_secs(300);
 
-/// Polls `check` until it returns `Some`, or panics after `limit` naming `what`.
-pub async fn wait_for<T, F, Fut>(what: &str, limit: Duration, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let start = std::time::Instant::now();
-    loop {
-        if let Some(value) = check().await {
-            return value;
-        }
-        assert!(start.elapsed() < limit, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-}
-
 /// `n` fresh delay events (a new order and customer each, so each is one email).
 pub fn events(n: usize) -> Vec<Value> {
     (0..n).map(|_| event("order.delayed", |_| {})).collect()
@@ -213,17 +197,17 @@ pub async fn publish(names: &Names, events: Vec<Value>) {
     let _ = connection.close(200, "published".into()).await;
 }
 
-/// The daemon's database, once it exists and is migrated.
-pub async fn database(names: &Names) -> sqlx::PgPool {
-    wait_until("the daemon's database", || async {
-        let pool = sqlx::PgPool::connect(&names.database_url()).await.ok()?;
-        sqlx::query("select 1 from outbox limit 1")
-            .execute(&pool)
-            .await
-            .ok()?;
-        Some(pool)
+/// Waits until all `events` emails are recorded as sent.
+pub async fn all_sent(pool: &sqlx::PgPool, events: usize) {
+    wait_within("every event's email", LONG, || async {
+        let sent = count(
+            pool,
+            "select count(*) from outbox where channel = 'email' and status = 'sent'",
+        )
+        .await;
+        (sent as usize >= events).then_some(())
     })
-    .await
+    .await;
 }
 
 /// A count from the database.
@@ -272,32 +256,4 @@ pub async fn tally(pool: &sqlx::PgPool, smtp: &SmtpSink) -> Tally {
         missing: ids.iter().filter(|id| !copies.contains_key(*id)).count(),
         repeated: copies.values().map(|n| n - 1).sum(),
     }
-}
-
-/// Quantiles of a Prometheus histogram from its cumulative buckets (the bucket's upper bound).
-pub fn quantiles(metrics: &str, name: &str, wanted: &[f64]) -> Vec<Option<f64>> {
-    let mut buckets: Vec<(f64, f64)> = metrics
-        .lines()
-        .filter_map(|l| l.strip_prefix(&format!("{name}_bucket{{le=\"")))
-        .filter_map(|rest| {
-            let (le, count) = rest.split_once("\"} ")?;
-            let le = if le == "+Inf" {
-                f64::INFINITY
-            } else {
-                le.parse().ok()?
-            };
-            Some((le, count.trim().parse().ok()?))
-        })
-        .collect();
-    buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
-    let total = buckets.last().map_or(0.0, |b| b.1);
-    wanted
-        .iter()
-        .map(|q| {
-            buckets
-                .iter()
-                .find(|(_, c)| *c >= q * total && total > 0.0)
-                .map(|(le, _)| *le)
-        })
-        .collect()
 }

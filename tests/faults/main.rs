@@ -13,6 +13,8 @@ mod outage;
 #[allow(dead_code)]
 #[path = "../it/helpers.rs"]
 mod helpers;
+#[path = "../support/metrics.rs"]
+mod metrics;
 #[allow(dead_code)]
 #[path = "../support/proxy.rs"]
 mod proxy;

@@ -7,8 +7,8 @@
 
 use std::time::{Duration, Instant};
 
-use crate::daemon::{Daemon, LONG, count, database, events, publish, tally, wait_for};
-use crate::helpers::{AMQP_URL, Names};
+use crate::daemon::{Daemon, LONG, all_sent, count, events, publish, tally};
+use crate::helpers::{AMQP_URL, Names, daemon_database, wait_within};
 use crate::proxy::Proxy;
 use crate::smtp::SmtpSink;
 
@@ -56,8 +56,8 @@ async fn outage(server: Server) {
         &[(through_proxy.0, through_proxy.1.as_str())],
     );
     let _log = daemon.log_on_failure();
-    let pool = database(&names).await;
-    wait_for("the daemon to be ready", LONG, || async {
+    let pool = daemon_database(&names).await;
+    wait_within("the daemon to be ready", LONG, || async {
         daemon.ready().await.then_some(())
     })
     .await;
@@ -68,7 +68,7 @@ async fn outage(server: Server) {
     });
 
     // Mid-run: a third of the emails out.
-    wait_for("a third of the emails", LONG, || async {
+    wait_within("a third of the emails", LONG, || async {
         (smtp.messages().await.len() >= EVENTS / 3).then_some(())
     })
     .await;
@@ -76,7 +76,7 @@ async fn outage(server: Server) {
     proxy.cut().await;
     let cut = Instant::now();
     // The daemon notices: not ready while the server is away.
-    let noticed = wait_for("the daemon to report the outage", OUTAGE * 2, || async {
+    let noticed = wait_within("the daemon to report the outage", OUTAGE * 2, || async {
         (!daemon.ready().await).then_some(cut.elapsed())
     })
     .await;
@@ -84,26 +84,18 @@ async fn outage(server: Server) {
     tokio::time::sleep(remaining).await;
     proxy.restore();
     let restored = Instant::now();
-    let ready_again = wait_for("the daemon to be ready again", RECOVERY, || async {
+    let ready_again = wait_within("the daemon to be ready again", RECOVERY, || async {
         daemon.ready().await.then_some(restored.elapsed())
     })
     .await;
     let before = smtp.messages().await.len();
-    let sending_again = wait_for("emails to flow again", RECOVERY, || async {
+    let sending_again = wait_within("emails to flow again", RECOVERY, || async {
         let now = smtp.messages().await.len();
         (now > before || now >= EVENTS).then_some(restored.elapsed())
     })
     .await;
     publisher.await.unwrap();
-    wait_for("every event's email", LONG, || async {
-        let sent = count(
-            &pool,
-            "select count(*) from outbox where channel = 'email' and status = 'sent'",
-        )
-        .await;
-        (sent as usize >= EVENTS).then_some(())
-    })
-    .await;
+    all_sent(&pool, EVENTS).await;
     let drained = restored.elapsed();
     daemon.stop().await;
 

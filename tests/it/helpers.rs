@@ -442,7 +442,16 @@ pub fn files(dir: &Path) -> Vec<PathBuf> {
 }
 
 /// Polls `check` until it returns `Some`, or panics after [`DEADLINE`] naming `what`.
-pub async fn wait_until<T, F, Fut>(what: &str, mut check: F) -> T
+pub async fn wait_until<T, F, Fut>(what: &str, check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    wait_within(what, DEADLINE, check).await
+}
+
+/// Polls `check` until it returns `Some`, or panics after `limit` naming `what`.
+pub async fn wait_within<T, F, Fut>(what: &str, limit: Duration, mut check: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Option<T>>,
@@ -452,9 +461,22 @@ where
         if let Some(value) = check().await {
             return value;
         }
-        assert!(start.elapsed() < DEADLINE, "timed out waiting for {what}");
+        assert!(start.elapsed() < limit, "timed out waiting for {what}");
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
+}
+
+/// The database of a daemon started as a process, once it has created and migrated it.
+pub async fn daemon_database(names: &Names) -> PgPool {
+    wait_until("the daemon's database", || async {
+        let pool = PgPool::connect(&names.database_url()).await.ok()?;
+        sqlx::query("select 1 from outbox limit 1")
+            .execute(&pool)
+            .await
+            .ok()?;
+        Some(pool)
+    })
+    .await
 }
 
 /// A sample event of `event_type` with a fresh id, order and customer, edited by `edit`.

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use tokio::process::{Child, Command};
 
-use crate::helpers::{Names, connect, declare, event, files, wait_until};
+use crate::helpers::{Names, connect, daemon_database, declare, event, files, wait_until};
 
 fn amends(names: &Names, outbox: &Path, extra: &[(&str, &str)]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_amends"));
@@ -29,17 +29,33 @@ fn start(names: &Names, outbox: &Path, extra: &[(&str, &str)]) -> Child {
     command.spawn().expect("amends starts")
 }
 
-async fn db(names: &Names) -> sqlx::PgPool {
-    // The daemon creates the database; wait for it to exist and be migrated.
-    wait_until("the daemon's database", || async {
-        let pool = sqlx::PgPool::connect(&names.database_url()).await.ok()?;
-        sqlx::query("select 1 from outbox limit 1")
-            .execute(&pool)
-            .await
-            .ok()?;
-        Some(pool)
-    })
+/// Publishes one delay event and waits until its email is in `outbox`.
+async fn one_event_delivered(names: &Names, channel: &lapin::Channel, outbox: &Path) {
+    let e = event("order.delayed", |_| {});
+    amends::broker::publish_confirmed(
+        channel,
+        &names.exchange,
+        "order.delayed",
+        &serde_json::to_vec(&e).unwrap(),
+        lapin::BasicProperties::default(),
+    )
     .await
+    .unwrap();
+    let email_dir = outbox.join("email");
+    wait_until("the message", || async {
+        (!files(&email_dir).is_empty()).then_some(())
+    })
+    .await;
+}
+
+/// Sends SIGTERM as an orchestrator would (with kill(1)).
+fn sigterm(child: &Child) {
+    let pid = child.id().expect("running") as i32;
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
 }
 
 /// A confirming channel on which the test's topology is declared.
@@ -98,7 +114,7 @@ async fn killed_mid_stream_and_restarted_every_event_yields_exactly_one_message(
     assert!(at_kill < EVENTS, "the kill came too late to test anything");
 
     let mut second = start(&names, outbox.path(), &settings);
-    let pool = db(&names).await;
+    let pool = daemon_database(&names).await;
     wait_until("every event's message", || async {
         let sent = count(&pool, "select count(*) from outbox where status = 'sent'").await;
         (sent as usize >= EVENTS && files(&email_dir).len() >= EVENTS).then_some(())
@@ -140,31 +156,11 @@ async fn sigterm_stops_the_daemon_cleanly() {
     let names = Names::new();
     let outbox = tempfile::tempdir().unwrap();
     let mut child = start(&names, outbox.path(), &[]);
-    let pool = db(&names).await;
+    let pool = daemon_database(&names).await;
     let (connection, channel) = publisher(&names).await;
-    let e = event("order.delayed", |_| {});
-    amends::broker::publish_confirmed(
-        &channel,
-        &names.exchange,
-        "order.delayed",
-        &serde_json::to_vec(&e).unwrap(),
-        lapin::BasicProperties::default(),
-    )
-    .await
-    .unwrap();
-    let email_dir = outbox.path().join("email");
-    wait_until("the message", || async {
-        (!files(&email_dir).is_empty()).then_some(())
-    })
-    .await;
+    one_event_delivered(&names, &channel, outbox.path()).await;
 
-    let pid = child.id().expect("running") as i32;
-    // kill(1) sends SIGTERM as an orchestrator would.
-    let status = std::process::Command::new("kill")
-        .args(["-TERM", &pid.to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    sigterm(&child);
     let exit = tokio::time::timeout(Duration::from_secs(30), child.wait())
         .await
         .expect("stops within 30 s")
@@ -209,26 +205,8 @@ async fn an_old_queue_without_the_delivery_limit_is_consumed_with_a_warning() {
         .spawn()
         .expect("amends starts");
     let (publisher, channel) = publisher(&names).await;
-    let e = event("order.delayed", |_| {});
-    amends::broker::publish_confirmed(
-        &channel,
-        &names.exchange,
-        "order.delayed",
-        &serde_json::to_vec(&e).unwrap(),
-        lapin::BasicProperties::default(),
-    )
-    .await
-    .unwrap();
-    let email_dir = outbox.path().join("email");
-    wait_until("the message", || async {
-        (!files(&email_dir).is_empty()).then_some(())
-    })
-    .await;
-    let pid = child.id().expect("running") as i32;
-    std::process::Command::new("kill")
-        .args(["-TERM", &pid.to_string()])
-        .status()
-        .unwrap();
+    one_event_delivered(&names, &channel, outbox.path()).await;
+    sigterm(&child);
     let output = tokio::time::timeout(Duration::from_secs(30), child.wait_with_output())
         .await
         .expect("stops within 30 s")

@@ -448,6 +448,44 @@ async fn vonage_posts_its_form_and_reads_each_part() {
     assert!(!err.to_string().contains("vsecret"), "{err}");
 }
 
+/// The settings of a daemon sending email through SendGrid at `sendgrid`, then through `smtp`
+/// when given.
+fn email_settings(
+    sendgrid: &MockServer,
+    smtp: Option<&crate::smtp::SmtpSink>,
+) -> Vec<(&'static str, String)> {
+    let transport = if smtp.is_some() {
+        "sendgrid,smtp"
+    } else {
+        "sendgrid"
+    };
+    let mut settings = vec![
+        ("AMENDS_EMAIL_TRANSPORT", transport.to_owned()),
+        ("AMENDS_SENDGRID_API_KEY", "SG.daemon".to_owned()),
+        ("AMENDS_SENDGRID_BASE_URL", sendgrid.uri()),
+        (
+            "AMENDS_EMAIL_FROM",
+            "Northwind Outfitters <care@shop.example>".to_owned(),
+        ),
+    ];
+    if let Some(smtp) = smtp {
+        settings.push(("AMENDS_SMTP_URL", smtp.url()));
+    }
+    settings
+}
+
+/// A daemon sending email as [`email_settings`] says, with `extra` settings.
+async fn email_app(
+    sendgrid: &MockServer,
+    smtp: Option<&crate::smtp::SmtpSink>,
+    extra: &[(&str, &str)],
+) -> crate::helpers::TestApp {
+    let settings = email_settings(sendgrid, smtp);
+    let mut env: Vec<(&str, &str)> = settings.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    env.extend_from_slice(extra);
+    spawn_app(&env).await
+}
+
 #[tokio::test]
 async fn the_daemon_fails_over_from_a_refusing_twilio_to_vonage() {
     let twilio_server = MockServer::start().await;
@@ -498,16 +536,7 @@ async fn the_daemon_sends_email_through_sendgrid() {
         .expect(1)
         .mount(&server)
         .await;
-    let app = spawn_app(&[
-        ("AMENDS_EMAIL_TRANSPORT", "sendgrid"),
-        ("AMENDS_SENDGRID_API_KEY", "SG.daemon"),
-        ("AMENDS_SENDGRID_BASE_URL", server.uri().as_str()),
-        (
-            "AMENDS_EMAIL_FROM",
-            "Northwind Outfitters <care@shop.example>",
-        ),
-    ])
-    .await;
+    let app = email_app(&server, None, &[]).await;
     app.publish(&event("order.delayed", |_| {})).await;
     app.wait_for_count("select count(*) from outbox where status = 'sent'", 1)
         .await;
@@ -602,16 +631,7 @@ async fn an_email_no_provider_can_send_falls_back_to_the_sms_held_in_reserve() {
         ]})))
         .mount(&server)
         .await;
-    let app = spawn_app(&[
-        ("AMENDS_EMAIL_TRANSPORT", "sendgrid"),
-        ("AMENDS_SENDGRID_API_KEY", "SG.daemon"),
-        ("AMENDS_SENDGRID_BASE_URL", server.uri().as_str()),
-        (
-            "AMENDS_EMAIL_FROM",
-            "Northwind Outfitters <care@shop.example>",
-        ),
-    ])
-    .await;
+    let app = email_app(&server, None, &[]).await;
     // The default policy's delay rules list email, then SMS: the SMS is held in reserve.
     app.publish(&event("order.delayed", |_| {})).await;
     app.wait_for_count(
@@ -647,18 +667,15 @@ async fn after_an_unknown_outcome_the_reserve_is_not_sent() {
         .respond_with(ResponseTemplate::new(202).set_delay(Duration::from_secs(3)))
         .mount(&server)
         .await;
-    let app = spawn_app(&[
-        ("AMENDS_EMAIL_TRANSPORT", "sendgrid"),
-        ("AMENDS_SENDGRID_API_KEY", "SG.daemon"),
-        ("AMENDS_SENDGRID_BASE_URL", server.uri().as_str()),
-        (
-            "AMENDS_EMAIL_FROM",
-            "Northwind Outfitters <care@shop.example>",
-        ),
-        ("AMENDS_SEND_TIMEOUT", "500ms"),
-        // Email in doubt is resent by default; a person decides instead here.
-        ("AMENDS_IN_DOUBT_EMAIL", "unknown"),
-    ])
+    let app = email_app(
+        &server,
+        None,
+        &[
+            ("AMENDS_SEND_TIMEOUT", "500ms"),
+            // Email in doubt is resent by default; a person decides instead here.
+            ("AMENDS_IN_DOUBT_EMAIL", "unknown"),
+        ],
+    )
     .await;
     app.publish(&event("order.delayed", |_| {})).await;
     app.wait_for_count("select count(*) from outbox where status = 'unknown'", 1)
@@ -735,19 +752,14 @@ async fn sendgrid_down_the_same_email_goes_out_by_smtp_at_once() {
         .mount(&sendgrid)
         .await;
     let sink = crate::smtp::SmtpSink::start(Default::default()).await;
-    let smtp_url = sink.url();
-    let app = spawn_app(&[
-        ("AMENDS_EMAIL_TRANSPORT", "sendgrid,smtp"),
-        ("AMENDS_SENDGRID_API_KEY", "SG.daemon"),
-        ("AMENDS_SENDGRID_BASE_URL", sendgrid.uri().as_str()),
-        ("AMENDS_SMTP_URL", smtp_url.as_str()),
-        (
-            "AMENDS_EMAIL_FROM",
-            "Northwind Outfitters <care@shop.example>",
-        ),
-        // A backoff would show as a second attempt; there must be none.
-        ("AMENDS_RETRY_SCHEDULE", "1h"),
-    ])
+    let app = email_app(
+        &sendgrid,
+        Some(&sink),
+        &[
+            // A backoff would show as a second attempt; there must be none.
+            ("AMENDS_RETRY_SCHEDULE", "1h"),
+        ],
+    )
     .await;
     let published = std::time::Instant::now();
     app.publish(&event("order.delayed", |_| {})).await;
@@ -793,19 +805,7 @@ async fn an_email_in_doubt_goes_to_the_next_provider_with_the_same_message_id() 
         .mount(&sendgrid)
         .await;
     let sink = crate::smtp::SmtpSink::start(Default::default()).await;
-    let smtp_url = sink.url();
-    let app = spawn_app(&[
-        ("AMENDS_EMAIL_TRANSPORT", "sendgrid,smtp"),
-        ("AMENDS_SENDGRID_API_KEY", "SG.daemon"),
-        ("AMENDS_SENDGRID_BASE_URL", sendgrid.uri().as_str()),
-        ("AMENDS_SMTP_URL", smtp_url.as_str()),
-        (
-            "AMENDS_EMAIL_FROM",
-            "Northwind Outfitters <care@shop.example>",
-        ),
-        ("AMENDS_SEND_TIMEOUT", "500ms"),
-    ])
-    .await;
+    let app = email_app(&sendgrid, Some(&sink), &[("AMENDS_SEND_TIMEOUT", "500ms")]).await;
     app.publish(&event("order.delayed", |_| {})).await;
     app.wait_for_count(
         "select count(*) from outbox where channel = 'email' and status = 'sent'",
@@ -848,20 +848,14 @@ async fn a_provider_slower_than_the_lease_is_recorded_sent_not_taken_back() {
         )
         .mount(&sendgrid)
         .await;
-    let base_url = sendgrid.uri();
-    let settings = [
-        ("AMENDS_EMAIL_TRANSPORT", "sendgrid"),
-        ("AMENDS_SENDGRID_API_KEY", "SG.daemon"),
-        ("AMENDS_SENDGRID_BASE_URL", base_url.as_str()),
-        (
-            "AMENDS_EMAIL_FROM",
-            "Northwind Outfitters <care@shop.example>",
-        ),
+    let settings = email_settings(&sendgrid, None);
+    let mut env: Vec<(&str, &str)> = settings.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    env.extend([
         ("AMENDS_SEND_TIMEOUT", "10s"),
         ("AMENDS_LEASE_DURATION", "1s"),
-    ];
-    let app = spawn_app(&settings).await;
-    let other = app.spawn_replica(&settings).await;
+    ]);
+    let app = spawn_app(&env).await;
+    let other = app.spawn_replica(&env).await;
     app.publish(&event("order.delayed", |_| {})).await;
     app.wait_for_count(
         "select count(*) from outbox where channel = 'email' and status = 'sent'",
