@@ -70,6 +70,28 @@ pub fn header_count(properties: &BasicProperties, name: &str) -> Option<u64> {
     u64::try_from(n).ok()
 }
 
+/// A message's headers, keeping those whose name `keep` accepts.
+pub fn headers_where(properties: &BasicProperties, keep: impl Fn(&str) -> bool) -> FieldTable {
+    properties
+        .headers()
+        .as_ref()
+        .map(|h| {
+            h.inner()
+                .iter()
+                .filter(|(k, _)| keep(k.as_str()))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect::<std::collections::BTreeMap<_, _>>()
+                .into()
+        })
+        .unwrap_or_default()
+}
+
+/// A message's headers without the broker's delivery count, which belongs to the copy it was read
+/// from: for a copy amends publishes when it moves a message.
+pub fn headers_to_move(properties: &BasicProperties) -> FieldTable {
+    headers_where(properties, |name| name != DELIVERY_COUNT_HEADER)
+}
+
 /// How many times a message was delivered before this delivery: the quorum queue's count (returns
 /// to the queue: a nack, a lost channel, a consumer that died) plus amends' own (the times it
 /// handed the message back itself, carried in a header as the message moves).

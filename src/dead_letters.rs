@@ -11,7 +11,7 @@
 //! id) makes harmless.
 
 use lapin::options::{BasicAckOptions, BasicGetOptions};
-use lapin::types::{AMQPValue, FieldTable};
+use lapin::types::AMQPValue;
 use lapin::{BasicProperties, Channel};
 
 use crate::broker::{self, BrokerError};
@@ -115,7 +115,7 @@ async fn move_behind(
     let properties = delivery
         .properties
         .clone()
-        .with_headers(without_delivery_count(&delivery.properties));
+        .with_headers(broker::headers_to_move(&delivery.properties));
     broker::publish_confirmed(
         channel,
         "",
@@ -129,26 +129,6 @@ async fn move_behind(
         channel.basic_ack(delivery.delivery_tag, BasicAckOptions::default()),
     )
     .await
-}
-
-/// The message's headers without the broker's delivery count, which belongs to the copy read.
-fn without_delivery_count(properties: &BasicProperties) -> FieldTable {
-    headers_where(properties, |name| name != broker::DELIVERY_COUNT_HEADER)
-}
-
-fn headers_where(properties: &BasicProperties, keep: impl Fn(&str) -> bool) -> FieldTable {
-    properties
-        .headers()
-        .as_ref()
-        .map(|h| {
-            h.inner()
-                .iter()
-                .filter(|(k, _)| keep(k.as_str()))
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect::<std::collections::BTreeMap<_, _>>()
-                .into()
-        })
-        .unwrap_or_default()
 }
 
 /// Replays the messages whose id is `only` (every message when `None`); how many were replayed.
@@ -179,7 +159,7 @@ pub async fn replay(
             .unwrap_or_else(|| names.orders_exchange.clone());
         // A fresh start: none of amends' headers (the reason, the count of deliveries) nor the
         // broker's.
-        let headers = headers_where(&delivery.properties, |name| {
+        let headers = broker::headers_where(&delivery.properties, |name| {
             !name.starts_with("x-amends-")
                 && name != broker::DELIVERY_COUNT_HEADER
                 && !name.starts_with("x-death")

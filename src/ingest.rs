@@ -422,7 +422,7 @@ impl Ingest {
 /// first came from (kept from an earlier move), and without the broker's delivery count, which
 /// belongs to the copy it was read from.
 fn moved_headers(delivery: &Delivery) -> FieldTable {
-    let mut headers = delivery.properties.headers().clone().unwrap_or_default();
+    let mut headers = broker::headers_to_move(&delivery.properties);
     let original = |name: &str| broker::header_text(&delivery.properties, name);
     if original(broker::ORIGINAL_EXCHANGE_HEADER).is_none() {
         headers.insert(
@@ -436,13 +436,7 @@ fn moved_headers(delivery: &Delivery) -> FieldTable {
             AMQPValue::LongString(delivery.routing_key.as_str().into()),
         );
     }
-    let kept: std::collections::BTreeMap<_, _> = headers
-        .inner()
-        .iter()
-        .filter(|(k, _)| k.as_str() != broker::DELIVERY_COUNT_HEADER)
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    kept.into()
+    headers
 }
 
 async fn ack(delivery: &Delivery) {

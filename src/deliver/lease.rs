@@ -69,12 +69,6 @@ pub(super) struct Marker {
     requests: mpsc::Sender<MarkRequest>,
 }
 
-impl std::fmt::Debug for MarkRequest {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MarkRequest").field("id", &self.id).finish()
-    }
-}
-
 /// Largest number of marks written in one statement.
 const MARK_BATCH: usize = 256;
 

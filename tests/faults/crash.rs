@@ -116,12 +116,7 @@ async fn killed_at_ten_random_moments_no_apology_is_lost() {
     );
     assert_eq!(incidents, EVENTS, "every event recorded once");
     assert_eq!(result.messages, EVENTS, "one email per event");
-    assert_eq!(
-        result.missing,
-        0,
-        "no apology lost; log:\n{}",
-        daemon.log_tail()
-    );
+    assert_eq!(result.missing, 0, "no apology lost");
     assert!(
         result.repeated as i64 <= in_doubt_total,
         "only messages in doubt at a kill may be repeated: {} repeated, {in_doubt_total} in doubt",

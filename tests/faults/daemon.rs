@@ -128,11 +128,6 @@ impl Daemon {
             .ok()
     }
 
-    /// The end of its log, for a failing test's message.
-    pub fn log_tail(&self) -> String {
-        tail(&self.log)
-    }
-
     /// A guard that prints the end of the log if the test fails while it lives.
     pub fn log_on_failure(&self) -> LogOnFailure {
         LogOnFailure(self.log.clone())

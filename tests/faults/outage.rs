@@ -124,18 +124,8 @@ async fn outage(server: Server) {
     );
     assert_eq!(incidents, EVENTS, "every event recorded once");
     assert_eq!(result.messages, EVENTS, "one email per event");
-    assert_eq!(
-        result.missing,
-        0,
-        "nothing lost; log:\n{}",
-        daemon.log_tail()
-    );
-    assert_eq!(
-        result.repeated,
-        0,
-        "nothing sent twice; log:\n{}",
-        daemon.log_tail()
-    );
+    assert_eq!(result.missing, 0, "nothing lost");
+    assert_eq!(result.repeated, 0, "nothing sent twice");
     assert_eq!(dead, 0, "no event dead-lettered for an outage");
     pool.close().await;
     names.clean_up().await;
