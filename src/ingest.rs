@@ -157,6 +157,9 @@ impl Ingest {
         self.health.set_consuming(true);
 
         let tracker = TaskTracker::new();
+        // Ends the handlers' waits when this connection is gone (or the daemon stops): their
+        // deliveries are back in the queue then, and they must not hold up the reconnection.
+        let connection_token = token.child_token();
         let result = loop {
             tokio::select! {
                 _ = token.cancelled() => break Ok(()),
@@ -164,7 +167,7 @@ impl Ingest {
                     Some(Ok(delivery)) => {
                         let this = self.clone();
                         let dead = dead.clone();
-                        let token = token.clone();
+                        let token = connection_token.clone();
                         tracker.spawn(async move { this.handle(delivery, &dead, &token).await });
                     }
                     Some(Err(e)) => break Err(BrokerError::Amqp { what: "receiving", source: e }),
@@ -183,6 +186,9 @@ impl Ingest {
             .await
         {
             tracing::warn!(error = %e, "cancelling the consumer failed");
+        }
+        if result.is_err() {
+            connection_token.cancel();
         }
         tracker.close();
         tracker.wait().await;
@@ -440,7 +446,8 @@ fn moved_headers(delivery: &Delivery) -> FieldTable {
 }
 
 async fn ack(delivery: &Delivery) {
-    if let Err(e) = delivery.ack(BasicAckOptions::default()).await {
+    // Timed: on a connection that just broke, an acknowledgement can wait for ever.
+    if let Err(e) = broker::timed("acknowledging", delivery.ack(BasicAckOptions::default())).await {
         // The broker will redeliver; the record is idempotent, so that is safe.
         tracing::warn!(error = %e, "ack failed");
     }
@@ -451,7 +458,7 @@ async fn requeue(delivery: &Delivery) {
         requeue: true,
         ..BasicNackOptions::default()
     };
-    if let Err(e) = delivery.nack(options).await {
+    if let Err(e) = broker::timed("handing back", delivery.nack(options)).await {
         tracing::warn!(error = %e, "nack failed; the broker will redeliver when the channel closes");
     }
 }

@@ -134,7 +134,12 @@ pub(super) async fn heartbeat(
         match store.extend_leases(&instance, &ids, lease).await {
             Ok(kept) if kept.len() < ids.len() => {
                 let kept: HashSet<Uuid> = kept.into_iter().collect();
-                for lost in ids.iter().filter(|id| !kept.contains(id)) {
+                // One recorded meanwhile is no longer claimed, and no longer held: not lost.
+                let still_held: HashSet<Uuid> = held.ids().into_iter().collect();
+                let lost = ids
+                    .iter()
+                    .filter(|id| !kept.contains(id) && still_held.contains(id));
+                for lost in lost {
                     tracing::warn!(outbox_id = %lost, "lease lost while the message was being handled");
                 }
             }
