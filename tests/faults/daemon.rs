@@ -44,7 +44,7 @@ impl Daemon {
                 "AMENDS_EMAIL_FROM",
                 "Northwind Outfitters <care@shop.example>".to_owned(),
             ),
-            ("RUST_LOG", "warn".to_owned()),
+            ("RUST_LOG", crate::logs::level()),
         ] {
             env.push((key.to_owned(), value));
         }
@@ -145,7 +145,7 @@ pub struct LogOnFailure(PathBuf);
 
 impl Drop for LogOnFailure {
     fn drop(&mut self) {
-        if std::thread::panicking() {
+        if std::thread::panicking() || crate::logs::wanted() {
             eprintln!("--- the daemon's log, last lines:\n{}", tail(&self.0));
         }
     }

@@ -13,9 +13,11 @@ mod outage;
 #[allow(dead_code)]
 #[path = "../it/helpers.rs"]
 mod helpers;
+#[allow(dead_code)]
+#[path = "../support/logs.rs"]
+mod logs;
 #[path = "../support/metrics.rs"]
 mod metrics;
-#[allow(dead_code)]
 #[path = "../support/proxy.rs"]
 mod proxy;
 #[path = "../support/smtp.rs"]

@@ -141,6 +141,7 @@ async fn start_app(
     owner: bool,
     extra: &[(&str, &str)],
 ) -> TestApp {
+    crate::logs::init();
     let mut env = names.env(outbox.path());
     // Replicas in one process share a process id: name each one.
     let instance = format!("test-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);

@@ -16,6 +16,8 @@ mod smtp_delivery;
 mod templates;
 mod webhooks;
 
+#[path = "../support/logs.rs"]
+mod logs;
 #[path = "../support/proxy.rs"]
 mod proxy;
 #[path = "../support/smtp.rs"]

@@ -13,7 +13,7 @@ fn amends(names: &Names, outbox: &Path, extra: &[(&str, &str)]) -> Command {
     command
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("RUST_LOG", "warn")
+        .env("RUST_LOG", crate::logs::level())
         .envs(names.env(outbox))
         .envs(extra.iter().copied())
         .stdin(Stdio::null())

@@ -1,0 +1,40 @@
+//! Build-time inputs the compiler cannot see by itself: the migrations `sqlx::migrate!` embeds,
+//! and the console's files, whose table is generated here so that a new file is served without
+//! being listed by hand.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+fn main() {
+    // A new or changed migration must rebuild the binary that embeds them.
+    println!("cargo:rerun-if-changed=migrations");
+    println!("cargo:rerun-if-changed=src/http/assets");
+    if let Err(e) = console_assets() {
+        panic!("cannot generate the console's asset table: {e}");
+    }
+}
+
+/// Writes `$OUT_DIR/console_assets.rs`: every script and stylesheet under `src/http/assets`,
+/// as `(name, text)`, sorted by name.
+fn console_assets() -> Result<(), Box<dyn std::error::Error>> {
+    let dir = Path::new(&std::env::var("CARGO_MANIFEST_DIR")?).join("src/http/assets");
+    let mut names: Vec<String> = std::fs::read_dir(&dir)?
+        .filter_map(|entry| entry.ok())
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .filter(|name| name.ends_with(".js") || name.ends_with(".css"))
+        .collect();
+    names.sort();
+    let mut table = String::from("&[\n");
+    for name in &names {
+        let path = dir.join(name);
+        writeln!(
+            table,
+            "    ({name:?}, include_str!({:?})),",
+            path.display().to_string()
+        )?;
+    }
+    table.push(']');
+    let out = Path::new(&std::env::var("OUT_DIR")?).join("console_assets.rs");
+    std::fs::write(out, table)?;
+    Ok(())
+}
