@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use amends::incident::Locale;
 use amends::policy::{Channel, OfferKind};
-use amends::templates::{Recovery, Settings, Templates, samples};
+use amends::templates::{Extras, Settings, Templates, samples};
 
 fn main() -> anyhow::Result<()> {
     let en = Locale::parse("en")?;
@@ -29,13 +29,13 @@ fn main() -> anyhow::Result<()> {
         &incident,
         samples::now(),
     )];
-    let recovery = Recovery {
+    let extras = Extras {
         offers: &offers,
         escalated: false,
         sent_at: samples::now(),
     };
     let store = samples::store();
-    let render = |channel| templates.render("order-delayed", channel, &incident, &store, &recovery);
+    let render = |channel| templates.render("order-delayed", channel, &incident, &store, &extras);
 
     let email = render(Channel::Email)?;
     let html = email.html.clone().unwrap_or_default();

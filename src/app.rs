@@ -12,11 +12,11 @@ use crate::deliver::{Announcer, Dispatcher, TransportError, Transports, Wakeups}
 use crate::health::Health;
 use crate::http::{self, AppState};
 use crate::ingest::Ingest;
-use crate::policy::{Channel, Policy, PolicyError};
+use crate::policy::{Policy, PolicyError};
 use crate::reload::{PolicyCell, PolicyReloader, TemplateReloader, TemplatesCell};
 use crate::store::{Store, StoreError};
 use crate::telemetry::Metrics;
-use crate::templates::{TemplateError, Templates};
+use crate::templates::TemplateError;
 
 /// Why the daemon could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -28,17 +28,8 @@ pub enum AppError {
     #[error("templates: {0}")]
     Templates(#[from] TemplateError),
     /// A rule names a template that does not exist.
-    #[error(
-        "policy rule {rule:?} names {channel} template {template:?}, which does not exist in the default locale"
-    )]
-    MissingTemplate {
-        /// The rule.
-        rule: String,
-        /// The template key.
-        template: String,
-        /// The channel.
-        channel: crate::policy::Channel,
-    },
+    #[error(transparent)]
+    MissingTemplate(#[from] crate::templates::MissingTemplate),
     /// A transport could not be built.
     #[error(transparent)]
     Transport(#[from] TransportError),
@@ -61,20 +52,14 @@ pub enum AppError {
     Serve(#[source] std::io::Error),
 }
 
-/// The templates in force, built from [`crate::editor::in_force`].
-pub async fn current_templates(
-    store: &Store,
-    dir: &std::path::Path,
-    settings: &crate::templates::Settings,
-) -> Result<Templates, AppError> {
-    let sources = crate::editor::in_force(store, dir)
-        .await
-        .map_err(|e| match e {
+impl From<crate::editor::EditError> for AppError {
+    fn from(e: crate::editor::EditError) -> AppError {
+        match e {
             crate::editor::EditError::Store(e) => AppError::Store(e),
             crate::editor::EditError::Templates(e) => AppError::Templates(e),
             other => AppError::Edit(other),
-        })?;
-    Ok(Templates::from_sources(&sources, settings)?)
+        }
+    }
 }
 
 /// Connections of the dispatcher's own pool: a claim, a mark, a record and a lease renewal can
@@ -85,30 +70,13 @@ const DISPATCHER_CONNECTIONS: u32 = 3;
 /// the listening connection was down is caught by this).
 const TEMPLATE_POLL: std::time::Duration = std::time::Duration::from_secs(30);
 
-/// Checks that every template a rule may send exists in the default locale, on every channel:
-/// a rule's channels fall back to the others when they cannot reach a customer.
-pub fn check_templates(policy: &Policy, templates: &Templates) -> Result<(), AppError> {
-    for rule in policy.rules() {
-        for channel in [Channel::Email, Channel::Sms] {
-            if !templates.has(&rule.template, channel) {
-                return Err(AppError::MissingTemplate {
-                    rule: rule.name.clone(),
-                    template: rule.template.clone(),
-                    channel,
-                });
-            }
-        }
-    }
-    Ok(())
-}
-
 /// A built daemon, ready to run.
 pub struct App {
     config: Arc<Config>,
     store: Store,
     policy: PolicyCell,
     templates: TemplatesCell,
-    transports: Transports,
+    transports: Arc<Transports>,
     metrics: Arc<Metrics>,
     listener: TcpListener,
 }
@@ -117,20 +85,20 @@ impl App {
     /// Loads content, opens (creating and migrating) the database and binds the HTTP port.
     pub async fn build(config: Config) -> Result<App, AppError> {
         let policy = Policy::load(&config.policy)?;
-        let transports = Transports::from_config(&config)?;
+        let transports = Arc::new(Transports::from_config(&config)?);
         let store = Store::open(
             &config.database_url,
             config.database_max_connections,
             &config.instance_name,
         )
         .await?;
-        let templates = current_templates(
+        let templates = crate::editor::templates_in_force(
             &store,
             &config.templates_dir,
-            &crate::templates::Settings::of(&config),
+            &config.template_settings(),
         )
         .await?;
-        check_templates(&policy, &templates)?;
+        templates.cover(&policy)?;
         let listener = TcpListener::bind(config.http_bind)
             .await
             .map_err(|source| AppError::Bind {
@@ -183,7 +151,7 @@ impl App {
         let template_reloader = TemplateReloader {
             store: self.store.clone(),
             dir: self.config.templates_dir.clone(),
-            settings: crate::templates::Settings::of(&self.config),
+            settings: self.config.template_settings(),
             cell: self.templates.clone(),
             policy: self.policy.clone(),
             interval: TEMPLATE_POLL,
@@ -193,7 +161,7 @@ impl App {
         let dispatcher_store = self.store.with_own_pool(DISPATCHER_CONNECTIONS);
         let dispatcher = Dispatcher::new(
             dispatcher_store.clone(),
-            self.transports,
+            self.transports.clone(),
             self.config.dispatch.clone(),
             self.config.instance_name.clone(),
             self.metrics.clone(),
@@ -217,7 +185,7 @@ impl App {
             sendgrid_public_key: hooks
                 .sendgrid_public_key
                 .as_deref()
-                .and_then(|key| http::signature::sendgrid_key(key).ok()),
+                .and_then(|key| crate::signature::sendgrid_key(key).ok()),
             postmark_basic_auth: hooks.postmark_basic_auth.clone(),
             vonage_signature_secret: hooks.vonage_signature_secret.clone(),
         };
@@ -241,6 +209,7 @@ impl App {
             policy: self.policy.clone(),
             templates: self.templates.clone(),
             editor: crate::editor::Editor::new(self.store.clone(), &self.config),
+            transports: self.transports.clone(),
             admin,
         });
         tracing::info!(

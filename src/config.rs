@@ -16,6 +16,7 @@ use secrecy::SecretString;
 use url::Url;
 
 use crate::incident::Locale;
+use crate::templates::StoreInfo;
 
 /// Prefix of every environment variable amends reads.
 pub const ENV_PREFIX: &str = "AMENDS_";
@@ -88,40 +89,6 @@ pub enum LogFormat {
     Text,
     /// One JSON object per line.
     Json,
-}
-
-/// The store the messages speak for (shown in every message).
-#[derive(Debug, Clone)]
-pub struct StoreInfo {
-    /// The store's name.
-    pub name: String,
-    /// The store's home page.
-    pub url: Option<Url>,
-    /// Where customers can write.
-    pub support_email: Option<String>,
-    /// Where customers can call.
-    pub support_phone: Option<String>,
-    /// The postal address shown in the email footer.
-    pub address: Option<String>,
-    /// A logo shown above every email (never needed to understand it).
-    pub logo_url: Option<Url>,
-    /// Where customers manage their email preferences, linked from the footer.
-    pub preferences_url: Option<Url>,
-}
-
-impl StoreInfo {
-    /// A store with only a name.
-    pub fn named(name: &str) -> StoreInfo {
-        StoreInfo {
-            name: name.to_owned(),
-            url: None,
-            support_email: None,
-            support_phone: None,
-            address: None,
-            logo_url: None,
-            preferences_url: None,
-        }
-    }
 }
 
 /// How SMS texts are prepared and checked.
@@ -596,6 +563,14 @@ impl Layers {
 }
 
 impl Config {
+    /// How templates are chosen and SMS prepared, by this configuration.
+    pub fn template_settings(&self) -> crate::templates::Settings {
+        crate::templates::Settings {
+            default_locale: self.default_locale.clone(),
+            sms_transliterate: self.sms.transliterate.clone(),
+        }
+    }
+
     /// Loads defaults, then `path` (or `AMENDS_CONFIG`) if given, then the process environment.
     pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
         let path = path
@@ -822,7 +797,7 @@ impl Config {
 
         let sendgrid_public_key = layers.string("sendgrid_webhook_public_key");
         if let Some(key) = &sendgrid_public_key {
-            crate::http::signature::sendgrid_key(key)
+            crate::signature::sendgrid_key(key)
                 .map_err(|e| layers.invalid("sendgrid_webhook_public_key", e.to_string()))?;
         }
         let postmark_basic_auth = match (

@@ -9,15 +9,13 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
-
-use crate::config::{Config, StoreInfo};
-use crate::incident::{Incident, Locale};
-use crate::policy::{Channel, History, Offer, Policy};
+use crate::config::Config;
+use crate::policy::Policy;
 use crate::store::{Publish, Store, StoreError};
+use crate::templates::StoreInfo;
+use crate::templates::TemplateError;
 use crate::templates::check::Report;
-use crate::templates::{Diagnostic, Recovery, Rendered, Settings, Severity, Source, Templates};
-use crate::templates::{TemplateError, samples};
+use crate::templates::{Diagnostic, Role, Settings, Severity, Source, Templates};
 
 /// Why an edit could not be checked, saved or published.
 #[derive(Debug, thiserror::Error)]
@@ -91,7 +89,7 @@ impl Editor {
         Editor {
             store,
             dir: config.templates_dir.clone(),
-            settings: Settings::of(config),
+            settings: config.template_settings(),
             store_info: config.store.clone(),
             max_segments: config.sms.max_segments,
         }
@@ -132,7 +130,7 @@ impl Editor {
                 return (report, None);
             }
         };
-        if let Err(e) = crate::app::check_templates(policy, &templates) {
+        if let Err(e) = templates.cover(policy) {
             report.diagnostics.insert(0, whole_set(e.to_string()));
             return (report, None);
         }
@@ -249,6 +247,16 @@ pub struct Edit<'a> {
     pub based_on: Option<i32>,
 }
 
+/// The templates in force, built from [`in_force`].
+pub async fn templates_in_force(
+    store: &Store,
+    dir: &Path,
+    settings: &crate::templates::Settings,
+) -> Result<Templates, EditError> {
+    let sources = in_force(store, dir).await?;
+    Ok(Templates::from_sources(&sources, settings)?)
+}
+
 /// The template files in force: the shipped ones in `dir`, each replaced by its published
 /// version in the database where there is one.
 pub async fn in_force(store: &Store, dir: &Path) -> Result<Vec<Source>, EditError> {
@@ -261,8 +269,8 @@ pub async fn in_force(store: &Store, dir: &Path) -> Result<Vec<Source>, EditErro
 }
 
 /// Refuses a name that is not a template file amends reads.
-pub fn ensure_template(name: &str) -> Result<(), EditError> {
-    crate::templates::load_role(name).map_err(|why| EditError::NotATemplate {
+pub fn ensure_template(name: &str) -> Result<Role, EditError> {
+    Role::parse(name).map_err(|why| EditError::NotATemplate {
         name: name.to_owned(),
         why,
     })
@@ -279,160 +287,9 @@ fn whole_set(message: String) -> Diagnostic {
     }
 }
 
-/// A sample incident of `event_type` (`order.delayed`, …), in `locale` when given.
-pub fn sample_incident(
-    event_type: &str,
-    default_locale: &Locale,
-    locale: Option<&Locale>,
-) -> Option<Incident> {
-    let mut incident = samples::incident(event_type, default_locale)?;
-    if let Some(locale) = locale {
-        incident.customer.locale = locale.clone();
-    }
-    Some(incident)
-}
-
-/// What the policy gives `incident` as if first seen at `now`: the rule, its offers with fresh
-/// codes, and whether it escalates. No budget is spent: it is a preview.
-pub fn sample_recovery(policy: &Policy, incident: &Incident, now: DateTime<Utc>) -> SampleRecovery {
-    let decision = policy.decide(incident, &History::default(), now);
-    let currency = incident.order.total.currency();
-    let (plan, _) = policy.settle_offline(&decision, &History::default(), currency);
-    let mut offers = plan.map(|p| p.offers.clone()).unwrap_or_default();
-    let mut rng = rand::rng();
-    for offer in &mut offers {
-        if offer.kind.issues_code() {
-            offer.code = Some(policy.settings().codes.generate(&mut rng));
-        }
-    }
-    SampleRecovery {
-        rule: decision.rule.clone(),
-        offers,
-        escalated: plan.is_some_and(|p| p.escalation.is_some()),
-        now,
-    }
-}
-
-/// The offers and escalation a sample message is rendered with.
-#[derive(Debug, Clone)]
-pub struct SampleRecovery {
-    /// The rule that matched (empty when none did).
-    pub rule: String,
-    /// Its offers, with codes.
-    pub offers: Vec<Offer>,
-    /// Whether a person follows up.
-    pub escalated: bool,
-    /// When the message is as if sent.
-    pub now: DateTime<Utc>,
-}
-
-impl SampleRecovery {
-    /// No offers, no escalation.
-    pub fn apology(now: DateTime<Utc>) -> SampleRecovery {
-        SampleRecovery {
-            rule: String::new(),
-            offers: Vec::new(),
-            escalated: false,
-            now,
-        }
-    }
-
-    /// Renders `key` for `channel` with these offers.
-    pub fn render(
-        &self,
-        templates: &Templates,
-        key: &str,
-        channel: Channel,
-        incident: &Incident,
-        store: &StoreInfo,
-    ) -> Result<Rendered, TemplateError> {
-        let recovery = Recovery {
-            offers: &self.offers,
-            escalated: self.escalated,
-            sent_at: self.now,
-        };
-        templates.render(key, channel, incident, store, &recovery)
-    }
-}
-
-/// What marks a test message, so nobody takes it for a real one.
-pub const TEST_MARK: &str = "[TEST]";
-
-/// `message` made into a test for `to` (an address for email, a number for SMS): `[TEST]`
-/// before its subject and text, and a banner atop its HTML.
-pub fn test_message(
-    message: Rendered,
-    channel: Channel,
-    to: &str,
-) -> Result<crate::store::ClaimedMessage, String> {
-    let recipient = match channel {
-        Channel::Email => crate::incident::EmailAddress::parse(to)
-            .map(|e| e.as_str().to_owned())
-            .map_err(|e| e.to_string())?,
-        Channel::Sms => crate::incident::PhoneNumber::parse(to)
-            .map(|p| p.as_str().to_owned())
-            .map_err(|e| e.to_string())?,
-    };
-    let html = message.html.map(|html| {
-        let banner = "<div style=\"padding:12px;background:#fff3cd;color:#5c4400;font:bold 14px sans-serif;text-align:center\">TEST MESSAGE: not sent to any customer</div>";
-        match html.find("<body").and_then(|i| html[i..].find('>').map(|j| i + j + 1)) {
-            Some(at) => format!("{}{banner}{}", &html[..at], &html[at..]),
-            None => format!("{banner}{html}"),
-        }
-    });
-    Ok(crate::store::ClaimedMessage {
-        outbox_id: uuid::Uuid::now_v7(),
-        incident_id: uuid::Uuid::nil(),
-        channel,
-        recipient,
-        recipient_name: None,
-        locale: message.locale,
-        subject: message.subject.map(|s| format!("{TEST_MARK} {s}")),
-        body_text: format!("{TEST_MARK} {}", message.text),
-        body_html: html,
-        attempt: 1,
-    })
-}
-
-/// The template key and channel a file is previewed with: its own for a template's file, the
-/// delay apology by email (or SMS for an SMS partial) for a shared partial or layout.
-pub fn preview_target(name: &str) -> (String, Channel) {
-    let (group, file) = name.split_once('/').unwrap_or(("", name));
-    let channel = if file.starts_with("sms") || file.starts_with("sms-") {
-        Channel::Sms
-    } else {
-        Channel::Email
-    };
-    if group == "partials" || group == "layouts" || group.is_empty() {
-        ("order-delayed".to_owned(), channel)
-    } else {
-        (group.to_owned(), channel)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn preview_target_follows_the_file() {
-        assert_eq!(
-            preview_target("order-cancelled/sms.es.hbs"),
-            ("order-cancelled".to_owned(), Channel::Sms)
-        );
-        assert_eq!(
-            preview_target("order-stockout/email.en.txt.hbs"),
-            ("order-stockout".to_owned(), Channel::Email)
-        );
-        assert_eq!(
-            preview_target("partials/sms-offers.es.txt.hbs"),
-            ("order-delayed".to_owned(), Channel::Sms)
-        );
-        assert_eq!(
-            preview_target("layouts/email.hbs"),
-            ("order-delayed".to_owned(), Channel::Email)
-        );
-    }
 
     #[test]
     fn a_name_that_is_not_a_template_is_refused() {

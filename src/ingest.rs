@@ -1,4 +1,4 @@
-//! The consumer: receive → parse → record (decide, budget, render; see [`crate::recovery`]) → ack.
+//! The consumer: receive → parse → record (decide, budget, render; see [`crate::record`]) → ack.
 //!
 //! A message is acknowledged only after its record committed, or after it (or a copy of it) was
 //! published to a queue with a confirm: nothing is lost, and the unique (source, id) makes a
@@ -36,7 +36,7 @@ use crate::config::Config;
 use crate::deliver::Wakeups;
 use crate::health::Health;
 use crate::incident;
-use crate::recovery::{Recorded, Recorder, RecoveryError};
+use crate::record::{RecordError, Recorded, Recorder};
 use crate::reload::PolicyCell;
 use crate::store::{Store, StoreError};
 use crate::telemetry::Metrics;
@@ -78,9 +78,9 @@ impl Failure {
         }
     }
 
-    fn from_recovery(e: RecoveryError) -> Failure {
+    fn from_record(e: RecordError) -> Failure {
         match e {
-            RecoveryError::Store(e) => Failure::from_store(e),
+            RecordError::Store(e) => Failure::from_store(e),
             other => Failure::Reject(other.to_string()),
         }
     }
@@ -355,7 +355,7 @@ impl Ingest {
             .recorder
             .record(&incident, payload)
             .await
-            .map_err(Failure::from_recovery)?;
+            .map_err(Failure::from_record)?;
         self.health.database(true);
         match recorded {
             Recorded::Duplicate => {

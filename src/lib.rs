@@ -1,23 +1,21 @@
 //! amends makes amends: when an order goes wrong, it decides by the business's policy what
 //! apology fits, renders it in the customer's language, and sends it once, by email or SMS.
 //!
-//! The flow runs one way:
+//! The flow runs one way (`docs/architecture.md` has the map, and what each module may import):
 //! - [`ingest`]: consume order events from RabbitMQ, dead-letter what cannot be processed;
-//! - [`incident`]: parse and validate a CloudEvent into a typed incident (pure);
-//! - [`policy`]: decide template, channels, offers and escalation for an incident (pure);
-//! - [`templates`]: render the message per channel and locale (pure);
-//! - [`store`]: record incident, decision, compensation ledger, budgets, escalations and outbox
-//!   rows in one transaction (PostgreSQL);
+//! - [`incident`], [`policy`], [`templates`]: the pure core (the `amends-core` crate): parse an
+//!   event into an incident, decide for it, settle its plans against the budgets, render it;
+//! - [`record`]: decide, settle, render and record one incident in one transaction;
+//! - [`store`]: PostgreSQL: incidents, decisions, ledger, budgets, escalations, the outbox;
 //! - [`deliver`]: claim due outbox rows with a lease and send them through the providers, with
-//!   retries, failover, circuit breakers and rate limits;
-//! - [`reload`]: swap in a changed policy file or published template texts while running;
-//! - [`dead_letters`]: list and replay the messages that could not be processed;
-//! - [`editor`]: check, publish and roll back template texts without a deploy;
-//! - [`http`]: health, readiness and metrics, the signed provider webhooks, the admin API and
-//!   the coordinator's console;
-//! - [`health`]: which worker tasks are alive and what the daemon's connections report.
+//!   failover, retries, circuit breakers and rate limits; announce the outcomes;
+//! - [`reload`] and [`editor`]: a changed policy file or published template text, in force
+//!   within seconds, and the checks that keep a bad one out;
+//! - [`http`]: health, metrics, the signed provider webhooks, the admin API and the console;
+//! - [`health`], [`telemetry`]: what the daemon knows of itself, logs and metrics;
+//! - [`broker`], [`dead_letters`], [`signature`], [`config`]: the plumbing they share.
 //!
-//! [`app`] wires them together; [`config`] loads the configuration; [`cli`] is the command line.
+//! [`app`] wires them together; [`cli`] is the command line.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -31,11 +29,12 @@ pub mod deliver;
 pub mod editor;
 pub mod health;
 pub mod http;
-pub mod incident;
 pub mod ingest;
-pub mod policy;
-pub mod recovery;
+pub mod record;
 pub mod reload;
+pub mod signature;
 pub mod store;
 pub mod telemetry;
-pub mod templates;
+
+// The pure core, under the names the rest of the daemon uses.
+pub use amends_core::{incident, policy, templates};

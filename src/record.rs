@@ -1,4 +1,4 @@
-//! Recovery: one parsed incident becomes its recorded decision, in one transaction.
+//! Recording: one parsed incident becomes its recorded decision, in one transaction.
 //!
 //! History → policy → budgets (the plans tried in order until one fits) → codes → messages →
 //! record and commit. The policy, the templates and the budget checks are pure; this module
@@ -11,20 +11,21 @@ use uuid::Uuid;
 
 use crate::config::Config;
 use crate::incident::Incident;
-use crate::policy::{AmountError, Channel, Decision, History, Offer, Policy};
+use crate::policy::{
+    AmountError, Channel, Decision, DeclinedOffer, History, Offer, Policy, Reservation, Settlement,
+    Step,
+};
 use crate::reload::PolicyCell;
 use crate::reload::TemplatesCell;
-use crate::store::{
-    Begun, DeclinedOffer, HistoryWindows, IncidentTx, NewMessage, Outcome, Store, StoreError,
-};
-use crate::templates::{Recovery as Extras, TemplateError, Templates};
+use crate::store::{Begun, HistoryWindows, IncidentTx, NewMessage, Outcome, Store, StoreError};
+use crate::templates::{Extras, TemplateError, Templates};
 
 /// How many times a collision of generated codes is retried with new codes.
 const CODE_ATTEMPTS: usize = 5;
 
 /// Why an incident could not be recorded.
 #[derive(Debug, thiserror::Error)]
-pub enum RecoveryError {
+pub enum RecordError {
     /// A template failed to render: the event cannot be processed as it is.
     #[error("template: {0}")]
     Template(#[from] TemplateError),
@@ -61,9 +62,9 @@ pub enum Recorded {
     Duplicate,
 }
 
-/// The plan that fit the budgets, and what was refused on the way.
+/// The plan that fit the budgets, its codes issued, and what was refused on the way.
 #[derive(Debug, Default)]
-struct Settled {
+struct Granted {
     offers: Vec<Offer>,
     declined: Vec<DeclinedOffer>,
     fallback_reason: Option<String>,
@@ -100,11 +101,11 @@ impl Recorder {
         &self,
         incident: &Incident,
         payload: &str,
-    ) -> Result<Recorded, RecoveryError> {
+    ) -> Result<Recorded, RecordError> {
         let mut attempt = 1;
         loop {
             match self.record_once(incident, payload).await {
-                Err(RecoveryError::Store(e)) if e.is_code_taken() && attempt < CODE_ATTEMPTS => {
+                Err(RecordError::Store(e)) if e.is_code_taken() && attempt < CODE_ATTEMPTS => {
                     // Astronomically rare with the default format; the transaction rolled back.
                     tracing::warn!(
                         attempt,
@@ -121,7 +122,7 @@ impl Recorder {
         &self,
         incident: &Incident,
         payload: &str,
-    ) -> Result<Recorded, RecoveryError> {
+    ) -> Result<Recorded, RecordError> {
         // One policy and one set of templates for the whole incident, even if a reload lands
         // meanwhile.
         let policy = self.policy.load_full();
@@ -184,8 +185,8 @@ impl Recorder {
         templates: &Templates,
         incident: &Incident,
         decision: &Decision,
-        settled: &Settled,
-    ) -> Result<Vec<NewMessage>, RecoveryError> {
+        settled: &Granted,
+    ) -> Result<Vec<NewMessage>, RecordError> {
         let extras = Extras {
             offers: &settled.offers,
             escalated: settled.escalation.is_some(),
@@ -210,7 +211,7 @@ impl Recorder {
                     Channel::Email => customer.email.as_ref().map(|e| e.as_str().to_owned()),
                     Channel::Sms => customer.phone.as_ref().map(|p| p.as_str().to_owned()),
                 }
-                .ok_or(RecoveryError::NoContact(channel))?;
+                .ok_or(RecordError::NoContact(channel))?;
                 let name = [
                     customer.first_name.as_deref(),
                     customer.last_name.as_deref(),
@@ -236,8 +237,8 @@ impl Recorder {
     }
 }
 
-/// Tries the decision's plans in order until one fits the per-customer cap and the daily budget
-/// (reserved in the transaction), and issues codes for the one that does.
+/// Settles the decision's plans against the budgets, reserving today's in the transaction
+/// (the pure steps are [`Settlement`]'s), and issues codes for the plan given.
 async fn settle(
     policy: &Policy,
     decision: &Decision,
@@ -245,63 +246,27 @@ async fn settle(
     incident: &Incident,
     tx: &mut IncidentTx,
     now: DateTime<Utc>,
-) -> Result<Settled, RecoveryError> {
+) -> Result<Granted, RecordError> {
     let budget = &policy.settings().budget;
     let currency = incident.order.total.currency();
-    let mut settled = Settled::default();
-    let mut refused: Option<String> = None;
-    for plan in &decision.plans {
-        let cost = plan.cost(currency)?;
-        let verdict = match budget.precheck(&cost, history.compensation) {
-            Ok(None) => Ok(()),
-            Ok(Some(limit)) => match tx.reserve_budget(budget.day(now), &cost, limit).await? {
-                Ok(()) => {
-                    settled.lines.push(format!(
-                        "{}: {cost} fits the per-customer cap ({} {currency} given before) and today's budget, reserved",
-                        plan.label, history.compensation
-                    ));
-                    Ok(())
-                }
-                Err(spent) => Err(budget
-                    .daily_allows(&cost, spent)
-                    .err()
-                    .unwrap_or_else(|| format!("over the daily budget in {currency}"))),
-            },
-            Err(why) => Err(why),
-        };
-        match verdict {
-            Ok(()) => {
-                let mut rng = rand::rng();
-                settled.offers = plan
-                    .offers
-                    .iter()
-                    .cloned()
-                    .map(|mut offer| {
-                        if offer.kind.issues_code() {
-                            offer.code = Some(policy.settings().codes.generate(&mut rng));
-                        }
-                        offer
-                    })
-                    .collect();
-                settled.escalation = plan.escalation.clone();
-                settled.fallback_reason = refused.map(|why| format!("fallback: {why}"));
-                return Ok(settled);
+    let mut settlement = Settlement::new(budget, decision, currency, history.compensation);
+    let settled = loop {
+        match settlement.step() {
+            Step::Reserve { cost, limit } => {
+                let reservation = match tx.reserve_budget(budget.day(now), &cost, limit).await? {
+                    Ok(spent) => Reservation::Reserved { spent },
+                    Err(spent) => Reservation::Refused { spent },
+                };
+                settlement.answer(reservation);
             }
-            Err(why) => {
-                settled.lines.push(format!("{}: {why}", plan.label));
-                settled.declined.extend(
-                    plan.offers
-                        .iter()
-                        .filter(|o| !o.cost.amount().is_zero())
-                        .map(|o| DeclinedOffer {
-                            offer: o.clone(),
-                            reason: why.clone(),
-                        }),
-                );
-                refused = Some(why);
-            }
+            Step::Done(settled) => break settled,
         }
-    }
-    // The last plan costs nothing and always fits; this is reached only by a policy with none.
-    Ok(settled)
+    };
+    Ok(Granted {
+        offers: settled.grant(&policy.settings().codes, &mut rand::rng()),
+        escalation: settled.escalation().map(str::to_owned),
+        declined: settled.declined,
+        fallback_reason: settled.fallback_reason,
+        lines: settled.lines,
+    })
 }

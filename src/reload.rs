@@ -63,7 +63,9 @@ impl PolicyReloader {
                 continue;
             }
             let checked = Policy::parse(&text).and_then(|p| {
-                crate::app::check_templates(&p, &self.templates.load())
+                self.templates
+                    .load()
+                    .cover(&p)
                     .map(|()| p)
                     .map_err(|e| e.to_string())
             });
@@ -147,10 +149,10 @@ impl TemplateReloader {
     /// Builds the templates from the files and the published versions; swaps them in if they
     /// differ and pass, else keeps the ones in force.
     pub async fn reload(&self) {
-        match crate::app::current_templates(&self.store, &self.dir, &self.settings).await {
+        match crate::editor::templates_in_force(&self.store, &self.dir, &self.settings).await {
             Ok(templates) if templates.version() == self.cell.load().version() => {}
             Ok(templates) => {
-                if let Err(e) = crate::app::check_templates(&self.policy.load(), &templates) {
+                if let Err(e) = templates.cover(&self.policy.load()) {
                     tracing::error!(problem = %e, "published templates rejected; the ones in force stay");
                     return;
                 }
@@ -159,7 +161,7 @@ impl TemplateReloader {
                 self.metrics.template_reloads.inc();
             }
             // The database is away: nothing was rejected, and the next round tries again.
-            Err(e @ crate::app::AppError::Store(_)) => {
+            Err(e @ crate::editor::EditError::Store(_)) => {
                 tracing::warn!(error = %e, "cannot read the published templates; the ones in force stay")
             }
             Err(e) => {

@@ -21,36 +21,27 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
+use super::Claim;
 use super::lease::{self, Held, Mark, Marker};
+use super::record::{Finished, record_results};
 use super::{SendError, Transports, Wakeups, retry};
 use crate::config::DispatchConfig;
 use crate::health::Health;
-use crate::store::{AttemptOutcome, ClaimedMessage, FinishedAttempt, Store};
+use crate::store::{AttemptOutcome, FinishedAttempt, Store};
 use crate::telemetry::{ChannelLabels, Metrics, OutcomeLabels};
 
 /// How long a message whose mark could not be written waits before it is claimed again.
 const UNMARKED_DELAY: Duration = Duration::from_secs(1);
 
-/// How long the recorder keeps trying to write the last results once the daemon is stopping.
-const RECORD_AT_STOP: Duration = Duration::from_secs(10);
-
 /// Claims and sends due messages until cancelled.
 pub struct Dispatcher {
-    store: Store,
+    pub(super) store: Store,
     transports: Arc<Transports>,
     config: DispatchConfig,
-    instance: String,
-    metrics: Arc<Metrics>,
-    health: Arc<Health>,
-    wakeups: Wakeups,
-}
-
-/// A send's outcome on its way to the recorder, with when it became known; `attempt` is `None`
-/// when the claim was lost before anything was sent (nothing to record).
-struct Finished {
-    outbox_id: uuid::Uuid,
-    attempt: Option<FinishedAttempt>,
-    at: Instant,
+    pub(super) instance: String,
+    pub(super) metrics: Arc<Metrics>,
+    pub(super) health: Arc<Health>,
+    pub(super) wakeups: Wakeups,
 }
 
 impl Dispatcher {
@@ -58,7 +49,7 @@ impl Dispatcher {
     /// notifies `wakeups.announcer` when it recorded outcomes that have events to publish.
     pub fn new(
         store: Store,
-        transports: Transports,
+        transports: Arc<Transports>,
         config: DispatchConfig,
         instance: String,
         metrics: Arc<Metrics>,
@@ -67,7 +58,7 @@ impl Dispatcher {
     ) -> Dispatcher {
         Dispatcher {
             store,
-            transports: Arc::new(transports),
+            transports,
             config,
             instance,
             metrics,
@@ -154,7 +145,7 @@ impl Dispatcher {
             backlog = claimed.len() == free;
             held.add(claimed.iter().map(|m| m.outbox_id));
             // Permits left over when fewer rows were due go back to the semaphore.
-            for message in claimed {
+            for message in claimed.into_iter().map(Claim::from) {
                 let Some(permit) = free_permits.split(1) else {
                     break;
                 };
@@ -166,7 +157,7 @@ impl Dispatcher {
                     "attempt",
                     outbox_id = %message.outbox_id,
                     incident_id = %message.incident_id,
-                    channel = %message.channel,
+                    channel = %message.outgoing.channel,
                     attempt = message.attempt,
                 );
                 tracker.spawn(
@@ -246,12 +237,12 @@ impl Dispatcher {
     /// request may have left.
     async fn deliver_guarded(
         &self,
-        message: ClaimedMessage,
+        message: Claim,
         marker: &Marker,
         token: &CancellationToken,
     ) -> Option<FinishedAttempt> {
         let outbox_id = message.outbox_id;
-        let channel = message.channel;
+        let channel = message.outgoing.channel;
         let attempt = message.attempt;
         let started_at = Utc::now();
         match crate::health::contain(self.deliver(message, marker, token)).await {
@@ -280,14 +271,14 @@ impl Dispatcher {
     /// the outcome; `None` when the claim was lost before anything was sent.
     async fn deliver(
         &self,
-        message: ClaimedMessage,
+        message: Claim,
         marker: &Marker,
         token: &CancellationToken,
     ) -> Option<FinishedAttempt> {
         let started = Utc::now();
         let clock = Instant::now();
-        let routes = self.transports.for_channel(message.channel);
-        let resend_in_doubt = self.transports.resends_in_doubt(message.channel);
+        let routes = self.transports.for_channel(message.outgoing.channel);
+        let resend_in_doubt = self.transports.resends_in_doubt(message.outgoing.channel);
         let finish = |provider: &str, outcome: AttemptOutcome, failed_over: Vec<String>| {
             Some(FinishedAttempt {
                 outbox_id: message.outbox_id,
@@ -298,7 +289,7 @@ impl Dispatcher {
             })
         };
         if routes.is_empty() {
-            let error = format!("no transport configured for {}", message.channel);
+            let error = format!("no transport configured for {}", message.outgoing.channel);
             return finish("none", AttemptOutcome::Failed { error }, Vec::new());
         }
         // Providers whose breaker is open are skipped; when every one is, the message waits
@@ -356,7 +347,10 @@ impl Dispatcher {
             }
             used = route.transport.name();
             let send_clock = Instant::now();
-            let result = self.transports.send_with(&route.transport, &message).await;
+            let result = self
+                .transports
+                .send_with(&route.transport, &message.outgoing)
+                .await;
             self.metrics
                 .send_seconds
                 .observe(send_clock.elapsed().as_secs_f64());
@@ -452,15 +446,9 @@ impl Dispatcher {
     }
 
     /// Logs and counts one attempt's outcome.
-    fn count(
-        &self,
-        message: &ClaimedMessage,
-        used: &str,
-        outcome: &AttemptOutcome,
-        clock: Instant,
-    ) {
+    fn count(&self, message: &Claim, used: &str, outcome: &AttemptOutcome, clock: Instant) {
         let labels = ChannelLabels {
-            channel: message.channel.as_str().to_owned(),
+            channel: message.outgoing.channel.as_str().to_owned(),
             provider: used.to_owned(),
         };
         let kind = match outcome {
@@ -499,94 +487,4 @@ fn named(failures: &[(&str, String)]) -> Vec<String> {
         .iter()
         .map(|(provider, error)| format!("{provider}: {error}"))
         .collect()
-}
-
-/// Largest number of results written in one statement.
-const RECORD_BATCH: usize = 256;
-
-/// Writes send results in batches, one statement (one commit) for all that are waiting.
-///
-/// Per-row commits would make the database's commit rate the ceiling of delivery; batching keeps
-/// each result's own fence (`claimed_by`) while sharing the commit. A result is the only proof a
-/// message went out, so a failed write is tried again until it lands (the leases stay alive
-/// meanwhile); only at shutdown does the recorder give up after [`RECORD_AT_STOP`].
-async fn record_results(
-    dispatcher: Arc<Dispatcher>,
-    held: Held,
-    mut pending: mpsc::Receiver<Finished>,
-    token: CancellationToken,
-) {
-    let mut received = Vec::with_capacity(RECORD_BATCH);
-    while pending.recv_many(&mut received, RECORD_BATCH).await > 0 {
-        let ids: Vec<uuid::Uuid> = received.iter().map(|f| f.outbox_id).collect();
-        let finished_at: Vec<Instant> = received.iter().map(|f| f.at).collect();
-        let batch: Vec<FinishedAttempt> = received.drain(..).filter_map(|f| f.attempt).collect();
-        let written = write(&dispatcher, &batch, &token).await;
-        if written.is_some() {
-            // How long an outcome waited to be recorded: a crash in this window is the only way
-            // a message in doubt is sent twice.
-            for at in &finished_at {
-                dispatcher
-                    .metrics
-                    .record_lag
-                    .observe(at.elapsed().as_secs_f64());
-            }
-        }
-        if batch.iter().any(|r| {
-            matches!(
-                r.outcome,
-                AttemptOutcome::Sent { .. } | AttemptOutcome::Failed { .. }
-            )
-        }) {
-            dispatcher.wakeups.announcer.notify_one();
-        }
-        if let Some(written) = &written
-            && written.len() < batch.len()
-        {
-            for lost in batch.iter().filter(|r| !written.contains(&r.outbox_id)) {
-                tracing::warn!(outbox_id = %lost.outbox_id, "claim was lost before the result was recorded");
-            }
-        }
-        if written.is_some() {
-            held.remove(ids);
-        }
-    }
-}
-
-/// Writes one batch, retrying with backoff; `None` when it gave up (only once stopping).
-async fn write(
-    dispatcher: &Dispatcher,
-    batch: &[FinishedAttempt],
-    token: &CancellationToken,
-) -> Option<Vec<uuid::Uuid>> {
-    if batch.is_empty() {
-        return Some(Vec::new());
-    }
-    let mut delay = Duration::from_millis(50);
-    let mut stopping_since: Option<Instant> = None;
-    loop {
-        match dispatcher
-            .store
-            .finish_attempts(&dispatcher.instance, batch)
-            .await
-        {
-            Ok(written) => {
-                dispatcher.health.database(true);
-                return Some(written);
-            }
-            Err(e) => {
-                dispatcher.health.database(false);
-                if token.is_cancelled() {
-                    let since = *stopping_since.get_or_insert_with(Instant::now);
-                    if since.elapsed() >= RECORD_AT_STOP {
-                        tracing::error!(error = %e, count = batch.len(), "recording attempts failed at shutdown; their claims will expire and the reaper will decide");
-                        return None;
-                    }
-                }
-                tracing::warn!(error = %e, retry_in = ?delay, count = batch.len(), "recording attempts failed; trying again");
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(Duration::from_secs(2));
-            }
-        }
-    }
 }

@@ -7,7 +7,7 @@ use lettre::Message;
 use lettre::message::header::{Header, HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart};
 
-use crate::store::ClaimedMessage;
+use super::Outgoing;
 
 /// Why an email could not be built (a problem with the message itself, never transient).
 #[derive(Debug, thiserror::Error)]
@@ -92,7 +92,7 @@ impl Header for ListUnsubscribe {
 ///
 /// The Message-ID is derived from the outbox id so that every copy of one message, including
 /// one resent after a crash, carries the same id and mail systems can recognise it.
-pub fn build(message: &ClaimedMessage, sender: &EmailSender) -> Result<Message, EmailError> {
+pub fn build(message: &Outgoing, sender: &EmailSender) -> Result<Message, EmailError> {
     let from = &sender.from;
     let to = Mailbox::new(
         message.recipient_name.as_deref().map(without_controls),
@@ -111,8 +111,8 @@ pub fn build(message: &ClaimedMessage, sender: &EmailSender) -> Result<Message, 
         .from(from.clone())
         .to(to)
         .subject(without_controls(subject))
-        .message_id(Some(format!("<{}@{domain}>", message.outbox_id)))
-        .header(OutboxId(message.outbox_id.to_string()))
+        .message_id(Some(format!("<{}@{domain}>", message.id)))
+        .header(OutboxId(message.id.to_string()))
         .date_now();
     if let Some(url) = &sender.list_unsubscribe {
         builder = builder.header(ListUnsubscribe(url.to_string()));
@@ -136,10 +136,9 @@ mod tests {
     use crate::policy::Channel;
     use uuid::Uuid;
 
-    fn message(name: &str, subject: &str) -> ClaimedMessage {
-        ClaimedMessage {
-            outbox_id: Uuid::nil(),
-            incident_id: Uuid::nil(),
+    fn message(name: &str, subject: &str) -> Outgoing {
+        Outgoing {
+            id: Uuid::nil(),
             channel: Channel::Email,
             recipient: "ana@example.com".into(),
             recipient_name: Some(name.into()),
@@ -147,7 +146,6 @@ mod tests {
             subject: Some(subject.into()),
             body_text: "Hello".into(),
             body_html: Some("<p>Hello</p>".into()),
-            attempt: 1,
         }
     }
 

@@ -8,9 +8,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use super::Outgoing;
 use super::SendError;
 use super::email;
-use crate::store::ClaimedMessage;
 use crate::templates::sms::{self, SmsEncoding};
 
 /// Writes messages as files under a directory.
@@ -40,24 +40,16 @@ impl FileOutbox {
     /// Writes the email file; returns its path as the provider message id.
     pub async fn send_email(
         &self,
-        message: &ClaimedMessage,
+        message: &Outgoing,
         from: &super::EmailSender,
     ) -> Result<String, SendError> {
         let email = email::build(message, from)?;
-        self.write(
-            "email",
-            &format!("{}.eml", message.outbox_id),
-            &email.formatted(),
-        )
-        .await
+        self.write("email", &format!("{}.eml", message.id), &email.formatted())
+            .await
     }
 
     /// Writes the SMS file; returns its path as the provider message id.
-    pub async fn send_sms(
-        &self,
-        message: &ClaimedMessage,
-        from: &str,
-    ) -> Result<String, SendError> {
+    pub async fn send_sms(&self, message: &Outgoing, from: &str) -> Result<String, SendError> {
         let info = sms::analyse(&message.body_text);
         let file = SmsFile {
             to: &message.recipient,
@@ -69,7 +61,7 @@ impl FileOutbox {
         let json = serde_json::to_vec_pretty(&file).map_err(|e| SendError::Permanent {
             message: format!("cannot encode SMS: {e}"),
         })?;
-        self.write("sms", &format!("{}.json", message.outbox_id), &json)
+        self.write("sms", &format!("{}.json", message.id), &json)
             .await
     }
 

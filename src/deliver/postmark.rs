@@ -8,10 +8,10 @@
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 
+use super::Outgoing;
 use super::http;
 use super::{EmailProvider, SendError};
 use crate::config::PostmarkConfig;
-use crate::store::ClaimedMessage;
 
 /// The Postmark provider.
 #[derive(Debug, Clone)]
@@ -77,12 +77,12 @@ impl EmailProvider for Postmark {
 
     async fn send(
         &self,
-        message: &ClaimedMessage,
+        message: &Outgoing,
         sender: &super::EmailSender,
     ) -> Result<String, SendError> {
         let from = &sender.from;
         let list_unsubscribe = sender.list_unsubscribe.as_ref().map(|u| format!("<{u}>"));
-        let outbox_id = message.outbox_id.to_string();
+        let outbox_id = message.id.to_string();
         let to = lettre::message::Mailbox::new(
             message.recipient_name.clone(),
             message

@@ -7,10 +7,10 @@
 use secrecy::ExposeSecret;
 use serde::Serialize;
 
+use super::Outgoing;
 use super::http;
 use super::{EmailProvider, SendError};
 use crate::config::SendGridConfig;
-use crate::store::ClaimedMessage;
 
 /// The SendGrid provider.
 #[derive(Debug, Clone)]
@@ -82,11 +82,11 @@ impl EmailProvider for SendGrid {
 
     async fn send(
         &self,
-        message: &ClaimedMessage,
+        message: &Outgoing,
         sender: &super::EmailSender,
     ) -> Result<String, SendError> {
         let from = &sender.from;
-        let outbox_id = message.outbox_id.to_string();
+        let outbox_id = message.id.to_string();
         let from_email = from.email.to_string();
         let subject = message.subject.as_deref().unwrap_or_default();
         let mut content = vec![Content {

@@ -17,10 +17,10 @@ use secrecy::ExposeSecret;
 use tokio::net::TcpStream;
 use url::Url;
 
+use super::Outgoing;
 use super::SendError;
 use super::email;
 use crate::config::SmtpConfig;
-use crate::store::ClaimedMessage;
 
 /// How the connection is secured.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,7 +107,7 @@ impl Smtp {
     /// Sends one email; returns the server's reply as the provider message id.
     pub async fn send(
         &self,
-        message: &ClaimedMessage,
+        message: &Outgoing,
         from: &super::EmailSender,
     ) -> Result<String, SendError> {
         let email = email::build(message, from)?;

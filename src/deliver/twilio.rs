@@ -10,10 +10,10 @@
 use secrecy::ExposeSecret;
 use serde::Deserialize;
 
+use super::Outgoing;
 use super::http;
 use super::{SendError, SmsProvider};
 use crate::config::TwilioConfig;
-use crate::store::ClaimedMessage;
 
 /// The Twilio provider.
 #[derive(Debug, Clone)]
@@ -52,7 +52,7 @@ impl SmsProvider for Twilio {
         "twilio"
     }
 
-    async fn send(&self, message: &ClaimedMessage) -> Result<String, SendError> {
+    async fn send(&self, message: &Outgoing) -> Result<String, SendError> {
         let url = format!(
             "{}/2010-04-01/Accounts/{}/Messages.json",
             self.config.base_url.as_str().trim_end_matches('/'),

@@ -12,10 +12,10 @@
 use secrecy::ExposeSecret;
 use serde::Deserialize;
 
+use super::Outgoing;
 use super::http;
 use super::{SendError, SmsProvider};
 use crate::config::VonageConfig;
-use crate::store::ClaimedMessage;
 use crate::templates::sms::{SmsEncoding, analyse};
 
 /// The Vonage provider.
@@ -60,13 +60,13 @@ impl SmsProvider for Vonage {
         "vonage"
     }
 
-    async fn send(&self, message: &ClaimedMessage) -> Result<String, SendError> {
+    async fn send(&self, message: &Outgoing) -> Result<String, SendError> {
         let url = format!(
             "{}/sms/json",
             self.config.base_url.as_str().trim_end_matches('/')
         );
         let to = message.recipient.trim_start_matches('+');
-        let outbox_id = message.outbox_id.to_string();
+        let outbox_id = message.id.to_string();
         let mut form = vec![
             ("api_key", self.config.api_key.as_str()),
             ("api_secret", self.config.api_secret.expose_secret()),

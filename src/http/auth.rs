@@ -127,7 +127,7 @@ impl AdminAuth {
             e: Utc::now().timestamp() + SESSION_TTL.as_secs() as i64,
             n: URL_SAFE_NO_PAD.encode(nonce),
         };
-        let json = serde_json::to_vec(&session).map_err(|e| ApiError::Internal(e.to_string()))?;
+        let json = serde_json::to_vec(&session).map_err(ApiError::internal)?;
         let payload = URL_SAFE_NO_PAD.encode(json);
         let signature = self.sign(&payload);
         Ok((format!("{payload}.{signature}"), self.csrf(&session.n)))
@@ -346,7 +346,7 @@ pub async fn sign_in(
             let (checker, who) = (auth.clone(), name.to_owned());
             tokio::task::spawn_blocking(move || checker.person(&who, &password))
                 .await
-                .map_err(|e| ApiError::Internal(format!("password check: {e}")))?
+                .map_err(ApiError::internal)?
         }
     };
     let Some(name) = person else {

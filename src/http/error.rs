@@ -10,7 +10,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::editor::EditError;
-use crate::store::StoreError;
+use crate::store::{StoreError, Violation};
 use crate::templates::Diagnostic;
 
 /// What went wrong with an admin API request.
@@ -51,9 +51,28 @@ pub enum ApiError {
     /// A dependency (the broker, a provider) did not answer as needed.
     #[error("{0}")]
     Unavailable(String),
-    /// Our fault: logged, not shown.
+    /// Our fault: the cause is logged with its whole chain, never shown.
     #[error("internal error")]
-    Internal(String),
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl ApiError {
+    /// Our fault, caused by `cause`.
+    pub fn internal(cause: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> ApiError {
+        ApiError::Internal(cause.into())
+    }
+}
+
+/// `error: its source: that one's source …`, for the log.
+fn chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(e) = source {
+        text.push_str(": ");
+        text.push_str(&e.to_string());
+        source = e.source();
+    }
+    text
 }
 
 /// The body of every error answer.
@@ -115,7 +134,7 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         if let ApiError::Internal(cause) = &self {
-            tracing::error!(error = %cause, "admin API request failed");
+            tracing::error!(error = %chain(cause.as_ref()), "admin API request failed");
         }
         let diagnostics = match &self {
             ApiError::Rejected { diagnostics, .. } => {
@@ -133,7 +152,12 @@ impl IntoResponse for ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> ApiError {
-        ApiError::Internal(e.to_string())
+        match e.violation() {
+            Some(Violation::TemplateEditRaced) => ApiError::Conflict(
+                "another edit of this template landed first; reload it and try again".to_owned(),
+            ),
+            Some(Violation::CodeTaken) | None => ApiError::internal(e),
+        }
     }
 }
 
@@ -147,7 +171,7 @@ impl From<EditError> for ApiError {
                 message: EditError::Rejected(diagnostics.clone()).to_string(),
                 diagnostics,
             },
-            EditError::Templates(e) => ApiError::Internal(e.to_string()),
+            EditError::Templates(e) => ApiError::internal(e),
             EditError::Store(e) => ApiError::from(e),
         }
     }

@@ -6,7 +6,6 @@ pub mod auth;
 mod console;
 pub mod error;
 mod health;
-pub mod signature;
 mod webhooks;
 
 pub use webhooks::WebhookKeys;
@@ -51,6 +50,9 @@ pub struct AppState {
     pub templates: TemplatesCell,
     /// Checks and publishes template texts.
     pub editor: Editor,
+    /// The providers, shared with the dispatcher: a test send goes through the same rate
+    /// limiters and circuit breakers.
+    pub transports: Arc<crate::deliver::Transports>,
     /// The admin token's sessions; `None` turns the admin API and console off.
     pub admin: Option<Arc<auth::AdminAuth>>,
 }

@@ -1,6 +1,6 @@
 //! Provider webhooks (CONTRACT §5): delivery statuses, bounces, complaints and SMS replies.
 //!
-//! Each request is authenticated first (see [`super::signature`]); one that fails gets 403 and
+//! Each request is authenticated first (see [`crate::signature`]); one that fails gets 403 and
 //! changes nothing, as does every request to a provider whose key is not configured. A verified
 //! event is recorded as received, updates its message's delivery status, and puts an address
 //! or number on the suppression list when the customer must not be written to again (hard
@@ -17,8 +17,9 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::{AppState, signature};
+use super::AppState;
 use crate::policy::Channel;
+use crate::signature;
 use crate::store::{DeliveryReport, StoreError, SuppressionReason};
 
 /// The keys webhooks are verified with; a provider without its key answers every request 403.

@@ -28,7 +28,7 @@ pub use console::{
 pub use delivery::{DeliveryReport, Suppression, SuppressionReason, contact_key};
 pub use events::OutcomeEvent;
 pub use outbox::{AttemptOutcome, ClaimedMessage, FinishedAttempt, Reaped};
-pub use record::{Begun, DeclinedOffer, HistoryWindows, IncidentTx, NewMessage, Outcome};
+pub use record::{Begun, HistoryWindows, IncidentTx, NewMessage, Outcome};
 pub use templates::{Publish, PublishedTemplate, TEMPLATES_CHANNEL, TemplateEdit};
 
 /// Errors of the store.
@@ -56,12 +56,41 @@ pub enum StoreError {
     },
 }
 
+/// A constraint of the schema that work may run into, by what it means: the one place that
+/// knows the constraints' names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Violation {
+    /// A generated coupon code was already taken.
+    CodeTaken,
+    /// Another edit of the same template took the version or the draft first.
+    TemplateEditRaced,
+}
+
+impl Violation {
+    fn of(constraint: &str) -> Option<Violation> {
+        match constraint {
+            "compensation_code_key" => Some(Violation::CodeTaken),
+            "template_edit_name_version_key"
+            | "template_edit_published_key"
+            | "template_edit_draft_key" => Some(Violation::TemplateEditRaced),
+            _ => None,
+        }
+    }
+}
+
 impl StoreError {
+    /// The constraint this error violated, when it is one that work may run into.
+    pub fn violation(&self) -> Option<Violation> {
+        match self {
+            StoreError::Query(sqlx::Error::Database(db)) => db.constraint().and_then(Violation::of),
+            _ => None,
+        }
+    }
+
     /// True when a generated coupon code was already taken (the unique ledger constraint): the
     /// caller retries with new codes.
     pub fn is_code_taken(&self) -> bool {
-        matches!(self, StoreError::Query(sqlx::Error::Database(db))
-            if db.constraint() == Some("compensation_code_key"))
+        self.violation() == Some(Violation::CodeTaken)
     }
 
     /// True when the database could not be reached or used at all (no connection, the pool timed

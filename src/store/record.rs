@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use super::{Store, StoreError};
 use crate::incident::{Incident, Money};
-use crate::policy::{Channel, Decision, History, Offer, PriorIncident};
+use crate::policy::{Channel, Decision, DeclinedOffer, History, Offer, PriorIncident};
 
 /// A rendered message to queue for sending.
 #[derive(Debug, Clone)]
@@ -44,15 +44,6 @@ pub struct HistoryWindows {
     pub history: Duration,
     /// Compensation counted against the per-customer cap.
     pub customer: Duration,
-}
-
-/// An offer the budget refused, for the ledger.
-#[derive(Debug, Clone)]
-pub struct DeclinedOffer {
-    /// The offer.
-    pub offer: Offer,
-    /// Why it was declined.
-    pub reason: String,
 }
 
 /// Everything recorded for an incident after the decision.
@@ -186,14 +177,14 @@ impl IncidentTx {
         self.incident_id
     }
 
-    /// Reserves `cost` from day `day`'s budget if the day stays within `limit`; `Err(spent)`
-    /// (what the day had spent) when it would not.
+    /// Reserves `cost` from day `day`'s budget if the day stays within `limit`: `Ok(spent)`
+    /// with what the day had spent before, or `Err(spent)` with what it had when it would not.
     pub async fn reserve_budget(
         &mut self,
         day: NaiveDate,
         cost: &Money,
         limit: Decimal,
-    ) -> Result<Result<(), Decimal>, StoreError> {
+    ) -> Result<Result<Decimal, Decimal>, StoreError> {
         // A day's spending only grows: when it is already too high, say so without queueing on
         // the day's row lock (every reservation of the day takes that one row).
         let spent = self.budget_spent(day, cost).await?;
@@ -210,7 +201,7 @@ impl IncidentTx {
         .fetch_optional(&mut *self.tx)
         .await?;
         if reserved.is_some() {
-            return Ok(Ok(()));
+            return Ok(Ok(spent));
         }
         // Others reserved the rest meanwhile.
         Ok(Err(self.budget_spent(day, cost).await?))

@@ -5,11 +5,11 @@
 use std::time::Duration;
 
 use amends::config::{PostmarkConfig, SendGridConfig, TwilioConfig, VonageConfig};
+use amends::deliver::Outgoing;
 use amends::deliver::{
     EmailProvider, EmailSender, Postmark, SendError, SendGrid, SmsProvider, Twilio, Vonage,
 };
 use amends::policy::Channel;
-use amends::store::ClaimedMessage;
 use secrecy::SecretString;
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -20,10 +20,9 @@ use crate::helpers::{event, spawn_app};
 
 const TIMEOUT: Duration = Duration::from_secs(2);
 
-fn email() -> ClaimedMessage {
-    ClaimedMessage {
-        outbox_id: Uuid::now_v7(),
-        incident_id: Uuid::nil(),
+fn email() -> Outgoing {
+    Outgoing {
+        id: Uuid::now_v7(),
         channel: Channel::Email,
         recipient: "ana@example.com".to_owned(),
         recipient_name: Some("Ana García".to_owned()),
@@ -31,12 +30,11 @@ fn email() -> ClaimedMessage {
         subject: Some("Lo sentimos".to_owned()),
         body_text: "Hola, Ana".to_owned(),
         body_html: Some("<p>Hola, Ana</p>".to_owned()),
-        attempt: 1,
     }
 }
 
-fn sms(body: &str) -> ClaimedMessage {
-    ClaimedMessage {
+fn sms(body: &str) -> Outgoing {
+    Outgoing {
         channel: Channel::Sms,
         recipient: "+34600111222".to_owned(),
         subject: None,
@@ -179,7 +177,7 @@ async fn sendgrid_sends_the_documented_request_and_reads_the_message_id() {
         json!({ "type": "text/plain", "value": "Hola, Ana" })
     );
     assert_eq!(body["content"][1]["type"], "text/html");
-    let outbox_id = message.outbox_id.to_string();
+    let outbox_id = message.id.to_string();
     assert_eq!(body["custom_args"]["amends_outbox_id"], outbox_id.as_str());
     assert_eq!(body["headers"]["X-Amends-Outbox-Id"], outbox_id.as_str());
     assert_eq!(
@@ -263,14 +261,11 @@ async fn postmark_sends_json_with_its_token_and_maps_error_codes() {
     assert_eq!(
         body["Headers"],
         json!([
-            { "Name": "X-Amends-Outbox-Id", "Value": message.outbox_id.to_string() },
+            { "Name": "X-Amends-Outbox-Id", "Value": message.id.to_string() },
             { "Name": "List-Unsubscribe", "Value": "<https://shop.example/account/preferences>" }
         ])
     );
-    assert_eq!(
-        body["Metadata"]["amends_outbox_id"],
-        message.outbox_id.to_string()
-    );
+    assert_eq!(body["Metadata"]["amends_outbox_id"], message.id.to_string());
 
     for (status, code, expected) in [
         (422, 406, "permanent"),
@@ -428,7 +423,7 @@ async fn vonage_posts_its_form_and_reads_each_part() {
     assert_eq!(field(&form, "type"), Some("unicode"), "the text is UCS-2");
     assert_eq!(
         field(&form, "client-ref"),
-        Some(message.outbox_id.to_string().as_str())
+        Some(message.id.to_string().as_str())
     );
     assert_eq!(
         field(&form, "callback"),

@@ -21,7 +21,7 @@ fn twilio_sign(path: &str, params: &[(&str, &str)]) -> String {
         .iter()
         .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
         .collect();
-    amends::http::signature::twilio_signature(TOKEN, &format!("{PUBLIC_URL}{path}"), &params)
+    amends::signature::twilio_signature(TOKEN, &format!("{PUBLIC_URL}{path}"), &params)
 }
 
 async fn post_twilio(
@@ -349,13 +349,13 @@ async fn vonage_receipts_need_their_signature() {
             .send()
     };
     assert_eq!(post(&params).await.expect("answers").status(), 403);
-    let wrong = amends::http::signature::vonage_signature("other", &params);
+    let wrong = amends::signature::vonage_signature("other", &params);
     let mut forged = params.clone();
     forged.push(("sig".to_owned(), wrong));
     assert_eq!(post(&forged).await.expect("answers").status(), 403);
     assert_eq!(app.count("select count(*) from delivery_event").await, 0);
 
-    let sig = amends::http::signature::vonage_signature("vonage-sig", &params);
+    let sig = amends::signature::vonage_signature("vonage-sig", &params);
     params.push(("sig".to_owned(), sig));
     assert_eq!(post(&params).await.expect("answers").status(), 204);
     assert_eq!(

@@ -75,8 +75,7 @@ pub async fn view(
             .and_then(|c| table.get(&c))
             .map(|d| d.to_string())
     };
-    let window = chrono::Duration::from_std(budget.customer_window)
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let window = chrono::Duration::from_std(budget.customer_window).map_err(ApiError::internal)?;
     let offers = state.store.compensation(None, limit.get(100)).await?;
     let budget_days = state
         .store

@@ -11,13 +11,14 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::editor::{self, Edit, SampleRecovery};
+use crate::editor::{self, Edit};
 use crate::http::AppState;
 use crate::http::auth::Admin;
 use crate::http::error::{ApiError, Body, DiagnosticView, ErrorBody};
 use crate::incident::{Locale, SUPPORTED_TYPES};
 use crate::policy::Channel;
-use crate::templates::{Templates, samples, sms};
+use crate::templates::samples::{self, SampleDecision};
+use crate::templates::{Role, Templates, sms};
 
 /// Locales offered for previews (any other can be typed in).
 const PREVIEW_LOCALES: [&str; 4] = ["en-GB", "en-US", "es-ES", "es-MX"];
@@ -269,30 +270,10 @@ pub struct TestSent {
     pub id: String,
 }
 
-fn kind_of(group: &str, file: &str) -> &'static str {
-    let text = file.ends_with(".txt.hbs");
-    match group {
-        "layouts" => "layout",
-        "partials" if text => "partial_text",
-        "partials" => "partial",
-        _ if file.starts_with("sms.") => "sms",
-        _ if text => "email_text",
-        _ => "email",
-    }
-}
-
-fn locale_of(group: &str, file: &str) -> Option<String> {
-    let stem = file.strip_suffix(".hbs")?;
-    let stem = stem.strip_suffix(".txt").unwrap_or(stem);
-    let (_, tag) = stem.split_once('.')?;
-    // A shared file's base name may itself hold no locale (`partials/offers.hbs`).
-    (group != "layouts" || !tag.is_empty()).then(|| tag.to_owned())
-}
-
-fn name_of(group: &str, file: &str) -> Result<String, ApiError> {
+fn name_of(group: &str, file: &str) -> Result<(String, Role), ApiError> {
     let name = format!("{group}/{file}");
-    editor::ensure_template(&name)?;
-    Ok(name)
+    let role = editor::ensure_template(&name)?;
+    Ok((name, role))
 }
 
 fn diagnostics(list: &[crate::templates::Diagnostic]) -> Vec<DiagnosticView> {
@@ -311,8 +292,8 @@ pub async fn list(
     State(state): State<AppState>,
     _admin: Admin,
 ) -> Result<Json<TemplateList>, ApiError> {
-    let shipped = crate::templates::read_sources(&state.config.templates_dir)
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let shipped =
+        crate::templates::read_sources(&state.config.templates_dir).map_err(ApiError::internal)?;
     let edits: BTreeMap<String, _> = state
         .store
         .template_edits()
@@ -328,10 +309,12 @@ pub async fn list(
         .into_iter()
         .filter_map(|name| {
             let (group, file) = name.split_once('/')?;
+            // A file the loader cannot read is listed by nothing: it could not be in force.
+            let role = Role::parse(&name).ok()?;
             let edit = edits.get(&name);
             Some(TemplateFile {
-                kind: kind_of(group, file).to_owned(),
-                locale: locale_of(group, file),
+                kind: role.kind().to_owned(),
+                locale: role.locale().map(str::to_owned),
                 group: group.to_owned(),
                 file: file.to_owned(),
                 published_version: edit.and_then(|e| e.published_version),
@@ -358,9 +341,9 @@ pub async fn detail(
     _admin: Admin,
     Path((group, file)): Path<(String, String)>,
 ) -> Result<Json<TemplateDetail>, ApiError> {
-    let name = name_of(&group, &file)?;
+    let (name, role) = name_of(&group, &file)?;
     let shipped = crate::templates::read_sources(&state.config.templates_dir)
-        .map_err(|e| ApiError::Internal(e.to_string()))?
+        .map_err(ApiError::internal)?
         .into_iter()
         .find(|s| s.name == name)
         .map(|s| s.text);
@@ -385,13 +368,13 @@ pub async fn detail(
         note: e.note.clone(),
         created_at: e.created_at,
     });
-    let (template, channel) = editor::preview_target(&name);
+    let (template, channel) = role.preview_target();
     let sample = samples::type_of(&template)
         .unwrap_or("order.delayed")
         .to_owned();
     Ok(Json(TemplateDetail {
-        kind: kind_of(&group, &file).to_owned(),
-        locale: locale_of(&group, &file),
+        kind: role.kind().to_owned(),
+        locale: role.locale().map(str::to_owned),
         template,
         channel: channel.to_string(),
         sample,
@@ -417,7 +400,7 @@ pub async fn version(
     _admin: Admin,
     Path((group, file, version)): Path<(String, String, i32)>,
 ) -> Result<Json<VersionView>, ApiError> {
-    let name = name_of(&group, &file)?;
+    let (name, _) = name_of(&group, &file)?;
     let e = state
         .store
         .template_version(&name, version)
@@ -436,7 +419,7 @@ pub async fn save_draft(
     Path((group, file)): Path<(String, String)>,
     Body(change): Body<TextChange>,
 ) -> Result<Json<DraftSaved>, ApiError> {
-    let name = name_of(&group, &file)?;
+    let (name, _) = name_of(&group, &file)?;
     let (report, _) = state
         .editor
         .check_text(state.policy.load_full(), &name, &change.body)
@@ -461,7 +444,7 @@ pub async fn discard_draft(
     _admin: Admin,
     Path((group, file)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    let name = name_of(&group, &file)?;
+    let (name, _) = name_of(&group, &file)?;
     if state.store.discard_template_draft(&name).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
@@ -480,8 +463,8 @@ pub async fn preview(
     Path((group, file)): Path<(String, String)>,
     Body(request): Body<PreviewRequest>,
 ) -> Result<Json<Preview>, ApiError> {
-    let name = name_of(&group, &file)?;
-    let (default_key, default_channel) = editor::preview_target(&name);
+    let (name, role) = name_of(&group, &file)?;
+    let (default_key, default_channel) = role.preview_target();
     let key = request.template.unwrap_or(default_key);
     let channel = match request.channel.as_deref() {
         Some(c) => channel_of(c)?,
@@ -497,7 +480,7 @@ pub async fn preview(
         ),
         None => None,
     };
-    let incident = editor::sample_incident(&sample, &state.config.default_locale, locale.as_ref())
+    let incident = samples::incident_in(&sample, &state.config.default_locale, locale.as_ref())
         .ok_or_else(|| ApiError::Invalid(format!("no sample event of type {sample:?}")))?;
     let templates = match request.body {
         Some(body) => {
@@ -520,8 +503,13 @@ pub async fn preview(
     };
     let (templates, found) = templates;
     // The samples tell a story set on one day; they are read as on that day.
-    let recovery = editor::sample_recovery(&state.policy.load(), &incident, samples::now());
-    let message = render(&recovery, &templates, &key, channel, &incident, &state)?;
+    let decision = SampleDecision::of(
+        &state.policy.load(),
+        &incident,
+        samples::now(),
+        &mut rand::rng(),
+    );
+    let message = render(&decision, &templates, &key, channel, &incident, &state)?;
     Ok(Json(Preview {
         ok: true,
         diagnostics: diagnostics(&found),
@@ -530,14 +518,14 @@ pub async fn preview(
 }
 
 fn render(
-    recovery: &SampleRecovery,
+    decision: &SampleDecision,
     templates: &Templates,
     key: &str,
     channel: Channel,
     incident: &crate::incident::Incident,
     state: &AppState,
 ) -> Result<MessageView, ApiError> {
-    let rendered = recovery
+    let rendered = decision
         .render(templates, key, channel, incident, &state.config.store)
         .map_err(|e| ApiError::Invalid(e.to_string()))?;
     let sms = (channel == Channel::Sms).then(|| {
@@ -570,7 +558,7 @@ pub async fn publish(
     Path((group, file)): Path<(String, String)>,
     Body(change): Body<TextChange>,
 ) -> Result<Json<Published>, ApiError> {
-    let name = name_of(&group, &file)?;
+    let (name, _) = name_of(&group, &file)?;
     let edit = Edit {
         name: &name,
         body: &change.body,
@@ -600,7 +588,7 @@ pub async fn rollback(
     Path((group, file)): Path<(String, String)>,
     Body(request): Body<Rollback>,
 ) -> Result<Json<Published>, ApiError> {
-    let name = name_of(&group, &file)?;
+    let (name, _) = name_of(&group, &file)?;
     let version = state
         .editor
         .rollback(
@@ -638,11 +626,16 @@ pub async fn send_test(
             request.template
         ))
     })?;
-    let incident = editor::sample_incident(sample, &state.config.default_locale, Some(&locale))
+    let incident = samples::incident_in(sample, &state.config.default_locale, Some(&locale))
         .ok_or_else(|| ApiError::Invalid(format!("no sample event of type {sample:?}")))?;
-    let recovery = editor::sample_recovery(&state.policy.load(), &incident, samples::now());
+    let decision = SampleDecision::of(
+        &state.policy.load(),
+        &incident,
+        samples::now(),
+        &mut rand::rng(),
+    );
     let templates = state.templates.load_full();
-    let rendered = recovery
+    let rendered = decision
         .render(
             &templates,
             &request.template,
@@ -651,11 +644,10 @@ pub async fn send_test(
             &state.config.store,
         )
         .map_err(|e| ApiError::Invalid(e.to_string()))?;
-    let message = editor::test_message(rendered, channel, &request.to)
+    let message = crate::deliver::test_message(rendered, channel, &request.to)
         .map_err(|e| ApiError::Invalid(format!("to: {e}")))?;
-    let transports = crate::deliver::Transports::from_config(&state.config)
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
-    let (provider, id) = transports
+    let (provider, id) = state
+        .transports
         .send_test(&message)
         .await
         .map_err(|e| ApiError::Unavailable(format!("the test was not sent: {e}")))?;
@@ -664,27 +656,4 @@ pub async fn send_test(
         provider: provider.to_string(),
         id,
     }))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn files_are_named_by_kind_and_locale() {
-        assert_eq!(kind_of("order-delayed", "email.es.hbs"), "email");
-        assert_eq!(kind_of("order-delayed", "email.es.txt.hbs"), "email_text");
-        assert_eq!(kind_of("order-delayed", "sms.en.hbs"), "sms");
-        assert_eq!(kind_of("partials", "offers.es.txt.hbs"), "partial_text");
-        assert_eq!(kind_of("layouts", "email.hbs"), "layout");
-        assert_eq!(
-            locale_of("order-delayed", "email.es.txt.hbs").as_deref(),
-            Some("es")
-        );
-        assert_eq!(locale_of("layouts", "email.hbs"), None);
-        assert_eq!(
-            locale_of("partials", "footer.en.hbs").as_deref(),
-            Some("en")
-        );
-    }
 }

@@ -276,7 +276,7 @@ proptest! {
 /// history; a plain test so the policy is loaded once.
 #[test]
 fn decide_and_settle_any_total_and_history() {
-    let policy = Policy::load(std::path::Path::new("policy/default.toml")).unwrap();
+    let policy = Policy::load(&crate::shipped("policy/default.toml")).unwrap();
     // Yen hold the largest totals (no minor units); the policy prices no offer in them, but a
     // percentage is computed before its cap is looked up.
     let currencies = vec![
@@ -323,7 +323,8 @@ fn decide_and_settle_any_total_and_history() {
                     Ok(decision) => {
                         prop_assert_eq!(&decision, &lenient);
                         let currency = total.currency();
-                        let (plan, _) = policy.settle_offline(&decision, &history, currency);
+                        let settled = policy.settle_offline(&decision, &history, currency);
+                        let plan = settled.plan;
                         if let Some(plan) = plan {
                             prop_assert!(plan.cost(currency).unwrap().amount() >= Decimal::ZERO);
                         }

@@ -1,13 +1,11 @@
 //! Policy evaluation, table-style: every rule of the shipped policy, the boundaries, the errors.
 
-use std::path::Path;
-
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde_json::Value;
 
 use super::*;
-use crate::incident::{IncidentType, Locale, parse, sample};
+use crate::incident::{Currency, Incident, IncidentType, Locale, Money, parse, sample};
 
 fn incident(event_type: &str, edit: impl FnOnce(&mut Value)) -> Incident {
     let mut event: Value = serde_json::from_str(sample(event_type).unwrap()).unwrap();
@@ -21,7 +19,7 @@ fn now() -> DateTime<Utc> {
 }
 
 fn shipped() -> Policy {
-    Policy::load(Path::new("policy/default.toml")).unwrap()
+    Policy::load(&crate::shipped("policy/default.toml")).unwrap()
 }
 
 fn money(amount: &str) -> Money {
@@ -224,13 +222,15 @@ fn the_budget_boundary_exactly_used_up() {
         compensation: "47.01".parse().unwrap(),
         ..History::default()
     };
-    let (plan, _) = policy.settle_offline(&decision, &at_cap, eur);
+    let settled = policy.settle_offline(&decision, &at_cap, eur);
+    let plan = settled.plan;
     assert_eq!(plan.unwrap().label, "rule");
     let over = History {
         compensation: "47.02".parse().unwrap(),
         ..History::default()
     };
-    let (plan, lines) = policy.settle_offline(&decision, &over, eur);
+    let settled = policy.settle_offline(&decision, &over, eur);
+    let (plan, lines) = (settled.plan, settled.lines);
     let plan = plan.unwrap();
     assert_eq!(plan.label, "fallback");
     assert_eq!(plan.offers[0].kind, OfferKind::FreeShipping);
@@ -243,9 +243,57 @@ fn the_budget_boundary_exactly_used_up() {
         budget_spent_today: "1500.00".parse().unwrap(),
         ..History::default()
     };
-    let (plan, lines) = policy.settle_offline(&decision, &today_full, eur);
+    let settled = policy.settle_offline(&decision, &today_full, eur);
+    let (plan, lines) = (settled.plan, settled.lines);
     assert_eq!(plan.unwrap().label, "apology only");
     assert_eq!(lines.len(), 2, "{lines:?}");
+}
+
+#[test]
+fn a_reservation_others_took_first_falls_back_and_declines_the_rule_s_offers() {
+    let policy = shipped();
+    let decision = policy.decide(&delay(6, None), &History::default(), now());
+    let eur = Currency::parse("EUR").unwrap();
+    let mut settlement = Settlement::new(&policy.settings().budget, &decision, eur, Decimal::ZERO);
+    // The rule's 12.99 passes the per-customer cap, but the day filled up meanwhile.
+    let Step::Reserve { cost, limit } = settlement.step() else {
+        panic!("the rule's offer costs money")
+    };
+    assert_eq!(cost, money("12.99"));
+    settlement.answer(Reservation::Refused { spent: limit });
+    // The fallback (free shipping) costs money too, and this time the day has room.
+    assert!(matches!(settlement.step(), Step::Reserve { .. }));
+    settlement.answer(Reservation::Reserved {
+        spent: Decimal::new(100, 0),
+    });
+    let Step::Done(settled) = settlement.step() else {
+        panic!("settled after a reservation held")
+    };
+    assert_eq!(settled.plan.unwrap().label, "fallback");
+    assert_eq!(settled.declined.len(), 1);
+    assert!(
+        settled.declined[0]
+            .reason
+            .contains("over the daily budget of 1500.00 EUR")
+    );
+    let reason = settled.fallback_reason.as_deref().unwrap();
+    assert!(
+        reason.starts_with("fallback: over the daily budget"),
+        "{reason}"
+    );
+    assert!(
+        settled.lines[1].contains("100 EUR spent before"),
+        "{:?}",
+        settled.lines
+    );
+    // Every code-issuing offer granted gets its own code.
+    let mut rng = rand::rng();
+    let granted = settled.grant(&policy.settings().codes, &mut rng);
+    assert!(
+        granted
+            .iter()
+            .all(|o| o.code.is_some() == o.kind.issues_code())
+    );
 }
 
 #[test]
@@ -672,7 +720,8 @@ fn budget_checks_of_huge_histories_say_over_rather_than_panic() {
         budget_spent_today: Decimal::MAX,
         ..History::default()
     };
-    let (plan, lines) = policy.settle_offline(&decision, &history, eur);
+    let settled = policy.settle_offline(&decision, &history, eur);
+    let (plan, lines) = (settled.plan, settled.lines);
     assert_eq!(plan.unwrap().label, "apology only");
     assert_eq!(lines.len(), 2, "{lines:?}");
     assert!(
@@ -685,7 +734,8 @@ fn budget_checks_of_huge_histories_say_over_rather_than_panic() {
         budget_spent_today: Decimal::MAX,
         ..History::default()
     };
-    let (_, lines) = policy.settle_offline(&decision, &history, eur);
+    let settled = policy.settle_offline(&decision, &history, eur);
+    let lines = settled.lines;
     assert!(lines[0].contains("over the daily budget"), "{lines:?}");
 }
 

@@ -19,11 +19,11 @@ use handlebars::template::{
 };
 use serde_json::Value;
 
-use super::{Diagnostic, Origin, Recovery, Registry, Settings, Severity, Source, Templates};
+use super::{Diagnostic, Extras, Origin, Registry, Role, Settings, Severity, Source, Templates};
 use super::{samples, sms};
-use crate::config::StoreInfo;
 use crate::incident::{Locale, SUPPORTED_TYPES};
 use crate::policy::Channel;
+use crate::templates::StoreInfo;
 
 /// What `templates check` measures beside problems: the longest SMS of each template.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -159,11 +159,11 @@ fn missing_locales(templates: &Templates, sources: &[Source], diagnostics: &mut 
     // Localised partials: a locale with templates but no partial of its own language.
     let mut partials: BTreeMap<String, (BTreeSet<String>, std::path::PathBuf)> = BTreeMap::new();
     for source in sources {
-        if let Ok(super::load::Role::Shared {
+        if let Ok(Role::Shared {
             name,
             locale: Some(locale),
             ..
-        }) = super::load::role(&source.name)
+        }) = Role::parse(&source.name)
         {
             let entry = partials
                 .entry(name)
@@ -250,13 +250,13 @@ fn render_samples(
                         .collect(),
                 };
                 for (label, offers, escalated) in cases {
-                    let recovery = Recovery {
+                    let extras = Extras {
                         offers: &offers,
                         escalated,
                         sent_at: now,
                     };
                     report.rendered += 1;
-                    match templates.render(key, *channel, &incident, store, &recovery) {
+                    match templates.render(key, *channel, &incident, store, &extras) {
                         Ok(message) if *channel == Channel::Sms => {
                             let info = sms::analyse(&message.text);
                             let measure = SmsMeasure {

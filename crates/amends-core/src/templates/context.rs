@@ -5,15 +5,49 @@
 
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use serde_json::{Value, json};
+use url::Url;
 
-use crate::config::StoreInfo;
 use crate::incident::{Incident, IncidentDetails, Money};
 use crate::policy::{Offer, OfferKind};
+
+/// The store the messages speak for (shown in every message).
+#[derive(Debug, Clone)]
+pub struct StoreInfo {
+    /// The store's name.
+    pub name: String,
+    /// The store's home page.
+    pub url: Option<Url>,
+    /// Where customers can write.
+    pub support_email: Option<String>,
+    /// Where customers can call.
+    pub support_phone: Option<String>,
+    /// The postal address shown in the email footer.
+    pub address: Option<String>,
+    /// A logo shown above every email (never needed to understand it).
+    pub logo_url: Option<Url>,
+    /// Where customers manage their email preferences, linked from the footer.
+    pub preferences_url: Option<Url>,
+}
+
+impl StoreInfo {
+    /// A store with only a name.
+    pub fn named(name: &str) -> StoreInfo {
+        StoreInfo {
+            name: name.to_owned(),
+            url: None,
+            support_email: None,
+            support_phone: None,
+            address: None,
+            logo_url: None,
+            preferences_url: None,
+        }
+    }
+}
 
 /// What the decision adds to a message beside the incident: the offers (with their codes),
 /// whether a person will follow up, and when the message is sent (relative dates count from it).
 #[derive(Debug, Clone, Copy)]
-pub struct Recovery<'a> {
+pub struct Extras<'a> {
     /// The offers given.
     pub offers: &'a [Offer],
     /// A person from the care team will contact the customer.
@@ -22,10 +56,10 @@ pub struct Recovery<'a> {
     pub sent_at: DateTime<Utc>,
 }
 
-impl Recovery<'_> {
+impl Extras<'_> {
     /// No offers, no follow-up, sent at `sent_at`.
-    pub fn apology(sent_at: DateTime<Utc>) -> Recovery<'static> {
-        Recovery {
+    pub fn apology(sent_at: DateTime<Utc>) -> Extras<'static> {
+        Extras {
             offers: &[],
             escalated: false,
             sent_at,
@@ -81,7 +115,7 @@ fn substitute(sub: &crate::incident::Substitute) -> Value {
 pub fn build(
     incident: &Incident,
     store: &StoreInfo,
-    recovery: &Recovery<'_>,
+    extras: &Extras<'_>,
     reading: &Reading,
 ) -> Value {
     let customer = &incident.customer;
@@ -99,7 +133,7 @@ pub fn build(
             })
         })
         .collect();
-    let offers: Vec<Value> = recovery.offers.iter().map(offer).collect();
+    let offers: Vec<Value> = extras.offers.iter().map(offer).collect();
     let (delay, stockout, cancellation) = match &incident.details {
         IncidentDetails::Delayed(d) => {
             let original = d.original_eta.date_in(tz);
@@ -165,7 +199,7 @@ pub fn build(
         "incident": { "type": incident.event_type.as_str() },
         "codes": offers.iter().filter(|o| !o["code"].is_null()).cloned().collect::<Vec<_>>(),
         "offers": offers,
-        "escalated": recovery.escalated,
+        "escalated": extras.escalated,
         "delay": delay,
         "stockout": stockout,
         "cancellation": cancellation,

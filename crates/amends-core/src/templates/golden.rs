@@ -1,13 +1,11 @@
 //! Golden files: every shipped template × locale × channel rendered for the sample events with
 //! the offers the default policy gives them, so a change to any text shows in review as a diff
-//! of `src/templates/snapshots/`. After an intended change: `cargo insta review` (or run the
+//! of `snapshots/` beside it. After an intended change: `cargo insta review` (or run the
 //! tests with `INSTA_UPDATE=always` and read the diff before committing).
-
-use std::path::Path;
 
 use serde_json::Value;
 
-use super::{Recovery, Settings, Templates, samples};
+use super::{Extras, Settings, Templates, samples};
 
 /// The settings of the default configuration: Spanish SMS transliterated to GSM-7.
 fn settings() -> Settings {
@@ -50,19 +48,21 @@ fn incident(event_type: &str, locale: &str, edit: fn(&mut Value)) -> Incident {
 
 #[test]
 fn every_shipped_template_in_every_locale() {
-    let templates = Templates::load(Path::new("templates"), &settings()).unwrap();
-    let policy = Policy::load(Path::new("policy/default.toml")).unwrap();
+    let templates = Templates::load(&crate::shipped("templates"), &settings()).unwrap();
+    let policy = Policy::load(&crate::shipped("policy/default.toml")).unwrap();
     let store = samples::store();
     let now = samples::now();
     for (name, event_type, edit) in CASES {
         for locale in ["en-GB", "es-ES"] {
             let incident = incident(event_type, locale, edit);
             let decision = policy.decide(&incident, &History::default(), now);
-            let (plan, _) = policy.settle_offline(
-                &decision,
-                &History::default(),
-                incident.order.total.currency(),
-            );
+            let plan = policy
+                .settle_offline(
+                    &decision,
+                    &History::default(),
+                    incident.order.total.currency(),
+                )
+                .plan;
             let mut offers = plan.map(|p| p.offers.clone()).unwrap_or_default();
             // Fixed codes, as random ones would change every run.
             for (i, offer) in offers.iter_mut().enumerate() {
@@ -70,17 +70,17 @@ fn every_shipped_template_in_every_locale() {
                     offer.code = Some(format!("SORRY-GOLDEN{i}"));
                 }
             }
-            let recovery = Recovery {
+            let extras = Extras {
                 offers: &offers,
                 escalated: plan.is_some_and(|p| p.escalation.is_some()),
                 sent_at: now,
             };
             let key = &decision.template;
             let email = templates
-                .render(key, Channel::Email, &incident, &store, &recovery)
+                .render(key, Channel::Email, &incident, &store, &extras)
                 .unwrap();
             let sms = templates
-                .render(key, Channel::Sms, &incident, &store, &recovery)
+                .render(key, Channel::Sms, &incident, &store, &extras)
                 .unwrap();
             let info = super::sms::analyse(&sms.text);
             insta::assert_snapshot!(
@@ -112,7 +112,7 @@ fn every_shipped_template_in_every_locale() {
 
 #[test]
 fn every_variable_in_the_shipped_templates_exists_in_the_data_model() {
-    let sources = super::read_sources(Path::new("templates")).unwrap();
+    let sources = super::read_sources(&crate::shipped("templates")).unwrap();
     let report = super::check::check(&sources, &settings(), &samples::store(), 3);
     let problems: Vec<String> = report.diagnostics.iter().map(|d| d.to_string()).collect();
     assert!(problems.is_empty(), "{problems:#?}");

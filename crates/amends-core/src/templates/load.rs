@@ -17,78 +17,9 @@ use std::path::{Path, PathBuf};
 use handlebars::Handlebars;
 use handlebars::template::Template;
 
-use super::{Diagnostic, Origin, Registry, Severity, Source, Variant, safety};
+use super::{Diagnostic, Origin, Registry, Role, Severity, Source, Variant, safety};
 use crate::incident::Locale;
 use crate::policy::Channel;
-
-/// What one file under `templates/` is, by its name.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) enum Role {
-    /// `layouts/<name>[.<locale>][.txt].hbs` or `partials/…`, registered as `<group>/<name>[.txt]`.
-    Shared {
-        /// Registered name, e.g. `partials/offers.txt`.
-        name: String,
-        /// `None` for a locale-neutral file.
-        locale: Option<String>,
-        /// A text partial (`.txt.hbs`), for text parts and SMS.
-        text: bool,
-    },
-    /// `<key>/email.<locale>.hbs`, `email.<locale>.txt.hbs` or `sms.<locale>.hbs`.
-    Message {
-        /// Template key (its directory).
-        key: String,
-        /// Channel.
-        channel: Channel,
-        /// Locale of the file.
-        locale: String,
-        /// The email's plain-text part.
-        text: bool,
-    },
-}
-
-/// Works out what a file is from its name relative to the templates directory.
-pub(super) fn role(name: &str) -> Result<Role, String> {
-    let (group, file) = name
-        .split_once('/')
-        .ok_or_else(|| "a template must sit in a directory (its key)".to_owned())?;
-    let stem = file
-        .strip_suffix(".hbs")
-        .ok_or_else(|| "not a template: the name must end in .hbs".to_owned())?;
-    let (stem, text) = match stem.strip_suffix(".txt") {
-        Some(stem) => (stem, true),
-        None => (stem, false),
-    };
-    let locale = |tag: &str| {
-        Locale::parse(tag)
-            .map(|l| l.to_string())
-            .map_err(|e| format!("the file name has an invalid locale: {e}"))
-    };
-    if group == "layouts" || group == "partials" {
-        let (base, tag) = match stem.split_once('.') {
-            Some((base, tag)) => (base, Some(locale(tag)?)),
-            None => (stem, None),
-        };
-        let suffix = if text { ".txt" } else { "" };
-        return Ok(Role::Shared {
-            name: format!("{group}/{base}{suffix}"),
-            locale: tag,
-            text,
-        });
-    }
-    let expected =
-        || "expected email.<locale>.hbs, email.<locale>.txt.hbs or sms.<locale>.hbs".to_owned();
-    let (channel, tag) = match stem.split_once('.') {
-        Some(("email", tag)) => (Channel::Email, tag),
-        Some(("sms", tag)) if !text => (Channel::Sms, tag),
-        _ => return Err(expected()),
-    };
-    Ok(Role::Message {
-        key: group.to_owned(),
-        channel,
-        locale: locale(tag)?,
-        text,
-    })
-}
 
 /// Reads every `*.hbs` file two levels under `dir` (`<group>/<file>`), sorted by name.
 pub(super) fn read_sources(dir: &Path) -> Result<Vec<Source>, super::TemplateError> {
@@ -172,7 +103,7 @@ pub(super) fn build(
     let mut messages: BTreeMap<(String, Channel, String), Parts> = BTreeMap::new();
 
     for source in sources {
-        let role = match role(&source.name) {
+        let role = match Role::parse(&source.name) {
             Ok(role) => role,
             Err(message) => {
                 diagnostics.push(Diagnostic::warning(
@@ -214,7 +145,7 @@ pub(super) fn build(
                         line,
                         column,
                         severity: Severity::Error,
-                        message: super::one_line(&e.reason().to_string()),
+                        message: super::render::one_line(&e.reason().to_string()),
                     });
                     None
                 }
@@ -445,42 +376,6 @@ pub(super) fn split_front_matter(source: &str) -> Result<FrontMatter<'_>, (usize
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn file_names_say_what_a_file_is() {
-        assert_eq!(
-            role("order-delayed/email.es-MX.txt.hbs").unwrap(),
-            Role::Message {
-                key: "order-delayed".into(),
-                channel: Channel::Email,
-                locale: "es-MX".into(),
-                text: true
-            }
-        );
-        assert_eq!(
-            role("partials/offers.es.txt.hbs").unwrap(),
-            Role::Shared {
-                name: "partials/offers.txt".into(),
-                locale: Some("es".into()),
-                text: true
-            }
-        );
-        assert_eq!(
-            role("layouts/email.hbs").unwrap(),
-            Role::Shared {
-                name: "layouts/email".into(),
-                locale: None,
-                text: false
-            }
-        );
-        assert!(role("order-delayed/sms.es.txt.hbs").is_err());
-        assert!(role("order-delayed/letter.en.hbs").is_err());
-        assert!(
-            role("order-delayed/email.xx-!!.hbs")
-                .unwrap_err()
-                .contains("invalid locale")
-        );
-    }
 
     #[test]
     fn front_matter_is_parsed_with_lines() {

@@ -507,7 +507,6 @@ pub(super) fn guard(registry: &mut Registry, diagnostics: &mut Vec<Diagnostic>) 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::path::Path;
 
     use serde_json::json;
 
@@ -868,7 +867,7 @@ mod tests {
     #[test]
     fn the_shipped_templates_nest_far_below_the_limit() {
         let templates = Templates::load(
-            Path::new("templates"),
+            &crate::shipped("templates"),
             &Settings::new(&Locale::parse("en").unwrap()),
         )
         .unwrap();

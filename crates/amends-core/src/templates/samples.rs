@@ -4,10 +4,12 @@
 use chrono::{DateTime, Duration, Utc};
 use serde_json::Value;
 
-use super::context::{self, Reading, Recovery};
-use crate::config::StoreInfo;
+use rand::Rng;
+
+use super::context::{self, Extras, Reading};
+use super::{Rendered, StoreInfo, TemplateError, Templates};
 use crate::incident::{self, Incident, IncidentDetails, Locale, Money, Refund, Substitute};
-use crate::policy::{Offer, OfferKind};
+use crate::policy::{Channel, History, Offer, OfferKind, Policy};
 
 /// The template key the shipped templates use for an event type: `order.delayed` → `order-delayed`.
 pub fn key_of(event_type: &str) -> String {
@@ -26,6 +28,83 @@ pub fn incident(event_type: &str, locale: &Locale) -> Option<Incident> {
     edited(event_type, |e| {
         e["data"]["customer"]["locale"] = locale.as_str().into();
     })
+}
+
+/// The shipped sample incident of `event_type`, read by a customer of `locale` when given, else
+/// of `default_locale`.
+pub fn incident_in(
+    event_type: &str,
+    default_locale: &Locale,
+    locale: Option<&Locale>,
+) -> Option<Incident> {
+    incident(event_type, locale.unwrap_or(default_locale))
+}
+
+/// What the policy gives a sample incident, for previews: the rule, its offers with fresh
+/// codes, and whether a person follows up.
+#[derive(Debug, Clone)]
+pub struct SampleDecision {
+    /// The rule that matched (empty when none did).
+    pub rule: String,
+    /// Its offers, with codes.
+    pub offers: Vec<Offer>,
+    /// Whether a person follows up.
+    pub escalated: bool,
+    /// When the message is as if sent.
+    pub now: DateTime<Utc>,
+}
+
+impl SampleDecision {
+    /// What `policy` gives `incident` as if first seen at `now`, settled against an empty
+    /// history the way the daemon settles (a preview spends no budget).
+    pub fn of(
+        policy: &Policy,
+        incident: &Incident,
+        now: DateTime<Utc>,
+        rng: &mut impl Rng,
+    ) -> SampleDecision {
+        let history = History::default();
+        let decision = policy.decide(incident, &history, now);
+        let currency = incident.order.total.currency();
+        let settled = policy.settle_offline(&decision, &history, currency);
+        SampleDecision {
+            rule: decision.rule.clone(),
+            offers: settled.grant(&policy.settings().codes, rng),
+            escalated: settled.escalation().is_some(),
+            now,
+        }
+    }
+
+    /// No offers, no escalation.
+    pub fn apology(now: DateTime<Utc>) -> SampleDecision {
+        SampleDecision {
+            rule: String::new(),
+            offers: Vec::new(),
+            escalated: false,
+            now,
+        }
+    }
+
+    /// What it adds to a message.
+    pub fn extras(&self) -> Extras<'_> {
+        Extras {
+            offers: &self.offers,
+            escalated: self.escalated,
+            sent_at: self.now,
+        }
+    }
+
+    /// Renders `key` for `channel` with these offers.
+    pub fn render(
+        &self,
+        templates: &Templates,
+        key: &str,
+        channel: Channel,
+        incident: &Incident,
+        store: &StoreInfo,
+    ) -> Result<Rendered, TemplateError> {
+        templates.render(key, channel, incident, store, &self.extras())
+    }
 }
 
 /// The shipped sample event of `event_type` with `edit` applied to its JSON, parsed; `None` when
@@ -140,7 +219,7 @@ pub fn model() -> Value {
             continue;
         };
         let offers = every_offer(&incident, now());
-        let recovery = Recovery {
+        let extras = Extras {
             offers: &offers,
             escalated: true,
             sent_at: now(),
@@ -152,7 +231,7 @@ pub fn model() -> Value {
         };
         merge(
             &mut model,
-            context::build(&incident, &store, &recovery, &reading),
+            context::build(&incident, &store, &extras, &reading),
         );
     }
     model

@@ -1,0 +1,113 @@
+//! `amends policy`: check a policy file, and explain what it decides for an event.
+
+use anyhow::Context;
+
+use crate::config::Config;
+use crate::incident;
+use crate::policy::{History, Policy};
+use crate::templates::Templates;
+
+/// Checks a policy file (the configured one unless `file` is given) against the templates.
+pub(super) fn check(config: &Config, file: Option<std::path::PathBuf>) -> anyhow::Result<()> {
+    let path = file.unwrap_or_else(|| config.policy.clone());
+    let policy = Policy::load(&path)?;
+    let templates = Templates::load(&config.templates_dir, &config.template_settings())?;
+    templates.cover(&policy)?;
+    println!(
+        "{}: {} rules, version {}, OK",
+        path.display(),
+        policy.rules().len(),
+        crate::policy::short(policy.version())
+    );
+    Ok(())
+}
+
+pub(super) fn explain(
+    config: &Config,
+    event: &std::path::Path,
+    history: Option<&std::path::Path>,
+    policy: Option<&std::path::Path>,
+) -> anyhow::Result<()> {
+    let path = policy.unwrap_or(&config.policy);
+    let policy = Policy::load(path)?;
+    let body = std::fs::read(event).with_context(|| format!("cannot read {}", event.display()))?;
+    let incident = incident::parse(&body, None, &config.default_locale)
+        .with_context(|| format!("{} is not a valid order event", event.display()))?;
+    let history: History = match history {
+        Some(file) => {
+            let text = std::fs::read_to_string(file)
+                .with_context(|| format!("cannot read {}", file.display()))?;
+            serde_json::from_str(&text)
+                .with_context(|| format!("{} is not a customer history", file.display()))?
+        }
+        None => History::default(),
+    };
+    let now = chrono::Utc::now();
+    let decision = policy
+        .try_decide(&incident, &history, now)
+        .with_context(|| format!("{} cannot be decided", event.display()))?;
+    let currency = incident.order.total.currency();
+    let settled = policy.settle_offline(&decision, &history, currency);
+    let mut explanation = decision.explanation.clone();
+    explanation.escalation = settled.escalation().map(str::to_owned);
+    explanation.budget = settled.lines.clone();
+
+    println!(
+        "event {} {} from {} (order {}, {})",
+        incident.event_type,
+        incident.key.id(),
+        incident.key.source(),
+        incident.order.id,
+        incident.order.total
+    );
+    println!(
+        "customer {}: tier {}, locale {}",
+        incident.customer.id,
+        incident.customer.tier.as_deref().unwrap_or("(none)"),
+        incident.customer.locale
+    );
+    println!("policy {}", path.display());
+    print!("{}", explanation.to_text());
+    match (&decision.coalesced, decision.unreachable()) {
+        (Some(why), _) => println!("result: nothing sent, {why}"),
+        (None, Some(why)) => println!("result: rule {}, nothing sent: {why}", decision.rule),
+        (None, None) => {
+            let given = settled
+                .plan
+                .map(|p| {
+                    p.offers
+                        .iter()
+                        .map(crate::policy::Offer::describe)
+                        .collect::<Vec<_>>()
+                })
+                .unwrap_or_default();
+            println!(
+                "result: rule {}, template {} by {}{}, offers: {}",
+                decision.rule,
+                decision.template,
+                decision
+                    .channels
+                    .iter()
+                    .map(|c| c.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                if decision.send_at > now {
+                    format!(
+                        " after {}",
+                        humantime::format_duration(
+                            (decision.send_at - now).to_std().unwrap_or_default()
+                        )
+                    )
+                } else {
+                    String::new()
+                },
+                if given.is_empty() {
+                    "none".to_owned()
+                } else {
+                    given.join("; ")
+                }
+            );
+        }
+    }
+    Ok(())
+}
