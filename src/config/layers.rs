@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use secrecy::SecretString;
@@ -11,77 +12,55 @@ use url::Url;
 
 use super::{ConfigError, ENV_PREFIX, InDoubtRule};
 
-/// Every key with its built-in default (`None`: no default).
-const KEYS: &[(&str, Option<&str>)] = &[
-    ("amqp_url", Some("amqp://guest:guest@127.0.0.1:5672/%2f")),
-    (
-        "database_url",
-        Some("postgres://postgres@127.0.0.1:5432/amends"),
-    ),
-    ("http_bind", Some("127.0.0.1:8080")),
-    ("templates_dir", Some("templates")),
-    ("policy", Some("policy/default.toml")),
-    ("policy_reload_interval", Some("2s")),
-    ("email_transport", Some("outbox")),
-    ("sms_transport", Some("outbox")),
-    ("outbox_dir", Some("var/outbox")),
-    ("smtp_url", None),
-    ("email_from", None),
-    ("sms_from", Some("amends")),
-    ("twilio_account_sid", None),
-    ("twilio_auth_token", None),
-    ("twilio_from", None),
-    ("twilio_base_url", Some("https://api.twilio.com")),
-    ("sendgrid_api_key", None),
-    ("sendgrid_base_url", Some("https://api.sendgrid.com")),
-    ("sendgrid_webhook_public_key", None),
-    ("postmark_server_token", None),
-    ("postmark_base_url", Some("https://api.postmarkapp.com")),
-    ("postmark_webhook_user", None),
-    ("postmark_webhook_password", None),
-    ("vonage_api_key", None),
-    ("vonage_api_secret", None),
-    ("vonage_from", None),
-    ("vonage_base_url", Some("https://rest.nexmo.com")),
-    ("vonage_signature_secret", None),
-    ("public_url", None),
-    ("admin_token", None),
-    ("admin_users", None),
-    ("instance_name", None),
-    ("default_locale", Some("en")),
-    ("store_name", Some("Northwind Outfitters")),
-    ("store_url", None),
-    ("support_email", None),
-    ("support_phone", None),
-    ("store_address", None),
-    ("store_logo_url", None),
-    ("preferences_url", None),
-    ("sms_transliterate", Some("es")),
-    ("sms_max_segments", Some("3")),
-    ("orders_exchange", Some("orders")),
-    ("queue", Some("amends.order-events")),
-    ("dead_letter_queue", Some("amends.order-events.dead")),
-    ("events_exchange", Some("amends.events")),
-    ("prefetch", Some("64")),
-    ("max_redeliveries", Some("5")),
-    ("database_max_connections", Some("8")),
-    ("dispatch_batch_size", Some("50")),
-    ("dispatch_concurrency", Some("16")),
-    ("dispatch_poll_interval", Some("250ms")),
-    ("lease_duration", Some("60s")),
-    ("retry_schedule", Some("1s,5s,30s,2m,10m")),
-    ("send_timeout", Some("30s")),
-    ("provider_failure_threshold", Some("5")),
-    ("provider_cool_off", Some("30s")),
-    ("smtp_max_per_second", Some("0")),
-    ("sendgrid_max_per_second", Some("100")),
-    ("postmark_max_per_second", Some("50")),
-    ("twilio_max_per_second", Some("10")),
-    ("vonage_max_per_second", Some("30")),
-    ("in_doubt_email", Some("resend")),
-    ("in_doubt_sms", Some("unknown")),
-    ("log_format", Some("text")),
-];
+/// The built-in defaults: every key amends knows, set to its default or, without one, commented
+/// out as `# key = …`. The same file is the commented example users copy, so the two cannot drift.
+pub(super) const DEFAULTS_TOML: &str = include_str!("defaults.toml");
+
+/// How the built-in defaults are named in an error, which only a broken build can show.
+const DEFAULTS_PATH: &str = "built-in defaults.toml";
+
+/// Every known key and its default (`None`: no default).
+pub(super) type Keys = BTreeMap<String, Option<String>>;
+
+/// `DEFAULTS_TOML` read once. An error (a broken build, which a unit test rules out) is kept as
+/// its message and reported by every load rather than panicking.
+static KEYS: LazyLock<Result<Keys, String>> = LazyLock::new(|| {
+    parse_defaults(DEFAULTS_TOML).map_err(|e| match e {
+        ConfigError::Syntax { message, .. } => message,
+        other => other.to_string(),
+    })
+});
+
+/// The known keys and their defaults, from the built-in defaults file.
+pub(super) fn keys() -> Result<&'static Keys, ConfigError> {
+    KEYS.as_ref().map_err(|message| ConfigError::Syntax {
+        path: PathBuf::from(DEFAULTS_PATH),
+        message: message.clone(),
+    })
+}
+
+/// The keys of a defaults file: those set, with their value as the raw text a user's file would
+/// give, and those commented out as `# key = …`, without a default.
+fn parse_defaults(text: &str) -> Result<Keys, ConfigError> {
+    let path = Path::new(DEFAULTS_PATH);
+    let mut keys = Keys::new();
+    for (key, value) in parse_table(path, text)? {
+        let value = raw_text(path, &key, value)?;
+        keys.insert(key, Some(value));
+    }
+    for line in text.lines() {
+        if let Some(key) = commented_key(line) {
+            keys.entry(key.to_owned()).or_insert(None);
+        }
+    }
+    Ok(keys)
+}
+
+/// The key of a line like `# key = value` (`^# ([a-z_]+) = `), a key without a default.
+fn commented_key(line: &str) -> Option<&str> {
+    let (key, _) = line.strip_prefix("# ")?.split_once(" = ")?;
+    (!key.is_empty() && key.chars().all(|c| c.is_ascii_lowercase() || c == '_')).then_some(key)
+}
 
 /// Environment variables with the prefix that are not configuration keys.
 const NOT_KEYS: &[&str] = &["CONFIG"];
@@ -112,14 +91,15 @@ impl Layers {
         file: Option<(&Path, &str)>,
         env: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Layers, ConfigError> {
-        let mut values: BTreeMap<&'static str, Raw> = KEYS
+        let keys = keys()?;
+        let mut values: BTreeMap<&'static str, Raw> = keys
             .iter()
             .filter_map(|(key, default)| {
-                default.map(|d| {
+                default.as_ref().map(|d| {
                     (
-                        *key,
+                        key.as_str(),
                         Raw {
-                            value: d.to_owned(),
+                            value: d.clone(),
                             origin: Origin::Default,
                         },
                     )
@@ -129,14 +109,14 @@ impl Layers {
 
         if let Some((path, text)) = file {
             for (key, value) in parse_table(path, text)? {
-                let Some((known, _)) = KEYS.iter().find(|(k, _)| *k == key) else {
+                let Some((known, _)) = keys.get_key_value(&key) else {
                     return Err(ConfigError::UnknownKey {
                         path: path.to_path_buf(),
                         key,
                     });
                 };
                 values.insert(
-                    known,
+                    known.as_str(),
                     Raw {
                         value: raw_text(path, &key, value)?,
                         origin: Origin::File(path.to_path_buf()),
@@ -153,9 +133,9 @@ impl Layers {
                 continue;
             }
             let key = rest.to_lowercase();
-            if let Some((known, _)) = KEYS.iter().find(|(k, _)| *k == key) {
+            if let Some((known, _)) = keys.get_key_value(&key) {
                 values.insert(
-                    known,
+                    known.as_str(),
                     Raw {
                         value,
                         origin: Origin::Env,

@@ -252,12 +252,156 @@ fn sms_settings_parse_and_can_be_switched_off() {
 }
 
 #[test]
-fn the_example_file_is_valid_and_holds_the_defaults() {
-    let path = Path::new("deploy/amends.example.toml");
-    let text = std::fs::read_to_string(path).unwrap();
-    let from_file = Config::from_sources(Some((path, &text)), env(&[])).unwrap();
+fn the_built_in_defaults_given_as_a_file_change_nothing() {
+    let path = Path::new("defaults.toml");
+    let from_file = Config::from_sources(Some((path, layers::DEFAULTS_TOML)), env(&[])).unwrap();
     let defaults = Config::from_sources(None, env(&[])).unwrap();
     assert_eq!(format!("{from_file:?}"), format!("{defaults:?}"));
+}
+
+/// Every key and its default (`None`: none), written out once so that an edit of `defaults.toml`
+/// that adds, drops or changes one fails here instead of changing amends unnoticed.
+const KNOWN_KEYS: &[(&str, Option<&str>)] = &[
+    ("amqp_url", Some("amqp://guest:guest@127.0.0.1:5672/%2f")),
+    (
+        "database_url",
+        Some("postgres://postgres@127.0.0.1:5432/amends"),
+    ),
+    ("http_bind", Some("127.0.0.1:8080")),
+    ("templates_dir", Some("templates")),
+    ("policy", Some("policy/default.toml")),
+    ("policy_reload_interval", Some("2s")),
+    ("email_transport", Some("outbox")),
+    ("sms_transport", Some("outbox")),
+    ("outbox_dir", Some("var/outbox")),
+    ("smtp_url", None),
+    ("email_from", None),
+    ("sms_from", Some("amends")),
+    ("twilio_account_sid", None),
+    ("twilio_auth_token", None),
+    ("twilio_from", None),
+    ("twilio_base_url", Some("https://api.twilio.com")),
+    ("sendgrid_api_key", None),
+    ("sendgrid_base_url", Some("https://api.sendgrid.com")),
+    ("sendgrid_webhook_public_key", None),
+    ("postmark_server_token", None),
+    ("postmark_base_url", Some("https://api.postmarkapp.com")),
+    ("postmark_webhook_user", None),
+    ("postmark_webhook_password", None),
+    ("vonage_api_key", None),
+    ("vonage_api_secret", None),
+    ("vonage_from", None),
+    ("vonage_base_url", Some("https://rest.nexmo.com")),
+    ("vonage_signature_secret", None),
+    ("public_url", None),
+    ("admin_token", None),
+    ("admin_users", None),
+    ("instance_name", None),
+    ("default_locale", Some("en")),
+    ("store_name", Some("Northwind Outfitters")),
+    ("store_url", None),
+    ("support_email", None),
+    ("support_phone", None),
+    ("store_address", None),
+    ("store_logo_url", None),
+    ("preferences_url", None),
+    ("sms_transliterate", Some("es")),
+    ("sms_max_segments", Some("3")),
+    ("orders_exchange", Some("orders")),
+    ("queue", Some("amends.order-events")),
+    ("dead_letter_queue", Some("amends.order-events.dead")),
+    ("events_exchange", Some("amends.events")),
+    ("prefetch", Some("64")),
+    ("max_redeliveries", Some("5")),
+    ("database_max_connections", Some("8")),
+    ("dispatch_batch_size", Some("50")),
+    ("dispatch_concurrency", Some("16")),
+    ("dispatch_poll_interval", Some("250ms")),
+    ("lease_duration", Some("60s")),
+    ("retry_schedule", Some("1s,5s,30s,2m,10m")),
+    ("send_timeout", Some("30s")),
+    ("provider_failure_threshold", Some("5")),
+    ("provider_cool_off", Some("30s")),
+    ("smtp_max_per_second", Some("0")),
+    ("sendgrid_max_per_second", Some("100")),
+    ("postmark_max_per_second", Some("50")),
+    ("twilio_max_per_second", Some("10")),
+    ("vonage_max_per_second", Some("30")),
+    ("in_doubt_email", Some("resend")),
+    ("in_doubt_sms", Some("unknown")),
+    ("log_format", Some("text")),
+];
+
+#[test]
+fn the_built_in_defaults_parse_into_exactly_the_known_keys() {
+    let keys = layers::keys().unwrap();
+    let found: Vec<(&str, Option<&str>)> = keys
+        .iter()
+        .map(|(key, default)| (key.as_str(), default.as_deref()))
+        .collect();
+    let mut expected = KNOWN_KEYS.to_vec();
+    expected.sort();
+    assert_eq!(found, expected);
+}
+
+/// The rows of `docs/configuration.md`'s key tables: key, environment variable, default, each
+/// as written between the pipes.
+fn documented_rows(text: &str) -> Vec<[String; 3]> {
+    let mut rows = Vec::new();
+    let mut in_table = false;
+    for line in text.lines() {
+        if line.starts_with("| key |") {
+            in_table = true;
+            continue;
+        }
+        if !line.starts_with('|') {
+            in_table = false;
+            continue;
+        }
+        if !in_table || line.starts_with("|---") {
+            continue;
+        }
+        let cells: Vec<String> = line.split('|').map(|c| c.trim().to_owned()).collect();
+        assert!(cells.len() >= 5, "a row with four columns: {line}");
+        rows.push([cells[1].clone(), cells[2].clone(), cells[3].clone()]);
+    }
+    rows
+}
+
+/// A cell without its backticks and quotes, so `` `8` `` and `"8"` compare equal.
+fn loosely(cell: &str) -> String {
+    cell.replace(['`', '"'], "")
+}
+
+#[test]
+fn the_configuration_reference_documents_every_key_with_its_variable_and_default() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/configuration.md");
+    let text = std::fs::read_to_string(path).unwrap();
+    let keys = layers::keys().unwrap();
+    let mut documented = std::collections::BTreeSet::new();
+    for [key, variable, default] in documented_rows(&text) {
+        let key = key
+            .strip_prefix('`')
+            .and_then(|k| k.strip_suffix('`'))
+            .unwrap_or_else(|| panic!("a key in backticks: {key}"))
+            .to_owned();
+        assert!(documented.insert(key.clone()), "{key} is documented twice");
+        let Some(expected) = keys.get(&key) else {
+            panic!("docs/configuration.md documents {key}, which defaults.toml does not have");
+        };
+        assert_eq!(
+            loosely(&variable),
+            format!("{ENV_PREFIX}{}", key.to_uppercase()),
+            "the variable of {key}"
+        );
+        let expected = expected.as_deref().map_or("—".to_owned(), loosely);
+        assert_eq!(loosely(&default), expected, "the default of {key}");
+    }
+    let missing: Vec<&String> = keys.keys().filter(|k| !documented.contains(*k)).collect();
+    assert!(
+        missing.is_empty(),
+        "not in docs/configuration.md: {missing:?}"
+    );
 }
 
 #[test]
