@@ -1,0 +1,269 @@
+//! Configuration: built-in defaults, then the TOML file, then `AMENDS_*` environment variables,
+//! validated once into one typed [`Config`].
+//!
+//! Every key is flat and its environment name is `AMENDS_` + the key in upper case, so the file and
+//! the environment cannot disagree about names. Values are read as text from either source and then
+//! parsed per key, which lets every error name the key and where the bad value came from.
+//! (Layering crates such as figment guess a type from environment text, which turns a phone number
+//! sender like `+15551234567` into an integer; parsing per key avoids that.)
+//!
+//! `layers` reads the three sources into raw text, `validate` types it area by area, with
+//! `providers` for the transports and provider settings and `admin` for the console's people.
+
+mod admin;
+mod layers;
+mod providers;
+mod validate;
+
+#[cfg(test)]
+mod tests;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use secrecy::SecretString;
+use url::Url;
+
+use crate::incident::Locale;
+use crate::templates::StoreInfo;
+
+pub use admin::AdminUser;
+pub use providers::{
+    EmailTransportKind, PostmarkConfig, ProviderRates, SendGridConfig, SmsTransportKind,
+    SmtpConfig, TwilioConfig, VonageConfig, WebhookConfig,
+};
+
+use layers::Layers;
+
+/// Prefix of every environment variable amends reads.
+pub const ENV_PREFIX: &str = "AMENDS_";
+
+/// A configuration error: one line that names the key and the source of the bad value.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The configuration file could not be read.
+    #[error("cannot read configuration file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The configuration file is not valid TOML.
+    #[error("configuration file {path} is not valid TOML: {message}")]
+    Syntax {
+        /// The file.
+        path: PathBuf,
+        /// The parser's message, with line and column.
+        message: String,
+    },
+    /// The file names a key amends does not know.
+    #[error("unknown configuration key `{key}` in {path}")]
+    UnknownKey {
+        /// The file.
+        path: PathBuf,
+        /// The key.
+        key: String,
+    },
+    /// A value is present but invalid.
+    #[error("{origin}: {message}")]
+    Invalid {
+        /// Key and source, e.g. `AMENDS_HTTP_BIND` or `http_bind (in amends.toml)`.
+        origin: String,
+        /// What is wrong with it.
+        message: String,
+    },
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// How SMS texts are prepared and checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SmsConfig {
+    /// Languages whose SMS may be transliterated to GSM-7 (`á` → `a`) to fit more per segment.
+    pub transliterate: Vec<String>,
+    /// `templates check` warns when an SMS can take more segments than this.
+    pub max_segments: usize,
+}
+
+/// Names of the broker objects amends declares and uses.
+#[derive(Debug, Clone)]
+pub struct AmqpNames {
+    /// Topic exchange the order system publishes to.
+    pub orders_exchange: String,
+    /// Quorum queue amends consumes.
+    pub queue: String,
+    /// Queue for messages that cannot be processed.
+    pub dead_letter_queue: String,
+    /// Topic exchange for amends' outcome events.
+    pub events_exchange: String,
+}
+
+/// How the dispatcher claims and sends outbox rows.
+#[derive(Debug, Clone)]
+pub struct DispatchConfig {
+    /// Rows claimed per round trip.
+    pub batch_size: u32,
+    /// Sends in flight at once per replica.
+    pub concurrency: usize,
+    /// How long to wait before looking again when nothing was due.
+    pub poll_interval: Duration,
+    /// How long a claim lasts before the reaper may take the row back; renewed every third of it
+    /// while the message is handled, so it only runs out when its dispatcher is gone.
+    pub lease_duration: Duration,
+    /// Delay before each retry of a transient failure; when exhausted the message fails.
+    pub retry_schedule: Vec<Duration>,
+    /// Upper bound for one send, connection included.
+    pub send_timeout: Duration,
+    /// Consecutive transient failures after which a provider is skipped for `provider_cool_off`.
+    pub provider_failure_threshold: u32,
+    /// How long a failing provider is skipped before one send probes it again.
+    pub provider_cool_off: Duration,
+    /// Messages per second each provider is sent, shared by the replica's senders (0 = no limit).
+    pub max_per_second: ProviderRates,
+    /// What becomes of a message whose request may have reached its provider when its
+    /// dispatcher stopped (a crash) or no answer came (a timeout), per channel.
+    pub in_doubt: InDoubt,
+}
+
+/// What amends does with a message in doubt: one whose request may have reached the provider
+/// without amends learning the outcome.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InDoubtRule {
+    /// Send it again (email: with the same Message-ID): a rare repeat rather than a missing apology.
+    Resend,
+    /// Mark it `unknown` for a person; never sent again by amends.
+    Unknown,
+}
+
+impl InDoubtRule {
+    /// The word used in configuration.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InDoubtRule::Resend => "resend",
+            InDoubtRule::Unknown => "unknown",
+        }
+    }
+}
+
+/// The in-doubt rule of each channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InDoubt {
+    /// Email (default: resend, as at-least-once is the norm for email).
+    pub email: InDoubtRule,
+    /// SMS (default: unknown, as no SMS provider takes an idempotency key).
+    pub sms: InDoubtRule,
+}
+
+/// The whole validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// AMQP broker URL (may hold a password).
+    pub amqp_url: SecretString,
+    /// PostgreSQL URL (may hold a password).
+    pub database_url: SecretString,
+    /// Address of the HTTP server.
+    pub http_bind: SocketAddr,
+    /// Directory of the shipped templates.
+    pub templates_dir: PathBuf,
+    /// The policy file.
+    pub policy: PathBuf,
+    /// How often the running daemon looks for a changed policy file.
+    pub policy_reload_interval: Duration,
+    /// Email transports in failover order.
+    pub email_transports: Vec<EmailTransportKind>,
+    /// SMS transports in failover order.
+    pub sms_transports: Vec<SmsTransportKind>,
+    /// Directory of the file outbox.
+    pub outbox_dir: PathBuf,
+    /// SMTP settings, required when `smtp` is an email transport.
+    pub smtp: Option<SmtpConfig>,
+    /// SendGrid settings, present when `sendgrid` is an email transport.
+    pub sendgrid: Option<SendGridConfig>,
+    /// Postmark settings, present when `postmark` is an email transport.
+    pub postmark: Option<PostmarkConfig>,
+    /// Twilio settings, present when `twilio` is an SMS transport.
+    pub twilio: Option<TwilioConfig>,
+    /// Vonage settings, present when `vonage` is an SMS transport.
+    pub vonage: Option<VonageConfig>,
+    /// Keys of the provider webhooks.
+    pub webhooks: WebhookConfig,
+    /// From mailbox of every email.
+    pub email_from: lettre::message::Mailbox,
+    /// Sender id of every SMS.
+    pub sms_from: String,
+    /// Externally visible base URL.
+    pub public_url: Url,
+    /// Token for the admin API and console; without it they are off.
+    pub admin_token: Option<SecretString>,
+    /// People who sign in to the console with their own password; none: with the admin token.
+    pub admin_users: Vec<AdminUser>,
+    /// Name of this replica, the `source` of outcome events and the owner of outbox claims.
+    pub instance_name: String,
+    /// Locale for customers who did not say.
+    pub default_locale: Locale,
+    /// The store the messages speak for.
+    pub store: StoreInfo,
+    /// How SMS texts are prepared and checked.
+    pub sms: SmsConfig,
+    /// Broker object names.
+    pub amqp: AmqpNames,
+    /// Unacknowledged deliveries the consumer holds at once.
+    pub prefetch: u16,
+    /// Times an event that keeps failing for a passing reason is delivered again before it is
+    /// dead-lettered with the last error.
+    pub max_redeliveries: u32,
+    /// Size of the PostgreSQL pool.
+    pub database_max_connections: u32,
+    /// Dispatcher settings.
+    pub dispatch: DispatchConfig,
+    /// Log format.
+    pub log_format: LogFormat,
+}
+
+impl Config {
+    /// How templates are chosen and SMS prepared, by this configuration.
+    pub fn template_settings(&self) -> crate::templates::Settings {
+        crate::templates::Settings {
+            default_locale: self.default_locale.clone(),
+            sms_transliterate: self.sms.transliterate.clone(),
+        }
+    }
+
+    /// Loads defaults, then `path` (or `AMENDS_CONFIG`) if given, then the process environment.
+    pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
+        let path = path
+            .map(Path::to_path_buf)
+            .or_else(|| std::env::var_os("AMENDS_CONFIG").map(PathBuf::from));
+        let file = match path {
+            Some(path) => {
+                let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
+                    path: path.clone(),
+                    source,
+                })?;
+                Some((path, text))
+            }
+            None => None,
+        };
+        let file = file.as_ref().map(|(p, t)| (p.as_path(), t.as_str()));
+        Config::from_sources(file, std::env::vars())
+    }
+
+    /// Builds the configuration from an optional file's text and a set of environment variables.
+    ///
+    /// Separate from [`Config::load`] so tests never touch the process environment.
+    pub fn from_sources(
+        file: Option<(&Path, &str)>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Config, ConfigError> {
+        Config::validate(&Layers::read(file, env)?)
+    }
+}

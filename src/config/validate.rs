@@ -1,0 +1,252 @@
+//! Typing the layered values into a [`Config`], one area at a time; the first bad value found is
+//! the error, named by key and source.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use secrecy::SecretString;
+use url::Url;
+
+use super::layers::Layers;
+use super::providers::{self, EmailTransportKind, Providers};
+use super::{
+    AdminUser, AmqpNames, Config, ConfigError, DispatchConfig, InDoubt, LogFormat, SmsConfig,
+};
+use crate::incident::Locale;
+use crate::templates::StoreInfo;
+
+impl Config {
+    /// Checks every key once and builds the configuration from them.
+    pub(super) fn validate(layers: &Layers) -> Result<Config, ConfigError> {
+        let connections = connections(layers)?;
+        let Providers {
+            email_transports,
+            sms_transports,
+            smtp,
+            sendgrid,
+            postmark,
+            twilio,
+            vonage,
+        } = Providers::read(layers)?;
+        let webhooks = providers::webhooks(layers)?;
+        providers::check_base_urls(layers)?;
+        let store = store(layers)?;
+        let email_from = email_from(layers, &store.name, &email_transports)?;
+        let (admin_token, admin_users) = admin(layers)?;
+
+        Ok(Config {
+            amqp_url: connections.amqp_url,
+            database_url: connections.database_url,
+            http_bind: connections.http_bind,
+            templates_dir: PathBuf::from(layers.require("templates_dir", "")?),
+            policy: PathBuf::from(layers.require("policy", "")?),
+            policy_reload_interval: layers.duration("policy_reload_interval")?,
+            email_transports,
+            sms_transports,
+            outbox_dir: PathBuf::from(layers.require("outbox_dir", "")?),
+            smtp,
+            sendgrid,
+            postmark,
+            twilio,
+            vonage,
+            webhooks,
+            email_from,
+            sms_from: layers.require("sms_from", "")?.to_owned(),
+            public_url: connections.public_url,
+            admin_token,
+            admin_users,
+            instance_name: layers
+                .string("instance_name")
+                .unwrap_or_else(default_instance_name),
+            default_locale: default_locale(layers)?,
+            store,
+            sms: sms(layers)?,
+            amqp: amqp_names(layers)?,
+            prefetch: layers.positive("prefetch")?,
+            max_redeliveries: layers.parse("max_redeliveries", "a whole number")?,
+            database_max_connections: connections.database_max_connections,
+            dispatch: dispatch(layers)?,
+            log_format: log_format(layers)?,
+        })
+    }
+}
+
+/// Where amends listens, and how it reaches the broker and the database.
+struct Connections {
+    http_bind: SocketAddr,
+    public_url: Url,
+    amqp_url: SecretString,
+    database_url: SecretString,
+    database_max_connections: u32,
+}
+
+fn connections(layers: &Layers) -> Result<Connections, ConfigError> {
+    let http_bind: SocketAddr = layers.parse("http_bind", "a socket address (host:port)")?;
+    let public_url = match layers.url("public_url")? {
+        Some(url) => url,
+        None => Url::parse(&format!("http://{http_bind}"))
+            .map_err(|e| layers.invalid("public_url", format!("derived from http_bind: {e}")))?,
+    };
+    let amqp_url = layers.require("amqp_url", "")?;
+    if !(amqp_url.starts_with("amqp://") || amqp_url.starts_with("amqps://")) {
+        return Err(layers.invalid("amqp_url", "must start with amqp:// or amqps://"));
+    }
+    let database_url = layers.require("database_url", "")?;
+    if !(database_url.starts_with("postgres://") || database_url.starts_with("postgresql://")) {
+        return Err(layers.invalid("database_url", "must start with postgres://"));
+    }
+    Ok(Connections {
+        http_bind,
+        public_url,
+        amqp_url: SecretString::from(amqp_url.to_owned()),
+        database_url: SecretString::from(database_url.to_owned()),
+        database_max_connections: layers.positive("database_max_connections")?,
+    })
+}
+
+/// The store the messages speak for.
+fn store(layers: &Layers) -> Result<StoreInfo, ConfigError> {
+    Ok(StoreInfo {
+        name: layers.require("store_name", "")?.to_owned(),
+        url: layers.url("store_url")?,
+        support_email: layers.string("support_email"),
+        support_phone: layers.string("support_phone"),
+        address: layers.string("store_address"),
+        logo_url: layers.url("store_logo_url")?,
+        preferences_url: layers.url("preferences_url")?,
+    })
+}
+
+fn email_from(
+    layers: &Layers,
+    store_name: &str,
+    email_transports: &[EmailTransportKind],
+) -> Result<lettre::message::Mailbox, ConfigError> {
+    match layers.get("email_from") {
+        Some(from) => from
+            .parse()
+            .map_err(|e| layers.invalid("email_from", format!("{from:?} is not a mailbox: {e}"))),
+        None if email_transports
+            .iter()
+            .all(|t| *t == EmailTransportKind::Outbox) =>
+        {
+            // The file outbox needs a From header but sends nothing, so a local address is enough.
+            Ok(lettre::message::Mailbox::new(
+                Some(store_name.to_owned()),
+                "amends@localhost"
+                    .parse()
+                    .map_err(|e| layers.invalid("email_from", format!("default mailbox: {e}")))?,
+            ))
+        }
+        None => Err(ConfigError::Invalid {
+            origin: "AMENDS_EMAIL_FROM".into(),
+            message: "required when email is sent through a provider".into(),
+        }),
+    }
+}
+
+fn default_locale(layers: &Layers) -> Result<Locale, ConfigError> {
+    let text = layers.require("default_locale", "")?;
+    Locale::parse(text).map_err(|e| layers.invalid("default_locale", format!("{text:?}: {e}")))
+}
+
+fn sms(layers: &Layers) -> Result<SmsConfig, ConfigError> {
+    let transliterate = match layers.string("sms_transliterate") {
+        // An empty value means "unset" (the default), so switching it off needs a word.
+        Some(list) if list.trim() == "none" => Vec::new(),
+        Some(list) => list
+            .split(',')
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(|l| {
+                Locale::parse(l)
+                    .map(|locale| locale.language().to_owned())
+                    .map_err(|e| layers.invalid("sms_transliterate", format!("{l:?}: {e}")))
+            })
+            .collect::<Result<Vec<_>, _>>()?,
+        None => Vec::new(),
+    };
+    Ok(SmsConfig {
+        transliterate,
+        max_segments: layers.positive("sms_max_segments")?,
+    })
+}
+
+fn amqp_names(layers: &Layers) -> Result<AmqpNames, ConfigError> {
+    Ok(AmqpNames {
+        orders_exchange: layers.require("orders_exchange", "")?.to_owned(),
+        queue: layers.require("queue", "")?.to_owned(),
+        dead_letter_queue: layers.require("dead_letter_queue", "")?.to_owned(),
+        events_exchange: layers.require("events_exchange", "")?.to_owned(),
+    })
+}
+
+fn dispatch(layers: &Layers) -> Result<DispatchConfig, ConfigError> {
+    let retry_schedule = layers
+        .require("retry_schedule", "")?
+        .split(',')
+        .map(|step| {
+            humantime::parse_duration(step.trim()).map_err(|e| {
+                layers.invalid(
+                    "retry_schedule",
+                    format!("{:?} is not a duration: {e}", step.trim()),
+                )
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let dispatch = DispatchConfig {
+        batch_size: layers.positive("dispatch_batch_size")?,
+        concurrency: layers.positive("dispatch_concurrency")?,
+        poll_interval: layers.duration("dispatch_poll_interval")?,
+        lease_duration: layers.duration("lease_duration")?,
+        retry_schedule,
+        send_timeout: layers.duration("send_timeout")?,
+        provider_failure_threshold: layers.positive("provider_failure_threshold")?,
+        provider_cool_off: layers.duration("provider_cool_off")?,
+        max_per_second: providers::rates(layers)?,
+        in_doubt: InDoubt {
+            email: layers.in_doubt("in_doubt_email")?,
+            sms: layers.in_doubt("in_doubt_sms")?,
+        },
+    };
+    if dispatch.lease_duration < std::time::Duration::from_secs(1) {
+        // The lease is renewed every third of it while a message is handled; shorter than a
+        // second, a database round trip could outlast the renewal.
+        return Err(layers.invalid("lease_duration", "must be at least 1s"));
+    }
+    Ok(dispatch)
+}
+
+/// The admin token and the console's people, who need it: it signs their sessions.
+fn admin(layers: &Layers) -> Result<(Option<SecretString>, Vec<AdminUser>), ConfigError> {
+    let admin_token = layers.secret("admin_token");
+    let admin_users = match layers.get("admin_users") {
+        Some(text) => AdminUser::parse_list(text).map_err(|e| layers.invalid("admin_users", e))?,
+        None => Vec::new(),
+    };
+    if !admin_users.is_empty() && admin_token.is_none() {
+        return Err(layers.invalid(
+            "admin_users",
+            "needs AMENDS_ADMIN_TOKEN too: it signs the console's sessions and is the API's bearer token",
+        ));
+    }
+    Ok((admin_token, admin_users))
+}
+
+fn log_format(layers: &Layers) -> Result<LogFormat, ConfigError> {
+    match layers.require("log_format", "")? {
+        "text" => Ok(LogFormat::Text),
+        "json" => Ok(LogFormat::Json),
+        other => Err(layers.invalid("log_format", format!("{other:?} is not text or json"))),
+    }
+}
+
+/// `host-pid`: unique per process on a machine, readable in the database's claim columns.
+fn default_instance_name() -> String {
+    let host = std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "amends".to_owned());
+    format!("{host}-{}", std::process::id())
+}
