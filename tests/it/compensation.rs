@@ -377,7 +377,9 @@ fn policy_explain_prints_the_rules_the_offer_and_the_budget() {
     .expect("write");
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_amends"))
         .args(["policy", "explain"])
-        .arg(Path::new(&repo("crates/amends-core/src/incident/samples/order.delayed.json")))
+        .arg(Path::new(&repo(
+            "crates/amends-core/src/incident/samples/order.delayed.json",
+        )))
         .arg("--customer-history")
         .arg(&history)
         .env("AMENDS_POLICY", repo("policy/default.toml"))
