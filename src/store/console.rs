@@ -1,19 +1,18 @@
 //! What the coordinator's console reads and does: incidents with their decisions, messages,
 //! attempts and provider reports; the compensation ledger and budget use; escalations.
 //!
-//! These are read models for people, shaped for the admin API; contacts come as stored and
-//! are masked (or not) by the caller, which knows where they are shown.
+//! These are read models for people, rows as the queries give them; contacts come as stored.
+//! They are not the admin API's answers: the API builds its own from them, and masks contacts
+//! where it shows them.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use serde::Serialize;
 use serde_json::Value;
-use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::{Store, StoreError};
 
 /// One incident in a list.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone)]
 pub struct IncidentSummary {
     /// amends' id for it.
     pub incident_id: Uuid,
@@ -44,7 +43,6 @@ pub struct IncidentSummary {
     /// Why no channel could reach the customer, when none could.
     pub unreachable: Option<String>,
     /// Each message: `channel`, `status`, `delivery_status`.
-    #[schema(value_type = Vec<Object>)]
     pub messages: Value,
 }
 
@@ -58,7 +56,7 @@ pub struct IncidentRecord {
 }
 
 /// What the policy decided for an incident, and why.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone)]
 pub struct DecisionRecord {
     /// The rule that matched.
     pub rule: String,
@@ -67,7 +65,6 @@ pub struct DecisionRecord {
     /// The channels used.
     pub channels: Vec<String>,
     /// Channels considered and skipped, with why.
-    #[schema(value_type = Object)]
     pub skipped: Value,
     /// Why no channel could be used, when none could.
     pub unreachable: Option<String>,
@@ -76,10 +73,8 @@ pub struct DecisionRecord {
     /// Content hash of the policy that decided.
     pub policy_version: String,
     /// Each rule tried, offers, budget lines, channels, escalation.
-    #[schema(value_type = Object)]
     pub explanation: Value,
     /// The offers given.
-    #[schema(value_type = Vec<Object>)]
     pub offers: Value,
     /// Why nothing new was sent, when so.
     pub coalesced: Option<String>,
@@ -88,7 +83,7 @@ pub struct DecisionRecord {
 }
 
 /// One message as rendered and sent, with what happened to it.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone)]
 pub struct MessageRecord {
     /// The outbox row.
     pub outbox_id: Uuid,
@@ -131,10 +126,9 @@ pub struct MessageRecord {
 }
 
 /// One attempt to send a message.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone)]
 pub struct AttemptRecord {
     /// The message.
-    #[serde(skip)]
     pub outbox_id: Uuid,
     /// 1 for the first.
     pub number: i32,
@@ -151,10 +145,9 @@ pub struct AttemptRecord {
 }
 
 /// One status a provider reported by webhook.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone)]
 pub struct DeliveryEventRecord {
     /// The message.
-    #[serde(skip)]
     pub outbox_id: Uuid,
     /// The provider.
     pub provider: String,
@@ -169,7 +162,7 @@ pub struct DeliveryEventRecord {
 }
 
 /// One entry of the compensation ledger.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone)]
 pub struct CompensationRecord {
     /// The entry.
     pub compensation_id: Uuid,
@@ -204,7 +197,7 @@ pub struct CompensationRecord {
 }
 
 /// What was spent on one budget day in one currency.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone)]
 pub struct BudgetDayRecord {
     /// The day, in the policy's budget time zone.
     pub day: NaiveDate,
@@ -215,7 +208,7 @@ pub struct BudgetDayRecord {
 }
 
 /// What one customer was given within the per-customer window.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone)]
 pub struct CustomerGivenRecord {
     /// The customer.
     pub customer_id: String,
@@ -226,7 +219,7 @@ pub struct CustomerGivenRecord {
 }
 
 /// An incident marked for a person, with the customer and what they already received.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone)]
 pub struct EscalationRecord {
     /// The escalation.
     pub escalation_id: Uuid,
@@ -263,12 +256,11 @@ pub struct EscalationRecord {
     /// The customer's tier.
     pub tier: Option<String>,
     /// What the customer received: `channel`, `status`, `subject`.
-    #[schema(value_type = Vec<Object>)]
     pub messages: Value,
 }
 
 /// A message a person should look at: failed for good, or with an unknown outcome.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone)]
 pub struct AttentionRecord {
     /// The message.
     pub outbox_id: Uuid,
@@ -297,7 +289,7 @@ pub struct AttentionRecord {
 }
 
 /// Counts for the console's front page.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone)]
 pub struct Overview {
     /// Incidents recorded since midnight UTC.
     pub incidents_today: i64,

@@ -1,8 +1,9 @@
 //! What happened, in the admin API: recent incidents and a search by order, customer, email or
 //! phone; each incident with its decision, messages as sent, attempts and provider reports.
 //!
-//! Lists mask contacts (`a***@example.com`); one incident opened in full shows them. Searches
-//! are POSTed, so no contact ever sits in a URL or an access log.
+//! Lists mask contacts (`a***@example.com`); one incident opened in full shows them (the
+//! [`views`](super::views) decide which). Searches are POSTed, so no contact ever sits in a URL
+//! or an access log.
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
@@ -10,14 +11,15 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
+use super::views::{
+    AttentionRecord, CompensationRecord, DecisionRecord, EscalationRecord, IncidentSummary,
+    MessageRecord, Overview,
+};
 use crate::http::AppState;
 use crate::http::auth::Admin;
 use crate::http::error::{ApiError, Body, ErrorBody};
 use crate::incident::{EmailAddress, PhoneNumber};
-use crate::store::{
-    AttentionRecord, CompensationRecord, EscalationRecord, IncidentSearch, IncidentSummary,
-    MessageRecord, Overview,
-};
+use crate::store::IncidentSearch;
 
 /// The most rows any list returns.
 pub const MAX_LIMIT: i64 = 500;
@@ -75,39 +77,13 @@ pub struct IncidentDetail {
     #[schema(value_type = Object)]
     pub event: serde_json::Value,
     /// The decision with its explanation, when one was recorded.
-    pub decision: Option<crate::store::DecisionRecord>,
+    pub decision: Option<DecisionRecord>,
     /// Every message as rendered and sent, with its attempts and provider reports.
     pub messages: Vec<MessageRecord>,
     /// What was offered, issued or declined.
     pub compensation: Vec<CompensationRecord>,
     /// The escalation, if the incident was marked for a person.
     pub escalation: Option<EscalationRecord>,
-}
-
-/// `a***@example.com` for an address, `+34******222` for a number; what cannot be parsed is
-/// hidden but for its first character.
-pub fn mask_email(text: &str) -> String {
-    EmailAddress::parse(text)
-        .map(|e| e.masked())
-        .unwrap_or_else(|_| hide(text))
-}
-
-/// See [`mask_email`].
-pub fn mask_phone(text: &str) -> String {
-    PhoneNumber::parse(text)
-        .map(|p| p.masked())
-        .unwrap_or_else(|_| hide(text))
-}
-
-fn hide(text: &str) -> String {
-    let first: String = text.chars().take(1).collect();
-    format!("{first}***")
-}
-
-fn masked(mut summary: IncidentSummary) -> IncidentSummary {
-    summary.email = summary.email.as_deref().map(mask_email);
-    summary.phone = summary.phone.as_deref().map(mask_phone);
-    summary
 }
 
 /// What a search text can be: always an order or customer id, and an address or a number
@@ -171,13 +147,7 @@ pub async fn needing_attention(
         .messages_needing_attention(&filter.status, limit)
         .await?
         .into_iter()
-        .map(|mut m| {
-            m.recipient = match m.channel.as_str() {
-                "sms" => mask_phone(&m.recipient),
-                _ => mask_email(&m.recipient),
-            };
-            m
-        })
+        .map(AttentionRecord::from)
         .collect();
     Ok(Json(AttentionList { messages }))
 }
@@ -189,7 +159,7 @@ pub async fn overview(
     State(state): State<AppState>,
     _admin: Admin,
 ) -> Result<Json<Overview>, ApiError> {
-    Ok(Json(state.store.overview().await?))
+    Ok(Json(state.store.overview().await?.into()))
 }
 
 /// The newest incidents.
@@ -207,7 +177,7 @@ pub async fn recent(
     let limit = Limit { limit: page.limit }.get(50);
     let incidents = state.store.incidents(&search, limit).await?;
     Ok(Json(IncidentList {
-        incidents: incidents.into_iter().map(masked).collect(),
+        incidents: incidents.into_iter().map(IncidentSummary::from).collect(),
     }))
 }
 
@@ -229,7 +199,7 @@ pub async fn search(
     };
     let incidents = state.store.incidents(&found, limit).await?;
     Ok(Json(IncidentList {
-        incidents: incidents.into_iter().map(masked).collect(),
+        incidents: incidents.into_iter().map(IncidentSummary::from).collect(),
     }))
 }
 
@@ -263,25 +233,21 @@ pub async fn incident(
     let compensation = state.store.compensation(Some(id), MAX_LIMIT).await?;
     let escalation = state.store.escalation_of_incident(id).await?;
     Ok(Json(IncidentDetail {
-        incident: summary,
+        incident: IncidentSummary::opened(summary),
         event: record.payload,
-        decision: record.decision,
-        messages,
-        compensation,
-        escalation,
+        decision: record.decision.map(DecisionRecord::from),
+        messages: messages.into_iter().map(MessageRecord::opened).collect(),
+        compensation: compensation
+            .into_iter()
+            .map(CompensationRecord::from)
+            .collect(),
+        escalation: escalation.map(EscalationRecord::opened),
     }))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn contacts_are_masked_in_lists() {
-        assert_eq!(mask_email("ana@example.com"), "a***@example.com");
-        assert_eq!(mask_phone("+34600111222"), "+34******222");
-        assert_eq!(mask_email("not an address"), "n***");
-    }
 
     #[test]
     fn a_search_reads_addresses_and_numbers() {

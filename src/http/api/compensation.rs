@@ -7,11 +7,11 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::activity::Limit;
+use super::views::CompensationRecord;
 use crate::http::AppState;
 use crate::http::auth::Admin;
 use crate::http::error::{ApiError, ErrorBody};
 use crate::incident::Currency;
-use crate::store::CompensationRecord;
 
 /// Budget days shown.
 const DAYS: i32 = 14;
@@ -76,7 +76,13 @@ pub async fn view(
             .map(|d| d.to_string())
     };
     let window = chrono::Duration::from_std(budget.customer_window).map_err(ApiError::internal)?;
-    let offers = state.store.compensation(None, limit.get(100)).await?;
+    let offers = state
+        .store
+        .compensation(None, limit.get(100))
+        .await?
+        .into_iter()
+        .map(CompensationRecord::from)
+        .collect();
     let budget_days = state
         .store
         .budget_days(DAYS)

@@ -1,5 +1,6 @@
 //! Escalations in the admin API: incidents marked for a person, with the customer's contacts
-//! and what they already received, and marking one handled with a note.
+//! and what they already received, and marking one handled with a note. The queue masks
+//! contacts; one escalation, opened or handled, shows them: that person makes the call.
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
@@ -7,11 +8,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use super::activity::{mask_email, mask_phone};
+use super::views::EscalationRecord;
 use crate::http::AppState;
 use crate::http::auth::Admin;
 use crate::http::error::{ApiError, Body, ErrorBody};
-use crate::store::EscalationRecord;
 
 /// Which escalations to list.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -63,11 +63,7 @@ pub async fn list(
         .escalations(status, limit)
         .await?
         .into_iter()
-        .map(|mut e| {
-            e.email = e.email.as_deref().map(mask_email);
-            e.phone = e.phone.as_deref().map(mask_phone);
-            e
-        })
+        .map(EscalationRecord::from)
         .collect();
     Ok(Json(EscalationList { escalations }))
 }
@@ -85,7 +81,7 @@ pub async fn one(
         .store
         .escalation(id)
         .await?
-        .map(Json)
+        .map(|e| Json(EscalationRecord::opened(e)))
         .ok_or_else(|| ApiError::NotFound(format!("no escalation {id}")))
 }
 
@@ -118,6 +114,6 @@ pub async fn handle(
         .store
         .escalation(id)
         .await?
-        .map(Json)
+        .map(|e| Json(EscalationRecord::opened(e)))
         .ok_or_else(|| ApiError::NotFound(format!("no escalation {id}")))
 }

@@ -1,12 +1,14 @@
 //! The admin API under `/api/`: sign-in, template texts, activity, compensation, escalations
 //! and dead letters, described by the OpenAPI document at `/api/openapi.json` (generated from
-//! these handlers and their types). The console uses nothing else.
+//! these handlers and their types). The console uses nothing else. What the API answers about
+//! the store's rows is shaped, and its contacts masked, in [`views`].
 
 pub mod activity;
 pub mod compensation;
 pub mod dead_letters;
 pub mod escalations;
 pub mod templates;
+pub mod views;
 
 use axum::Json;
 use axum::Router;
