@@ -26,11 +26,11 @@ fn console_assets() -> Result<(), Box<dyn std::error::Error>> {
     names.sort();
     let mut table = String::from("&[\n");
     for name in &names {
-        let path = dir.join(name);
+        // The path is the compiling checkout's, not this script's: a build directory shared by
+        // two checkouts must never serve one's files from the other.
         writeln!(
             table,
-            "    ({name:?}, include_str!({:?})),",
-            path.display().to_string()
+            "    ({name:?}, include_str!(concat!(env!(\"CARGO_MANIFEST_DIR\"), \"/src/http/assets/{name}\"))),"
         )?;
     }
     table.push(']');

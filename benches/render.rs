@@ -33,6 +33,7 @@ fn main() -> anyhow::Result<()> {
         offers: &offers,
         escalated: false,
         sent_at: samples::now(),
+        ..Extras::apology(samples::now())
     };
     let store = samples::store();
     let render = |channel| templates.render("order-delayed", channel, &incident, &store, &extras);

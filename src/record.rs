@@ -191,6 +191,7 @@ impl Recorder {
             offers: &settled.offers,
             escalated: settled.escalation.is_some(),
             sent_at: decision.send_at,
+            ..Extras::apology(decision.send_at)
         };
         // The first channel's message goes out; each next one is held in reserve for the one
         // before it.

@@ -254,6 +254,7 @@ fn render_samples(
                         offers: &offers,
                         escalated,
                         sent_at: now,
+                        ..Extras::apology(now)
                     };
                     report.rendered += 1;
                     match templates.render(key, *channel, &incident, store, &extras) {

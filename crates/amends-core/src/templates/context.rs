@@ -54,6 +54,13 @@ pub struct Extras<'a> {
     pub escalated: bool,
     /// When the message goes out.
     pub sent_at: DateTime<Utc>,
+    /// Earlier incidents on this order the customer already heard about (0: this is the first).
+    pub earlier: u32,
+    /// The policy sends an update when the date becomes known or moves, so the message may
+    /// promise one.
+    pub updates_promised: bool,
+    /// Where the customer can tell us how we did, when the store collects feedback.
+    pub feedback_url: Option<&'a str>,
 }
 
 impl Extras<'_> {
@@ -63,6 +70,9 @@ impl Extras<'_> {
             offers: &[],
             escalated: false,
             sent_at,
+            earlier: 0,
+            updates_promised: false,
+            feedback_url: None,
         }
     }
 }
@@ -200,6 +210,9 @@ pub fn build(
         "codes": offers.iter().filter(|o| !o["code"].is_null()).cloned().collect::<Vec<_>>(),
         "offers": offers,
         "escalated": extras.escalated,
+        "earlier_incidents": extras.earlier,
+        "updates_promised": extras.updates_promised,
+        "feedback_url": extras.feedback_url,
         "delay": delay,
         "stockout": stockout,
         "cancellation": cancellation,

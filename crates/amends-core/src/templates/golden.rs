@@ -74,6 +74,7 @@ fn every_shipped_template_in_every_locale() {
                 offers: &offers,
                 escalated: plan.is_some_and(|p| p.escalation.is_some()),
                 sent_at: now,
+                ..Extras::apology(now)
             };
             let key = &decision.template;
             let email = templates

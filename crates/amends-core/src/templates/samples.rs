@@ -91,6 +91,7 @@ impl SampleDecision {
             offers: &self.offers,
             escalated: self.escalated,
             sent_at: self.now,
+            ..Extras::apology(self.now)
         }
     }
 
@@ -223,6 +224,7 @@ pub fn model() -> Value {
             offers: &offers,
             escalated: true,
             sent_at: now(),
+            ..Extras::apology(now())
         };
         let reading = Reading {
             locale: "en".to_owned(),

@@ -66,6 +66,7 @@ fn every_shipped_template_renders_in_every_locale_with_every_offer() {
                     offers: &offers,
                     escalated: true,
                     sent_at: samples::now(),
+                    ..Extras::apology(samples::now())
                 },
             ] {
                 let store = samples::store();
@@ -226,6 +227,7 @@ fn issued_codes_and_a_follow_up_are_shown_on_every_channel() {
             offers: &offers,
             escalated: true,
             sent_at: samples::now(),
+            ..Extras::apology(samples::now())
         };
         let store = samples::store();
         let email = templates
