@@ -88,7 +88,8 @@ pub enum LogFormat {
 /// How SMS texts are prepared and checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SmsConfig {
-    /// Languages whose SMS may be transliterated to GSM-7 (`á` → `a`) to fit more per segment.
+    /// Languages whose SMS letters are transliterated to GSM-7 (`á` → `a`, changing words) to fit
+    /// more per segment; none by default. Punctuation is mapped for every language regardless.
     pub transliterate: Vec<String>,
     /// `templates check` warns when an SMS can take more segments than this.
     pub max_segments: usize,

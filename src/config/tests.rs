@@ -219,7 +219,7 @@ fn retry_schedule_and_durations_parse() {
 #[test]
 fn sms_settings_parse_and_can_be_switched_off() {
     let defaults = Config::from_sources(None, env(&[])).unwrap();
-    assert_eq!(defaults.sms.transliterate, vec!["es".to_owned()]);
+    assert!(defaults.sms.transliterate.is_empty());
     assert_eq!(defaults.sms.max_segments, 3);
     let config = Config::from_sources(
         None,
@@ -305,7 +305,7 @@ const KNOWN_KEYS: &[(&str, Option<&str>)] = &[
     ("store_address", None),
     ("store_logo_url", None),
     ("preferences_url", None),
-    ("sms_transliterate", Some("es")),
+    ("sms_transliterate", None),
     ("sms_max_segments", Some("3")),
     ("orders_exchange", Some("orders")),
     ("queue", Some("amends.order-events")),

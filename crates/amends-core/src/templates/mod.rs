@@ -155,12 +155,13 @@ pub struct MissingTemplate {
 pub struct Settings {
     /// The last locale of every fallback chain.
     pub default_locale: Locale,
-    /// Languages whose SMS may be transliterated to GSM-7.
+    /// Languages whose SMS letters may be transliterated to GSM-7 (`á` → `a`), changing words;
+    /// punctuation is mapped for every language regardless ([`sms::prepare`]).
     pub sms_transliterate: Vec<String>,
 }
 
 impl Settings {
-    /// Defaults for `default_locale`: no transliteration.
+    /// Defaults for `default_locale`: no letter is transliterated.
     pub fn new(default_locale: &Locale) -> Settings {
         Settings {
             default_locale: default_locale.clone(),

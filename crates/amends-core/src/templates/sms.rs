@@ -132,30 +132,135 @@ fn count(
     (units, segments)
 }
 
-/// Makes a rendered text ready to send: the no-break and thin spaces that locale formatting
-/// puts in money and dates become plain spaces (they would force UCS-2 for nothing), and, when
-/// `transliterate` is set, every other character outside GSM-7 is replaced by its closest GSM-7
-/// spelling (`á` → `a`, `’` → `'`) where one exists. Characters GSM-7 has (`é`, `ñ`, `ü`, `€`)
-/// are kept, so Spanish keeps most of its accents.
-pub fn prepare(text: &str, transliterate: bool) -> String {
-    let spaced: String = text
-        .chars()
-        .map(|c| match c {
-            '\u{a0}' | '\u{2007}' | '\u{2009}' | '\u{202f}' => ' ',
-            c => c,
-        })
-        .collect();
-    if !transliterate || analyse(&spaced).encoding == SmsEncoding::Gsm7 {
-        return spaced;
+/// Typographic punctuation and spacing with a GSM-7 equivalent that means the same: what a
+/// template, a translation tool or locale formatting puts in a text (curly quotes, dashes, the
+/// ellipsis, no-break and thin spaces). None of these is a letter, so replacing them never
+/// changes a word; left in, any one of them would send the whole text as UCS-2, at less than
+/// half the characters per segment.
+///
+/// Each entry is a character and what it becomes; an empty replacement removes it (invisible
+/// characters: the soft hyphen, zero-width space, word joiner, byte order mark). The middle dot
+/// and the zero-width joiners are handled in [`punctuation`], as their replacement depends on
+/// their neighbours.
+pub const PUNCTUATION: &[(char, &str)] = &[
+    // Single quotes and apostrophes.
+    ('\u{2018}', "'"), // ‘ left single quotation mark
+    ('\u{2019}', "'"), // ’ right single quotation mark, the typographic apostrophe
+    ('\u{201A}', "'"), // ‚ single low-9 quotation mark
+    ('\u{201B}', "'"), // ‛ single high-reversed-9 quotation mark
+    ('\u{2039}', "'"), // ‹ single left-pointing angle quotation mark
+    ('\u{203A}', "'"), // › single right-pointing angle quotation mark
+    ('\u{2032}', "'"), // ′ prime
+    ('\u{00B4}', "'"), // ´ acute accent typed as an apostrophe
+    ('`', "'"),        // grave accent typed as an apostrophe (not in GSM 03.38)
+    // Double quotes.
+    ('\u{201C}', "\""), // “ left double quotation mark
+    ('\u{201D}', "\""), // ” right double quotation mark
+    ('\u{201E}', "\""), // „ double low-9 quotation mark
+    ('\u{201F}', "\""), // ‟ double high-reversed-9 quotation mark
+    ('\u{00AB}', "\""), // « left-pointing double angle quotation mark
+    ('\u{00BB}', "\""), // » right-pointing double angle quotation mark
+    ('\u{2033}', "\""), // ″ double prime
+    // Dashes, hyphens and minus.
+    ('\u{2010}', "-"), // ‐ hyphen
+    ('\u{2011}', "-"), // ‑ non-breaking hyphen
+    ('\u{2012}', "-"), // ‒ figure dash
+    ('\u{2013}', "-"), // – en dash
+    ('\u{2014}', "-"), // — em dash
+    ('\u{2015}', "-"), // ― horizontal bar
+    ('\u{2212}', "-"), // − minus sign
+    // Other punctuation.
+    ('\u{2026}', "..."), // … horizontal ellipsis
+    ('\u{2022}', "-"),   // • bullet
+    ('\u{2023}', "-"),   // ‣ triangular bullet
+    ('\u{2043}', "-"),   // ⁃ hyphen bullet
+    ('\u{2044}', "/"),   // ⁄ fraction slash
+    ('\u{00D7}', "x"),   // × multiplication sign
+    // Spaces: no-break, narrow no-break (French and CLDR formats), thin, figure, and the rest.
+    ('\u{00A0}', " "),
+    ('\u{2000}', " "),
+    ('\u{2001}', " "),
+    ('\u{2002}', " "),
+    ('\u{2003}', " "),
+    ('\u{2004}', " "),
+    ('\u{2005}', " "),
+    ('\u{2006}', " "),
+    ('\u{2007}', " "),
+    ('\u{2008}', " "),
+    ('\u{2009}', " "),
+    ('\u{200A}', " "),
+    ('\u{202F}', " "),
+    ('\u{205F}', " "),
+    ('\u{3000}', " "),
+    ('\t', " "),
+    // Line and paragraph separators.
+    ('\u{2028}', "\n"),
+    ('\u{2029}', "\n"),
+    // Invisible: soft hyphen, zero-width space, word joiner, byte order mark.
+    ('\u{00AD}', ""),
+    ('\u{200B}', ""),
+    ('\u{2060}', ""),
+    ('\u{FEFF}', ""),
+];
+
+/// The text with its typographic punctuation in GSM-7 ([`PUNCTUATION`]); letters, digits and
+/// every other character stay as written.
+///
+/// Two characters depend on their neighbours: the middle dot `·` is `.` between two letters
+/// (the Catalan *l·l*, whose accepted spelling without it is *l.l*) and `-` elsewhere (a
+/// separator); the zero-width joiner and non-joiner are dropped between characters GSM-7 has,
+/// where they change nothing, and kept elsewhere, where they shape emoji and scripts.
+pub fn punctuation(text: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = String::with_capacity(text.len());
+    for (i, &c) in chars.iter().enumerate() {
+        let before = i.checked_sub(1).and_then(|j| chars.get(j)).copied();
+        let after = chars.get(i + 1).copied();
+        match c {
+            '\u{00B7}' => {
+                let letters = before.is_some_and(char::is_alphabetic)
+                    && after.is_some_and(char::is_alphabetic);
+                out.push(if letters { '.' } else { '-' });
+            }
+            '\u{200C}' | '\u{200D}' => {
+                let gsm = |c: Option<char>| c.is_none_or(|c| gsm7_septets(c).is_some());
+                if !(gsm(before) && gsm(after)) {
+                    out.push(c);
+                }
+            }
+            c => match PUNCTUATION.iter().find(|(from, _)| *from == c) {
+                Some((_, to)) => out.push_str(to),
+                None => out.push(c),
+            },
+        }
     }
-    let mut out = String::with_capacity(spaced.len());
-    for c in spaced.chars() {
+    out
+}
+
+/// Makes a rendered text ready to send, before its encoding and segments are worked out.
+///
+/// For every language, typographic punctuation and spacing become their GSM-7 equivalents
+/// ([`punctuation`]), so an English text with `’` and `–` stays GSM-7. Letters are kept as
+/// written: a Spanish text with `sábado` or `Envío` is sent as UCS-2, which every phone shows
+/// correctly.
+///
+/// Only when `transliterate_letters` is set (the `sms_transliterate` setting names the
+/// language), and the text is still not GSM-7, is every Latin letter GSM-7 lacks replaced by
+/// its closest GSM-7 spelling (`á` → `a`); the letters GSM-7 has (`é`, `ñ`, `ü`) are kept.
+/// That changes words (`sábado` → `sabado`), which is why it is off unless asked for.
+pub fn prepare(text: &str, transliterate_letters: bool) -> String {
+    let text = punctuation(text);
+    if !transliterate_letters || analyse(&text).encoding == SmsEncoding::Gsm7 {
+        return text;
+    }
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
         if gsm7_septets(c).is_some() {
             out.push(c);
             continue;
         }
-        // Only Latin letters and punctuation: other scripts would come out unreadable.
-        let latin = matches!(u32::from(c), 0x00A0..=0x024F | 0x1E00..=0x1EFF | 0x2000..=0x206F);
+        // Only Latin letters: other scripts would come out unreadable.
+        let latin = matches!(u32::from(c), 0x00C0..=0x024F | 0x1E00..=0x1EFF);
         match deunicode::deunicode_char(c).filter(|_| latin) {
             Some(ascii) if ascii.chars().all(|a| gsm7_septets(a).is_some()) => out.push_str(ascii),
             _ => out.push(c),
@@ -377,18 +482,76 @@ mod tests {
     }
 
     #[test]
-    fn transliteration_keeps_what_gsm7_has() {
+    fn every_listed_punctuation_becomes_its_gsm7_equivalent() {
+        for (from, to) in PUNCTUATION {
+            // Each entry is there because GSM-7 lacks it, and what it becomes GSM-7 has.
+            assert_eq!(gsm7_septets(*from), None, "{from:?} is GSM-7 already");
+            assert!(to.chars().all(|c| gsm7_septets(c).is_some()), "{to:?}");
+            let text = format!("a{from}b");
+            assert_eq!(punctuation(&text), format!("a{to}b"), "{from:?}");
+            assert_eq!(analyse(&prepare(&text, false)).encoding, SmsEncoding::Gsm7);
+        }
+        // The ones named by what they are, spelt out.
+        let typographic =
+            "‘a’ ‚b‛ “c” „d” «e» ‹f› g–h—i‒j―k … • x\u{a0}y\u{202f}z\u{2009}w\u{00ad}v\u{200b}u";
+        assert_eq!(
+            punctuation(typographic),
+            "'a' 'b' \"c\" \"d\" \"e\" 'f' g-h-i-j-k ... - x y z wvu"
+        );
+    }
+
+    #[test]
+    fn middle_dot_and_joiners_depend_on_their_neighbours() {
+        assert_eq!(punctuation("col·lecció"), "col.lecció");
+        assert_eq!(punctuation("Trail shoe · €129.90"), "Trail shoe - €129.90");
+        assert_eq!(punctuation("a\u{200d}b\u{200c}c"), "abc");
+        // In an emoji sequence the joiner is part of the picture: kept.
+        let family = "👩\u{200d}👧";
+        assert_eq!(punctuation(family), family);
+    }
+
+    #[test]
+    fn an_english_text_with_typography_stays_gsm7_in_the_same_segments() {
+        let typographic = "Northwind Outfitters: We’re sorry – your order #10042 is running late. \
+            Now expected Sunday 29 November. 15% off your next order (up to €30.00): code \
+            SORRY-ABCD2345, valid until 21/02/2027. We’ll call you today, between 09:00 and \
+            18:00 your time… Track it: https://shop.example/t/1";
+        let ascii = typographic
+            .replace('’', "'")
+            .replace('–', "-")
+            .replace('…', "...");
+        // As written, one apostrophe sends the whole text as UCS-2, in far more segments.
+        assert_eq!(analyse(typographic).encoding, SmsEncoding::Ucs2);
+        assert!(analyse(typographic).segments > analyse(&ascii).segments);
+        let prepared = prepare(typographic, false);
+        assert_eq!(prepared, ascii);
+        assert_eq!(analyse(&prepared), analyse(&ascii));
+        assert_eq!(analyse(&prepared).encoding, SmsEncoding::Gsm7);
+        assert_eq!(analyse(&prepared).segments, 2);
+    }
+
+    #[test]
+    fn letters_are_never_changed_unless_asked() {
+        let text = "Envío gratis el sábado – código ÑANDÚ’";
+        let out = prepare(text, false);
+        assert_eq!(out, "Envío gratis el sábado - código ÑANDÚ'");
+        // The words stay as written, so the text is UCS-2.
+        assert_eq!(analyse(&out).encoding, SmsEncoding::Ucs2);
+        // Already GSM-7 (é, ñ, ü, ¿, ¡ are in the alphabet): nothing changes.
+        let gsm = "¿Dudas? Tu pedido llega el miércoles… ¡gracias! é ñ ü";
+        assert_eq!(prepare(gsm, false), gsm.replace('…', "..."));
+    }
+
+    #[test]
+    fn transliterating_letters_is_opt_in_and_keeps_what_gsm7_has() {
         let text = "Tu pedido llegará el miércoles. ¿Dudas? Código: ÑANDÚ – gracias’";
-        assert_eq!(analyse(text).encoding, SmsEncoding::Ucs2);
         let out = prepare(text, true);
         assert_eq!(
             out,
             "Tu pedido llegara el miércoles. ¿Dudas? Codigo: ÑANDU - gracias'"
         );
         assert_eq!(analyse(&out).encoding, SmsEncoding::Gsm7);
-        // Not asked to: the text stays as written.
-        assert_eq!(prepare(text, false), text);
-        // Already GSM-7: nothing changes.
+        // Already GSM-7 once the punctuation is mapped: no letter is touched.
         assert_eq!(
             prepare("Pedido en camino: é ñ ü", true),
             "Pedido en camino: é ñ ü"
