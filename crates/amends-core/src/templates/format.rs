@@ -42,15 +42,21 @@ pub enum DateStyle {
     Year,
     /// Digits only, in the locale's order (`29/11/2026`, `11/29/26`).
     Numeric,
+    /// Day and month without the weekday (`29 November`, `29 de noviembre`); the year too when
+    /// it is not the year of `today`. For SMS, where a weekday such as `sábado` would cost the
+    /// text its GSM-7 encoding.
+    Short,
 }
 
 impl DateStyle {
-    /// Parses a style name as templates write it: `year`, `numeric` (none = [`DateStyle::Auto`]).
+    /// Parses a style name as templates write it: `year`, `numeric`, `short` (none =
+    /// [`DateStyle::Auto`]).
     pub fn parse(name: &str) -> Option<DateStyle> {
         match name {
             "auto" => Some(DateStyle::Auto),
             "year" => Some(DateStyle::Year),
             "numeric" => Some(DateStyle::Numeric),
+            "short" => Some(DateStyle::Short),
             _ => None,
         }
     }
@@ -63,6 +69,8 @@ pub struct LocaleFormats {
     day_month: FixedCalendarDateTimeFormatter<Gregorian, fieldsets::MDE>,
     with_year: FixedCalendarDateTimeFormatter<Gregorian, fieldsets::YMDE>,
     numeric: FixedCalendarDateTimeFormatter<Gregorian, fieldsets::YMD>,
+    short: FixedCalendarDateTimeFormatter<Gregorian, fieldsets::MD>,
+    short_year: FixedCalendarDateTimeFormatter<Gregorian, fieldsets::YMD>,
     time: FixedCalendarDateTimeFormatter<Gregorian, TimeFieldSet>,
     relative: RelativeTimeFormatter,
     plurals: PluralRules,
@@ -98,6 +106,10 @@ impl LocaleFormats {
             with_year: FixedCalendarDateTimeFormatter::try_new(prefs, fieldsets::YMDE::long())
                 .map_err(|e| error(&e))?,
             numeric: FixedCalendarDateTimeFormatter::try_new(prefs, fieldsets::YMD::short())
+                .map_err(|e| error(&e))?,
+            short: FixedCalendarDateTimeFormatter::try_new(prefs, fieldsets::MD::long())
+                .map_err(|e| error(&e))?,
+            short_year: FixedCalendarDateTimeFormatter::try_new(prefs, fieldsets::YMD::long())
                 .map_err(|e| error(&e))?,
             time: FixedCalendarDateTimeFormatter::try_new(
                 prefs,
@@ -166,6 +178,8 @@ impl LocaleFormats {
             }
             DateStyle::Auto | DateStyle::Year => self.with_year.format(&icu).to_string(),
             DateStyle::Numeric => self.numeric.format(&icu).to_string(),
+            DateStyle::Short if date.year() == today.year() => self.short.format(&icu).to_string(),
+            DateStyle::Short => self.short_year.format(&icu).to_string(),
         }
     }
 
@@ -304,6 +318,23 @@ mod tests {
         assert_eq!(
             en_gb.date(day("2026-12-02"), DateStyle::Year, today),
             "Wednesday, 2 December 2026"
+        );
+        // Short: no weekday (a Spanish Saturday, "sábado", is not GSM-7).
+        assert_eq!(
+            es.date(day("2026-11-28"), DateStyle::Short, today),
+            "28 de noviembre"
+        );
+        assert_eq!(
+            es.date(day("2027-01-02"), DateStyle::Short, today),
+            "2 de enero de 2027"
+        );
+        assert_eq!(
+            en_gb.date(day("2026-11-28"), DateStyle::Short, today),
+            "28 November"
+        );
+        assert_eq!(
+            en_us.date(day("2026-11-28"), DateStyle::Short, today),
+            "November 28"
         );
     }
 

@@ -139,7 +139,7 @@ impl HelperDef for Format {
                 let style = match h.param(1).map(|p| p.value()) {
                     None => DateStyle::Auto,
                     Some(Value::String(s)) => DateStyle::parse(s).ok_or_else(|| {
-                        fail(format!("date: unknown style {s:?} (year, numeric)"))
+                        fail(format!("date: unknown style {s:?} (year, numeric, short)"))
                     })?,
                     Some(other) => return Err(fail(format!("date: style {other} is not text"))),
                 };

@@ -215,10 +215,16 @@ pub fn model() -> Value {
     let Ok(locale) = Locale::parse("en") else {
         return model;
     };
-    for event_type in incident::SUPPORTED_TYPES {
-        let Some(incident) = incident(event_type, &locale) else {
-            continue;
-        };
+    // Every sample, and the stockout again with its items removed: only then does it say
+    // what remains of the order.
+    let removed = edited("order.stockout", |e| {
+        e["data"]["stockout"]["action"] = "cancel_items".into();
+    });
+    let incidents = incident::SUPPORTED_TYPES
+        .into_iter()
+        .filter_map(|t| incident(t, &locale))
+        .chain(removed);
+    for incident in incidents {
         let offers = every_offer(&incident, now());
         let extras = Extras {
             offers: &offers,
@@ -290,6 +296,16 @@ mod tests {
             "/store/preferences_url",
             "/message/now",
             "/order/items/0/unit_price",
+            "/stockout/remaining/items/0/name",
+            "/stockout/remaining/total",
+            "/stockout/refund",
+            "/delay/original_eta_passed",
+            "/delay/new_eta_passed",
+            "/call/until",
+            "/call/by_phone",
+            "/customer/country",
+            "/earlier_incidents",
+            "/updates_promised",
         ] {
             assert!(
                 model.pointer(path).is_some(),
