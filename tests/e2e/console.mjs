@@ -23,7 +23,7 @@ assert.ok(base && token && bin, "AMENDS_E2E_URL, AMENDS_E2E_TOKEN and AMENDS_E2E
 
 const AXE = createRequire(import.meta.url).resolve("axe-core/axe.min.js");
 const FILE = "order-delayed/email.es.hbs";
-const SHIPPED = "Lo sentimos: tu pedido llega con retraso";
+const SHIPPED = "Tu pedido llega con retraso";
 const EDITED = "Perdona el retraso de tu pedido";
 const WAIT = { timeout: 30_000 };
 

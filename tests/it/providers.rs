@@ -538,7 +538,10 @@ async fn the_daemon_sends_email_through_sendgrid() {
     let requests = server.received_requests().await.unwrap();
     let body: Value = serde_json::from_slice(&requests[0].body).unwrap();
     assert!(
-        body["subject"].as_str().unwrap().contains("lo sentimos"),
+        body["subject"]
+            .as_str()
+            .unwrap()
+            .contains("llega con retraso"),
         "{body}"
     );
     let html = body["content"][1]["value"].as_str().unwrap();

@@ -121,6 +121,51 @@ fn preview_writes_the_email_and_prints_the_sms_segments() {
 }
 
 #[test]
+fn an_english_sms_with_typographic_punctuation_is_checked_and_previewed_as_gsm7() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let key = dir.path().join("order-delayed");
+    std::fs::create_dir(&key).expect("mkdir");
+    // Typed in a word processor: a curly apostrophe, an en dash, an ellipsis.
+    std::fs::write(
+        key.join("sms.en.hbs"),
+        "{{store.name}}: We\u{2019}re sorry \u{2013} your order {{order.number}} is running late\u{2026}",
+    )
+    .expect("write");
+    let output = amends(
+        &["templates", "check", &dir.path().display().to_string()],
+        None,
+    );
+    let text = output_of(&output);
+    assert!(output.status.success(), "{text}");
+    assert!(
+        text.contains("order-delayed sms en: up to 1 segment(s), GSM-7"),
+        "{text}"
+    );
+    let output = Command::new(env!("CARGO_BIN_EXE_amends"))
+        .args([
+            "templates",
+            "preview",
+            "order-delayed",
+            "--channel",
+            "sms",
+            "--locale",
+            "en-GB",
+        ])
+        .env("AMENDS_POLICY", repo("policy/default.toml"))
+        .env("AMENDS_TEMPLATES_DIR", dir.path())
+        .current_dir(dir.path())
+        .output()
+        .expect("amends runs");
+    let text = output_of(&output);
+    assert!(output.status.success(), "{text}");
+    assert!(text.contains("1 segment(s), GSM-7"), "{text}");
+    assert!(
+        text.contains("We're sorry - your order #10042 is running late..."),
+        "{text}"
+    );
+}
+
+#[test]
 fn preview_of_a_template_without_a_sample_asks_for_an_event() {
     let output = amends(&["templates", "preview", "vip-apology"], None);
     assert!(!output.status.success());
@@ -352,7 +397,17 @@ fn shipped_plus(name: &str, line: &str) -> String {
 #[test]
 fn a_partial_that_includes_itself_fails_the_check_instead_of_crashing() {
     let contact = "partials/contact.en.hbs";
+    let call = "partials/call.en.hbs";
     let lines = |name: &str| shipped_plus(name, "").lines().count();
+    // The line of the shipped `name` that holds `text`, counted from 1.
+    let line_of = |name: &str, text: &str| {
+        let shipped = std::fs::read_to_string(repo(&format!("templates/{name}"))).expect("shipped");
+        shipped
+            .lines()
+            .position(|l| l.contains(text))
+            .expect("the include is there")
+            + 1
+    };
     let cases = [
         (
             "directly",
@@ -363,10 +418,10 @@ fn a_partial_that_includes_itself_fails_the_check_instead_of_crashing() {
         ),
         (
             "through a second partial",
-            vec![(contact, shipped_plus(contact, "{{> partials/footer}}"))],
-            "partials/contact → partials/footer → partials/contact",
-            "partials/footer.en.hbs",
-            6,
+            vec![(call, shipped_plus(call, "{{> partials/offers}}"))],
+            "partials/call → partials/offers → partials/call",
+            "partials/offers.en.hbs",
+            line_of("partials/offers.en.hbs", "{{> partials/call}}"),
         ),
         (
             "only for gold customers",

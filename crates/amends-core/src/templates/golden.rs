@@ -1,41 +1,212 @@
-//! Golden files: every shipped template × locale × channel rendered for the sample events with
-//! the offers the default policy gives them, so a change to any text shows in review as a diff
-//! of `snapshots/` beside it. After an intended change: `cargo insta review` (or run the
+//! Golden files: every shipped template × locale × channel rendered for the variants the default
+//! policy can produce (each offer it gives, escalated or not, a first or a repeated incident,
+//! an update promised or not, the cancellation reasons that read differently, items removed,
+//! dates that passed before the message went out), so a change to any text shows in review as
+//! a diff of `snapshots/` beside it. After an intended change: `cargo insta review` (or run the
 //! tests with `INSTA_UPDATE=always` and read the diff before committing).
 
+use chrono::{DateTime, Duration, Utc};
+use rust_decimal::Decimal;
 use serde_json::Value;
 
 use super::{Extras, Settings, Templates, samples};
+use crate::incident::{Incident, IncidentType, Locale};
+use crate::policy::{Channel, History, Policy, PriorIncident};
 
-/// The settings of the default configuration: Spanish SMS transliterated to GSM-7.
+/// The settings of the default configuration: no letter transliterated in any language.
 fn settings() -> Settings {
-    let mut settings = Settings::new(&Locale::parse("en").unwrap());
-    settings.sms_transliterate = vec!["es".to_owned()];
-    settings
+    Settings::new(&Locale::parse("en").unwrap())
 }
-use crate::incident::{Incident, Locale};
-use crate::policy::{Channel, History, Policy};
 
-/// The cases: a name, the sample type, and an edit to the sample event.
-type Case = (&'static str, &'static str, fn(&mut Value));
+/// The segment limit of the default configuration (`sms_max_segments`).
+const MAX_SEGMENTS: usize = 3;
 
-const CASES: [Case; 6] = [
-    ("delayed", "order.delayed", |_| {}),
-    ("delayed-no-eta", "order.delayed", |e| {
-        if let Some(delay) = e["data"]["delay"].as_object_mut() {
-            delay.remove("new_eta");
-        }
-    }),
-    ("stockout", "order.stockout", |_| {}),
-    ("stockout-cancel-items", "order.stockout", |e| {
-        e["data"]["stockout"]["action"] = "cancel_items".into();
-        e["data"]["customer"]["tier"] = Value::Null;
-    }),
-    ("cancelled", "order.cancelled", |_| {}),
-    ("cancelled-by-customer", "order.cancelled", |e| {
-        e["data"]["cancellation"]["reason"] = "customer_request".into();
-        e["data"]["cancellation"]["initiated_by"] = "customer".into();
-    }),
+/// One golden case: a sample event, edited; what the policy side adds to the message; and
+/// when it is decided and sent.
+struct Case {
+    name: &'static str,
+    event_type: &'static str,
+    edit: fn(&mut Value),
+    /// Earlier incidents on this order the customer heard about (also in the history the
+    /// policy decides with).
+    earlier: u32,
+    /// The policy sends an update when the date becomes known or moves.
+    updates_promised: bool,
+    /// When it is decided and sent, when not the samples' Monday morning.
+    sent_at: Option<&'static str>,
+    /// Whether the HTML part is kept too (the text part says the same, in the same order).
+    html: bool,
+}
+
+const BASE: Case = Case {
+    name: "",
+    event_type: "",
+    edit: |_| {},
+    earlier: 0,
+    updates_promised: false,
+    sent_at: None,
+    html: false,
+};
+
+fn remove(e: &mut Value, object: &str, key: &str) {
+    if let Some(o) = e["data"][object].as_object_mut() {
+        o.remove(key);
+    }
+}
+
+const CASES: &[Case] = &[
+    // A VIP, five days late with the carrier: 15 % off.
+    Case {
+        name: "delayed",
+        event_type: "order.delayed",
+        html: true,
+        ..BASE
+    },
+    // No new date and no update promised: say so, promise nothing.
+    Case {
+        name: "delayed-no-eta",
+        event_type: "order.delayed",
+        edit: |e| remove(e, "delay", "new_eta"),
+        html: true,
+        ..BASE
+    },
+    // No new date, and the policy will write when it is known.
+    Case {
+        name: "delayed-no-eta-updates",
+        event_type: "order.delayed",
+        edit: |e| remove(e, "delay", "new_eta"),
+        updates_promised: true,
+        ..BASE
+    },
+    // Late again: a discount, a person calls, and the message knows it is the second time.
+    Case {
+        name: "delayed-again",
+        event_type: "order.delayed",
+        earlier: 1,
+        updates_promised: true,
+        ..BASE
+    },
+    // Three days for the weather, not a VIP: free shipping.
+    Case {
+        name: "delayed-medium",
+        event_type: "order.delayed",
+        edit: |e| {
+            e["data"]["delay"]["new_eta"] = "2026-11-27".into();
+            e["data"]["delay"]["reason"] = "weather".into();
+            e["data"]["customer"]["tier"] = Value::Null;
+        },
+        ..BASE
+    },
+    // A day late at our supplier, no tracking: the apology and the date.
+    Case {
+        name: "delayed-short",
+        event_type: "order.delayed",
+        edit: |e| {
+            e["data"]["delay"]["new_eta"] = "2026-11-25".into();
+            e["data"]["delay"]["reason"] = "supplier".into();
+            remove(e, "delay", "carrier");
+            remove(e, "delay", "tracking_url");
+            e["data"]["customer"]["tier"] = Value::Null;
+        },
+        updates_promised: true,
+        ..BASE
+    },
+    // Sent after the promised day: no "before you had to ask".
+    Case {
+        name: "delayed-overdue",
+        event_type: "order.delayed",
+        sent_at: Some("2026-11-26T10:00:00Z"),
+        ..BASE
+    },
+    // The new date the event gives has passed too: no date, as if unknown.
+    Case {
+        name: "delayed-stale-eta",
+        event_type: "order.delayed",
+        sent_at: Some("2026-11-30T10:00:00Z"),
+        ..BASE
+    },
+    // A VIP's item on backorder, with substitutes and €10 off.
+    Case {
+        name: "stockout",
+        event_type: "order.stockout",
+        html: true,
+        ..BASE
+    },
+    // The item removed: what remains, the new total and the refund.
+    Case {
+        name: "stockout-cancel-items",
+        event_type: "order.stockout",
+        edit: |e| {
+            e["data"]["stockout"]["action"] = "cancel_items".into();
+            e["data"]["customer"]["tier"] = Value::Null;
+        },
+        html: true,
+        ..BASE
+    },
+    // Two items short, the rest sent now, no restock date, and a problem before.
+    Case {
+        name: "stockout-partial-again",
+        event_type: "order.stockout",
+        edit: |e| {
+            e["data"]["stockout"]["action"] = "partial_ship".into();
+            e["data"]["stockout"]["items"] = serde_json::json!([
+                { "sku": "SKU-1", "name": "Trail shoe", "quantity": 1 },
+                { "sku": "SKU-4", "name": "Merino hiking socks", "quantity": 2 }
+            ]);
+            remove(e, "stockout", "backorder_eta");
+            e["data"]["customer"]["tier"] = Value::Null;
+        },
+        earlier: 1,
+        ..BASE
+    },
+    // A VIP's order we cancelled: refund, gift card, and a call today.
+    Case {
+        name: "cancelled",
+        event_type: "order.cancelled",
+        html: true,
+        ..BASE
+    },
+    // The customer cancelled: a confirmation, no apology.
+    Case {
+        name: "cancelled-by-customer",
+        event_type: "order.cancelled",
+        edit: |e| {
+            e["data"]["cancellation"]["reason"] = "customer_request".into();
+            e["data"]["cancellation"]["initiated_by"] = "customer".into();
+        },
+        html: true,
+        ..BASE
+    },
+    // The payment failed and nothing was charged: no reason in the SMS.
+    Case {
+        name: "cancelled-payment",
+        event_type: "order.cancelled",
+        edit: |e| {
+            e["data"]["cancellation"]["reason"] = "payment".into();
+            remove(e, "cancellation", "refund");
+            e["data"]["customer"]["tier"] = Value::Null;
+        },
+        ..BASE
+    },
+    // A VIP's order failed the security check on a Friday evening: the call is on Monday.
+    Case {
+        name: "cancelled-fraud-friday",
+        event_type: "order.cancelled",
+        edit: |e| e["data"]["cancellation"]["reason"] = "fraud_check".into(),
+        sent_at: Some("2026-11-27T18:30:00Z"),
+        ..BASE
+    },
+    // Our pricing error, after an earlier problem on the same order.
+    Case {
+        name: "cancelled-pricing-again",
+        event_type: "order.cancelled",
+        edit: |e| {
+            e["data"]["cancellation"]["reason"] = "pricing_error".into();
+            e["data"]["customer"]["tier"] = Value::Null;
+        },
+        earlier: 1,
+        ..BASE
+    },
 ];
 
 fn incident(event_type: &str, locale: &str, edit: fn(&mut Value)) -> Incident {
@@ -46,22 +217,38 @@ fn incident(event_type: &str, locale: &str, edit: fn(&mut Value)) -> Incident {
     .unwrap()
 }
 
+/// The history a case is decided with: `earlier` incidents on the order, three days apart
+/// (outside the frequency window, so nothing is coalesced).
+fn history(earlier: u32, now: DateTime<Utc>) -> History {
+    History {
+        order_incidents: (1..=earlier)
+            .map(|n| PriorIncident {
+                event_type: IncidentType::Delayed,
+                at: now - Duration::days(3 * i64::from(n)),
+                messaged: true,
+                given: Decimal::ZERO,
+            })
+            .collect(),
+        ..History::default()
+    }
+}
+
 #[test]
 fn every_shipped_template_in_every_locale() {
     let templates = Templates::load(&crate::shipped("templates"), &settings()).unwrap();
     let policy = Policy::load(&crate::shipped("policy/default.toml")).unwrap();
     let store = samples::store();
-    let now = samples::now();
-    for (name, event_type, edit) in CASES {
+    for case in CASES {
+        let now = case
+            .sent_at
+            .map(|t| t.parse::<DateTime<Utc>>().unwrap())
+            .unwrap_or_else(samples::now);
+        let history = history(case.earlier, now);
         for locale in ["en-GB", "es-ES"] {
-            let incident = incident(event_type, locale, edit);
-            let decision = policy.decide(&incident, &History::default(), now);
+            let incident = incident(case.event_type, locale, case.edit);
+            let decision = policy.decide(&incident, &history, now);
             let plan = policy
-                .settle_offline(
-                    &decision,
-                    &History::default(),
-                    incident.order.total.currency(),
-                )
+                .settle_offline(&decision, &history, incident.order.total.currency())
                 .plan;
             let mut offers = plan.map(|p| p.offers.clone()).unwrap_or_default();
             // Fixed codes, as random ones would change every run.
@@ -74,6 +261,8 @@ fn every_shipped_template_in_every_locale() {
                 offers: &offers,
                 escalated: plan.is_some_and(|p| p.escalation.is_some()),
                 sent_at: now,
+                earlier: case.earlier,
+                updates_promised: case.updates_promised,
                 ..Extras::apology(now)
             };
             let key = &decision.template;
@@ -84,6 +273,20 @@ fn every_shipped_template_in_every_locale() {
                 .render(key, Channel::Sms, &incident, &store, &extras)
                 .unwrap();
             let info = super::sms::analyse(&sms.text);
+            let name = case.name;
+            // Every SMS the default policy sends fits the default limit, in GSM-7.
+            assert!(
+                info.segments <= MAX_SEGMENTS,
+                "{name} {locale}: {} segments\n{}",
+                info.segments,
+                sms.text
+            );
+            assert_eq!(
+                info.encoding,
+                super::sms::SmsEncoding::Gsm7,
+                "{name} {locale}: {}",
+                sms.text
+            );
             insta::assert_snapshot!(
                 format!("{name}.{locale}.email"),
                 format!(
@@ -93,10 +296,12 @@ fn every_shipped_template_in_every_locale() {
                     email.text
                 )
             );
-            insta::assert_snapshot!(
-                format!("{name}.{locale}.html"),
-                email.html.unwrap_or_default()
-            );
+            if case.html {
+                insta::assert_snapshot!(
+                    format!("{name}.{locale}.html"),
+                    email.html.unwrap_or_default()
+                );
+            }
             insta::assert_snapshot!(
                 format!("{name}.{locale}.sms"),
                 format!(
@@ -114,7 +319,7 @@ fn every_shipped_template_in_every_locale() {
 #[test]
 fn every_variable_in_the_shipped_templates_exists_in_the_data_model() {
     let sources = super::read_sources(&crate::shipped("templates")).unwrap();
-    let report = super::check::check(&sources, &settings(), &samples::store(), 3);
+    let report = super::check::check(&sources, &settings(), &samples::store(), MAX_SEGMENTS);
     let problems: Vec<String> = report.diagnostics.iter().map(|d| d.to_string()).collect();
     assert!(problems.is_empty(), "{problems:#?}");
     assert!(report.variants >= 12, "{}", report.variants);

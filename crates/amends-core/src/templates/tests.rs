@@ -206,12 +206,17 @@ fn html_is_escaped_and_text_is_not() {
 fn issued_codes_and_a_follow_up_are_shown_on_every_channel() {
     let templates = shipped();
     for (locale, amount, expiry, follow_up) in [
-        ("en-IE", "€25.00", "21 February 2027", "personally"),
+        (
+            "en-IE",
+            "€25.00",
+            "21 February 2027",
+            "call you today, between 09:00 and 18:00 your time",
+        ),
         (
             "es-ES",
             "25,00\u{a0}€",
             "21 de febrero de 2027",
-            "personalmente",
+            "te llamará hoy, entre las 09:00 y las 18:00 (tu hora local)",
         ),
     ] {
         let incident = in_locale("order.delayed", locale);
@@ -245,8 +250,300 @@ fn issued_codes_and_a_follow_up_are_shown_on_every_channel() {
             .render("order-delayed", Channel::Sms, &incident, &store, &extras)
             .unwrap();
         assert!(sms.text.contains("SORRY-ABCD2345"), "{}", sms.text);
+        // The same offer has the same name on both channels.
+        let name = if locale == "en-IE" {
+            "gift card"
+        } else {
+            "tarjeta de regalo"
+        };
+        assert!(sms.text.contains(name), "{}", sms.text);
+        assert!(email.text.contains(name), "{}", email.text);
         let apology = plain(&templates, "order-delayed", Channel::Sms, &incident).unwrap();
         assert!(!apology.text.contains("SORRY"), "{}", apology.text);
+    }
+}
+
+/// The sample events with each variant the texts branch on: the delay with and without a new
+/// date, each stockout action, each cancellation reason.
+fn variants() -> Vec<(&'static str, String, Incident)> {
+    let mut out = Vec::new();
+    for locale in ["en-GB", "es-ES"] {
+        let with = |event_type: &str, edit: &dyn Fn(&mut Value)| {
+            incident(event_type, |e| {
+                edit(e);
+                e["data"]["customer"]["locale"] = locale.into();
+            })
+        };
+        out.push((
+            "order-delayed",
+            "dated".to_owned(),
+            with("order.delayed", &|_| {}),
+        ));
+        out.push((
+            "order-delayed",
+            "no date".to_owned(),
+            with("order.delayed", &|e| {
+                e["data"]["delay"]
+                    .as_object_mut()
+                    .unwrap()
+                    .remove("new_eta");
+            }),
+        ));
+        for action in ["backorder", "partial_ship", "cancel_items"] {
+            out.push((
+                "order-stockout",
+                action.to_owned(),
+                with("order.stockout", &|e| {
+                    e["data"]["stockout"]["action"] = action.into();
+                }),
+            ));
+        }
+        for reason in [
+            "stockout",
+            "payment",
+            "fraud_check",
+            "pricing_error",
+            "other",
+            "customer_request",
+        ] {
+            out.push((
+                "order-cancelled",
+                reason.to_owned(),
+                with("order.cancelled", &|e| {
+                    e["data"]["cancellation"]["reason"] = reason.into();
+                    if reason == "customer_request" {
+                        e["data"]["cancellation"]["initiated_by"] = "customer".into();
+                    }
+                }),
+            ));
+        }
+    }
+    out
+}
+
+/// How often `needle` occurs in `haystack`, ignoring case.
+fn occurrences(haystack: &str, needle: &str) -> usize {
+    haystack
+        .to_lowercase()
+        .matches(&needle.to_lowercase())
+        .count()
+}
+
+#[test]
+fn every_shipped_text_apologises_once_and_promises_only_what_happens() {
+    let templates = shipped();
+    let store = samples::store();
+    for (key, variant, incident) in variants() {
+        let spanish = incident.customer.locale.language() == "es";
+        let offers = [samples::offer(
+            crate::policy::OfferKind::AmountOff,
+            &incident,
+            samples::now(),
+        )];
+        for (escalated, updates_promised, earlier, with_offer) in [
+            (false, false, 0, false),
+            (true, true, 0, true),
+            (false, true, 1, true),
+            (true, false, 3, false),
+        ] {
+            let extras = Extras {
+                offers: if with_offer { &offers } else { &[] },
+                escalated,
+                earlier,
+                updates_promised,
+                ..Extras::apology(samples::now())
+            };
+            let what = format!("{key} {variant} {} {extras:?}", incident.customer.locale);
+            let email = templates
+                .render(key, Channel::Email, &incident, &store, &extras)
+                .unwrap();
+            let sms = templates
+                .render(key, Channel::Sms, &incident, &store, &extras)
+                .unwrap();
+            let mail = format!("{}\n{}", email.subject.as_deref().unwrap_or(""), email.text);
+            let html = email.html.as_deref().unwrap_or_default();
+            let customer_asked = variant == "customer_request";
+            // One apology, in the subject or the body, never both; none for a cancellation the
+            // customer asked for.
+            // (Case matters: the codes are SORRY-….)
+            let sorry = if spanish { "entimos" } else { "sorry" };
+            let apologies = mail.matches(sorry).count();
+            assert_eq!(apologies, usize::from(!customer_asked), "{what}: {mail}");
+            assert!(sms.text.matches(sorry).count() <= 1, "{what}: {}", sms.text);
+            // The footer never repeats the body's contact sentence.
+            let contact = if spanish {
+                "También puedes escribirnos a"
+            } else {
+                "You can also write to"
+            };
+            assert_eq!(
+                occurrences(&email.text, contact),
+                1,
+                "{what}: {}",
+                email.text
+            );
+            // Following up, calling, writing again: only where it happens.
+            let follow_up: &[&str] = if spanish {
+                &[
+                    "siguiendo el caso",
+                    "te llamará",
+                    "te llamaremos",
+                    "personalmente",
+                ]
+            } else {
+                &["following it up", "call you", "personally"]
+            };
+            let update: &[&str] = if spanish {
+                &[
+                    "te escribiremos de nuevo",
+                    "si algo cambia",
+                    "te enviaremos la nueva fecha",
+                ]
+            } else {
+                &[
+                    "write to you again",
+                    "if anything changes",
+                    "send you the new delivery date",
+                ]
+            };
+            for text in [&mail, &sms.text] {
+                for phrase in follow_up {
+                    if !escalated {
+                        assert_eq!(occurrences(text, phrase), 0, "{what}: {phrase:?} in {text}");
+                    }
+                }
+                for phrase in update {
+                    if !updates_promised {
+                        assert_eq!(occurrences(text, phrase), 0, "{what}: {phrase:?} in {text}");
+                    }
+                }
+            }
+            if escalated {
+                let when = if spanish {
+                    "hoy, entre las"
+                } else {
+                    "today, between"
+                };
+                assert!(mail.contains(when), "{what}: {mail}");
+                assert!(html.contains(when), "{what}: {html}");
+                assert!(sms.text.contains(when), "{what}: {}", sms.text);
+            }
+            // A repeat says so, and how often.
+            let again = match (earlier, spanish) {
+                (0, _) => None,
+                (1, false) => Some("the second time"),
+                (1, true) => Some("la segunda vez"),
+                (_, false) => Some("isn't the first time"),
+                (_, true) => Some("no es la primera vez"),
+            };
+            if let Some(again) = again.filter(|_| !customer_asked) {
+                assert!(mail.contains(again), "{what}: {mail}");
+                assert!(html.contains(again), "{what}: {html}");
+            }
+            // Amends only where the harm was ours.
+            let make_up = if spanish {
+                "compensarte"
+            } else {
+                "make it up to you"
+            };
+            let ours = !matches!(
+                variant.as_str(),
+                "payment" | "fraud_check" | "customer_request"
+            );
+            assert_eq!(
+                occurrences(&mail, make_up),
+                usize::from(with_offer && ours),
+                "{what}: {mail}"
+            );
+            // A failed payment or check is never named in an SMS.
+            if matches!(variant.as_str(), "payment" | "fraud_check") {
+                for word in ["pay", "pago", "verif", "secur", "segur", "fraud"] {
+                    assert_eq!(occurrences(&sms.text, word), 0, "{what}: {}", sms.text);
+                }
+            }
+            // Every SMS ends with a person to reach and the opt-out, in the customer's language.
+            let end = if spanish {
+                "¿Dudas? Llama al +34 910 000 000. Responde STOP para dejar de recibir SMS."
+            } else {
+                "Questions? Call +34 910 000 000. Reply STOP to opt out."
+            };
+            assert!(sms.text.ends_with(end), "{what}: {}", sms.text);
+            assert_eq!(
+                sms::analyse(&sms.text).encoding,
+                sms::SmsEncoding::Gsm7,
+                "{what}"
+            );
+        }
+    }
+}
+
+#[test]
+fn every_sms_reaches_a_person_with_whatever_contact_the_store_has() {
+    let templates = shipped();
+    let incident = in_locale("order.delayed", "en-GB");
+    let mut store = StoreInfo::named("Northwind Outfitters");
+    let text = |store: &StoreInfo| {
+        templates
+            .render(
+                "order-delayed",
+                Channel::Sms,
+                &incident,
+                store,
+                &Extras::apology(samples::now()),
+            )
+            .unwrap()
+            .text
+    };
+    assert!(
+        text(&store).ends_with(" Reply STOP to opt out."),
+        "{}",
+        text(&store)
+    );
+    store.url = url::Url::parse("https://shop.example/").ok();
+    assert!(
+        text(&store).ends_with(" Questions? Visit https://shop.example/. Reply STOP to opt out."),
+        "{}",
+        text(&store)
+    );
+    store.support_email = Some("care@shop.example".to_owned());
+    assert!(
+        text(&store).ends_with(" Questions? Email care@shop.example. Reply STOP to opt out."),
+        "{}",
+        text(&store)
+    );
+    store.support_phone = Some("+44 20 7946 0000".to_owned());
+    assert!(
+        text(&store).ends_with(" Questions? Call +44 20 7946 0000. Reply STOP to opt out."),
+        "{}",
+        text(&store)
+    );
+}
+
+#[test]
+fn stale_dates_are_never_shown_and_never_claim_we_were_first() {
+    let templates = shipped();
+    let store = samples::store();
+    for (locale, first, yesterday) in [
+        ("en-GB", "before you had to ask", "(yesterday)"),
+        ("es-ES", "antes de que tuvieras que preguntar", "(ayer)"),
+    ] {
+        let incident = in_locale("order.delayed", locale);
+        // The sample promised 24 November and expects 29 November; read on 30 November.
+        let extras = Extras::apology("2026-11-30T10:00:00Z".parse().unwrap());
+        for channel in [Channel::Email, Channel::Sms] {
+            let text = templates
+                .render("order-delayed", channel, &incident, &store, &extras)
+                .unwrap()
+                .text;
+            assert!(!text.contains(first), "{locale}: {text}");
+            assert!(!text.contains(yesterday), "{locale}: {text}");
+            for date in ["29 November", "29 de noviembre"] {
+                assert!(
+                    !text.contains(date),
+                    "{locale}: the passed date is shown: {text}"
+                );
+            }
+        }
     }
 }
 
@@ -374,6 +671,61 @@ fn sms_is_transliterated_only_for_the_configured_languages() {
         plain(&on, "k", Channel::Sms, &incident).unwrap().text,
         "Tu pedido llegara 129,90 €"
     );
+}
+
+#[test]
+fn typographic_punctuation_never_costs_an_sms_its_gsm7_encoding() {
+    let files = [
+        (
+            "k/sms.en.hbs",
+            "{{store.name}}: We’re sorry – your order {{order.number}} is late… “Really” late.",
+        ),
+        (
+            "k/sms.es.hbs",
+            "{{store.name}}: Envío del sábado – {{order.number}}",
+        ),
+    ];
+    let dir = dir(&files);
+    let templates = Templates::load(dir.path(), &Settings::new(&en())).unwrap();
+    let english = plain(
+        &templates,
+        "k",
+        Channel::Sms,
+        &in_locale("order.delayed", "en-GB"),
+    )
+    .unwrap()
+    .text;
+    assert_eq!(
+        english,
+        "Northwind Outfitters: We're sorry - your order #10042 is late... \"Really\" late."
+    );
+    assert_eq!(sms::analyse(&english).encoding, sms::SmsEncoding::Gsm7);
+    // Spanish words keep their letters: the text goes as UCS-2, as written.
+    let spanish = plain(
+        &templates,
+        "k",
+        Channel::Sms,
+        &in_locale("order.delayed", "es-ES"),
+    )
+    .unwrap()
+    .text;
+    assert_eq!(spanish, "Northwind Outfitters: Envío del sábado - #10042");
+    assert_eq!(sms::analyse(&spanish).encoding, sms::SmsEncoding::Ucs2);
+    // `templates check` measures the text as it is sent, not as it was written.
+    let sources: Vec<Source> = files
+        .iter()
+        .map(|(name, text)| test_source(name, text))
+        .collect();
+    let report = check::check(&sources, &Settings::new(&en()), &samples::store(), 3);
+    let encoding = |locale: &str| {
+        report
+            .sms
+            .iter()
+            .find(|m| m.locale == locale)
+            .map(|m| (m.encoding, m.segments))
+    };
+    assert_eq!(encoding("en"), Some((sms::SmsEncoding::Gsm7, 1)));
+    assert_eq!(encoding("es"), Some((sms::SmsEncoding::Ucs2, 1)));
 }
 
 #[test]
