@@ -110,9 +110,7 @@ fn connections(layers: &Layers) -> Result<Connections, ConfigError> {
 fn feedback_url(layers: &Layers) -> Result<Option<FeedbackUrl>, ConfigError> {
     layers
         .get("feedback_url")
-        .map(|template| {
-            FeedbackUrl::parse(template).map_err(|e| layers.invalid("feedback_url", e))
-        })
+        .map(|template| FeedbackUrl::parse(template).map_err(|e| layers.invalid("feedback_url", e)))
         .transpose()
 }
 
