@@ -362,6 +362,10 @@ impl Ingest {
                 self.metrics.events_duplicate.inc();
                 tracing::info!("duplicate event; already recorded");
             }
+            Recorded::Ignored { reason } => {
+                self.metrics.events_ignored.inc();
+                tracing::debug!(reason = %reason, "not an incident; nothing recorded");
+            }
             Recorded::New {
                 rule,
                 queued,

@@ -12,8 +12,8 @@ use uuid::Uuid;
 use crate::config::Config;
 use crate::incident::Incident;
 use crate::policy::{
-    AmountError, Channel, Decision, DeclinedOffer, History, Offer, Policy, Reservation, Settlement,
-    Step,
+    AmountError, Channel, Decision, DeclinedOffer, History, Offer, Policy, Reservation, RuleKind,
+    SendMode, Settlement, Step,
 };
 use crate::reload::PolicyCell;
 use crate::reload::TemplatesCell;
@@ -60,6 +60,12 @@ pub enum Recorded {
     },
     /// Already recorded; nothing new.
     Duplicate,
+    /// Not an incident: nothing recorded, nothing sent (an `order.delivered` for an order that
+    /// had no incident, or one no follow-up rule answers). A redelivery is decided the same way.
+    Ignored {
+        /// Why.
+        reason: String,
+    },
 }
 
 /// The plan that fit the budgets, its codes issued, and what was refused on the way.
@@ -142,8 +148,22 @@ impl Recorder {
         };
         let now = Utc::now();
         let decision = policy.try_decide(incident, &history, now)?;
+        if let Some(reason) = decision.ignored.clone() {
+            tx.abandon().await?;
+            return Ok(Recorded::Ignored { reason });
+        }
+        let feedback_url = match (&self.config.feedback_url, decision.kind) {
+            (Some(url), RuleKind::FollowUp) => Some(url.for_incident(tx.incident_id())),
+            _ => None,
+        };
         let settled = settle(&policy, &decision, &history, incident, &mut tx, now).await?;
-        let messages = self.render(&templates, incident, &decision, &settled)?;
+        let messages = self.render(
+            &templates,
+            incident,
+            &decision,
+            &settled,
+            feedback_url.as_deref(),
+        )?;
         let mut explanation = decision.explanation.clone();
         explanation.budget = settled.lines.clone();
         explanation.escalation = settled.escalation.clone();
@@ -179,22 +199,30 @@ impl Recorder {
         })
     }
 
-    /// Renders one message per chosen channel, with the offers that were granted.
+    /// Renders one message per chosen channel, with the offers that were granted and what the
+    /// decision says the message may tell (again, a promised update, the date told before, the
+    /// codes restated, the feedback link).
     fn render(
         &self,
         templates: &Templates,
         incident: &Incident,
         decision: &Decision,
         settled: &Granted,
+        feedback_url: Option<&str>,
     ) -> Result<Vec<NewMessage>, RecordError> {
         let extras = Extras {
             offers: &settled.offers,
             escalated: settled.escalation.is_some(),
             sent_at: decision.send_at,
-            ..Extras::apology(decision.send_at)
+            earlier: decision.earlier_incidents,
+            updates_promised: decision.updates_promised,
+            feedback_url,
+            previous_eta: decision.previous_eta,
+            earlier_codes: &decision.reminders,
         };
-        // The first channel's message goes out; each next one is held in reserve for the one
-        // before it.
+        // With `send = "first"`, the first channel's message goes out and each next one is held
+        // in reserve for the one before it; with `send = "all"`, every one goes out.
+        let chained = decision.send == SendMode::First;
         let mut previous: Option<Uuid> = None;
         decision
             .channels
@@ -222,7 +250,7 @@ impl Recorder {
                 .collect::<Vec<_>>()
                 .join(" ");
                 let outbox_id = Uuid::now_v7();
-                let standby_for = previous.replace(outbox_id);
+                let standby_for = previous.replace(outbox_id).filter(|_| chained);
                 Ok(NewMessage {
                     outbox_id,
                     standby_for,

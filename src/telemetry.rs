@@ -65,6 +65,8 @@ pub struct Metrics {
     pub events_unreachable: Counter,
     /// Events coalesced into an earlier message about the same order.
     pub events_coalesced: Counter,
+    /// Events that are no incident and were not recorded (a delivery of an order that had none).
+    pub events_ignored: Counter,
     /// Coupon and gift-certificate codes issued.
     pub codes_issued: Counter,
     /// Incidents escalated to a person.
@@ -112,6 +114,7 @@ impl Metrics {
             events_dead_lettered: Counter::default(),
             events_unreachable: Counter::default(),
             events_coalesced: Counter::default(),
+            events_ignored: Counter::default(),
             codes_issued: Counter::default(),
             escalations: Counter::default(),
             // 1 ms to ~16 s.
@@ -160,6 +163,11 @@ impl Metrics {
             "events_coalesced",
             "Order events the customer had already been told about (one apology per order per window)",
             metrics.events_coalesced.clone(),
+        );
+        registry.register(
+            "events_ignored",
+            "Order events that are no incident (order.shipped or order.delivered of an order that had none, or that no follow-up rule answers): acknowledged, not recorded",
+            metrics.events_ignored.clone(),
         );
         registry.register(
             "codes_issued",

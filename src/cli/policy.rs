@@ -69,6 +69,10 @@ pub(super) fn explain(
     println!("policy {}", path.display());
     print!("{}", explanation.to_text());
     match (&decision.coalesced, decision.unreachable()) {
+        _ if decision.ignored.is_some() => println!(
+            "result: nothing recorded, nothing sent: {}",
+            decision.ignored.as_deref().unwrap_or_default()
+        ),
         (Some(why), _) => println!("result: nothing sent, {why}"),
         (None, Some(why)) => println!("result: rule {}, nothing sent: {why}", decision.rule),
         (None, None) => {
@@ -81,16 +85,24 @@ pub(super) fn explain(
                         .collect::<Vec<_>>()
                 })
                 .unwrap_or_default();
+            let kind = match decision.kind {
+                crate::policy::RuleKind::Apology => String::new(),
+                kind => format!(" ({})", kind.as_str()),
+            };
+            let channels = decision
+                .channels
+                .iter()
+                .map(|c| c.as_str())
+                .collect::<Vec<_>>();
+            let channels = match decision.send {
+                crate::policy::SendMode::All if channels.len() > 1 => channels.join(" and "),
+                _ => channels.join(", "),
+            };
             println!(
-                "result: rule {}, template {} by {}{}, offers: {}",
+                "result: rule {}{kind}, template {} by {}{}, offers: {}",
                 decision.rule,
                 decision.template,
-                decision
-                    .channels
-                    .iter()
-                    .map(|c| c.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", "),
+                channels,
                 if decision.send_at > now {
                     format!(
                         " after {}",

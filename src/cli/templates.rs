@@ -111,6 +111,14 @@ pub(super) fn render_sample(
             samples::SampleDecision::apology(now)
         }
     };
+    // A closing event is previewed as its follow-up, with the configured feedback link.
+    let mut decision = decision;
+    if incident.event_type.closes_loop() {
+        decision.feedback_url = config
+            .feedback_url
+            .as_ref()
+            .map(|url| url.for_incident(uuid::Uuid::nil()));
+    }
     let message = decision.render(
         &templates,
         &args.template,

@@ -76,6 +76,42 @@ pub enum ConfigError {
     },
 }
 
+/// The link to the store's one-question feedback page, written with `{incident_id}` where the
+/// id of the incident goes (`https://shop.example/feedback?incident={incident_id}`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeedbackUrl(String);
+
+impl FeedbackUrl {
+    /// Where the incident id goes.
+    pub const PLACEHOLDER: &'static str = "{incident_id}";
+
+    /// Checks a link template: it names the incident and is an http(s) URL once it is filled in.
+    pub fn parse(template: &str) -> Result<FeedbackUrl, String> {
+        if !template.contains(Self::PLACEHOLDER) {
+            return Err(format!(
+                "must contain {}, where the incident id goes",
+                Self::PLACEHOLDER
+            ));
+        }
+        let sample = template.replace(Self::PLACEHOLDER, &uuid::Uuid::nil().to_string());
+        let url = Url::parse(&sample).map_err(|e| {
+            format!(
+                "is not a valid URL once {} is filled in: {e}",
+                Self::PLACEHOLDER
+            )
+        })?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err("must be an http or https URL".to_owned());
+        }
+        Ok(FeedbackUrl(template.to_owned()))
+    }
+
+    /// The link for one incident (a UUID needs no escaping in a URL).
+    pub fn for_incident(&self, incident_id: uuid::Uuid) -> String {
+        self.0.replace(Self::PLACEHOLDER, &incident_id.to_string())
+    }
+}
+
 /// Log output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogFormat {
@@ -213,6 +249,8 @@ pub struct Config {
     pub default_locale: Locale,
     /// The store the messages speak for.
     pub store: StoreInfo,
+    /// The store's one-question feedback page, linked from follow-ups; none: no link.
+    pub feedback_url: Option<FeedbackUrl>,
     /// How SMS texts are prepared and checked.
     pub sms: SmsConfig,
     /// Broker object names.

@@ -305,6 +305,7 @@ const KNOWN_KEYS: &[(&str, Option<&str>)] = &[
     ("store_address", None),
     ("store_logo_url", None),
     ("preferences_url", None),
+    ("feedback_url", None),
     ("sms_transliterate", None),
     ("sms_max_segments", Some("3")),
     ("orders_exchange", Some("orders")),
@@ -417,4 +418,40 @@ fn secrets_are_not_in_debug_output() {
     let debug = format!("{config:?}");
     assert!(!debug.contains("hunter2"));
     assert!(!debug.contains("pw-secret"));
+}
+
+#[test]
+fn the_feedback_link_names_the_incident_and_is_a_web_address() {
+    let defaults = Config::from_sources(None, env(&[])).unwrap();
+    assert_eq!(defaults.feedback_url, None);
+    let config = Config::from_sources(
+        None,
+        env(&[(
+            "AMENDS_FEEDBACK_URL",
+            "https://shop.example/feedback?incident={incident_id}&q=1",
+        )]),
+    )
+    .unwrap();
+    let id = uuid::Uuid::parse_str("0190b1c2-7d3e-7a4f-8b5c-6d7e8f901234").unwrap();
+    assert_eq!(
+        config.feedback_url.unwrap().for_incident(id),
+        "https://shop.example/feedback?incident=0190b1c2-7d3e-7a4f-8b5c-6d7e8f901234&q=1"
+    );
+    for (bad, why) in [
+        (
+            "https://shop.example/feedback",
+            "AMENDS_FEEDBACK_URL: must contain {incident_id}, where the incident id goes",
+        ),
+        (
+            "ftp://shop.example/{incident_id}",
+            "AMENDS_FEEDBACK_URL: must be an http or https URL",
+        ),
+        (
+            "shop.example/{incident_id}",
+            "AMENDS_FEEDBACK_URL: is not a valid URL once {incident_id} is filled in",
+        ),
+    ] {
+        let err = Config::from_sources(None, env(&[("AMENDS_FEEDBACK_URL", bad)])).unwrap_err();
+        assert!(err.to_string().starts_with(why), "{bad}: {err}");
+    }
 }

@@ -10,7 +10,8 @@ use url::Url;
 use super::layers::Layers;
 use super::providers::{self, EmailTransportKind, Providers};
 use super::{
-    AdminUser, AmqpNames, Config, ConfigError, DispatchConfig, InDoubt, LogFormat, SmsConfig,
+    AdminUser, AmqpNames, Config, ConfigError, DispatchConfig, FeedbackUrl, InDoubt, LogFormat,
+    SmsConfig,
 };
 use crate::incident::Locale;
 use crate::templates::StoreInfo;
@@ -60,6 +61,7 @@ impl Config {
                 .unwrap_or_else(default_instance_name),
             default_locale: default_locale(layers)?,
             store,
+            feedback_url: feedback_url(layers)?,
             sms: sms(layers)?,
             amqp: amqp_names(layers)?,
             prefetch: layers.positive("prefetch")?,
@@ -102,6 +104,14 @@ fn connections(layers: &Layers) -> Result<Connections, ConfigError> {
         database_url: SecretString::from(database_url.to_owned()),
         database_max_connections: layers.positive("database_max_connections")?,
     })
+}
+
+/// The feedback link of follow-ups, if the store collects feedback.
+fn feedback_url(layers: &Layers) -> Result<Option<FeedbackUrl>, ConfigError> {
+    layers
+        .get("feedback_url")
+        .map(|template| FeedbackUrl::parse(template).map_err(|e| layers.invalid("feedback_url", e)))
+        .transpose()
 }
 
 /// The store the messages speak for.

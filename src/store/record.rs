@@ -219,6 +219,13 @@ impl IncidentTx {
         Ok(spent.parse::<Decimal>().unwrap_or_default().normalize())
     }
 
+    /// Records nothing after all: rolls the transaction back, the incident's row with it (an
+    /// event the policy ignores is not an incident).
+    pub async fn abandon(self) -> Result<(), StoreError> {
+        self.tx.rollback().await?;
+        Ok(())
+    }
+
     /// Writes everything decided and commits; returns how many messages were queued.
     pub async fn finish(
         mut self,

@@ -10,6 +10,7 @@ mod helpers;
 mod hostile;
 mod pipeline;
 mod process;
+mod promises;
 mod providers;
 mod redelivery;
 mod smtp_delivery;

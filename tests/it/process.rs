@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use tokio::process::{Child, Command};
 
-use crate::helpers::{Names, connect, daemon_database, declare, event, files, wait_until};
+use crate::helpers::{Names, connect, daemon_database, declare, event, files, not_vip, wait_until};
 
 fn amends(names: &Names, outbox: &Path, extra: &[(&str, &str)]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_amends"));
@@ -31,7 +31,7 @@ fn start(names: &Names, outbox: &Path, extra: &[(&str, &str)]) -> Child {
 
 /// Publishes one delay event and waits until its email is in `outbox`.
 async fn one_event_delivered(names: &Names, channel: &lapin::Channel, outbox: &Path) {
-    let e = event("order.delayed", |_| {});
+    let e = event("order.delayed", not_vip);
     amends::broker::publish_confirmed(
         channel,
         &names.exchange,
@@ -90,7 +90,7 @@ async fn killed_mid_stream_and_restarted_every_event_yields_exactly_one_message(
     let (connection, channel) = publisher(&names).await;
     let mut ids = Vec::new();
     for _ in 0..EVENTS {
-        let e = event("order.delayed", |_| {});
+        let e = event("order.delayed", not_vip);
         ids.push(e["id"].as_str().unwrap().to_owned());
         amends::broker::publish_confirmed(
             &channel,

@@ -16,7 +16,7 @@ use uuid::Uuid;
 use wiremock::matchers::{basic_auth, body_string_contains, header, method, path};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
-use crate::helpers::{event, spawn_app};
+use crate::helpers::{event, not_vip, spawn_app};
 
 const TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -631,7 +631,7 @@ async fn an_email_no_provider_can_send_falls_back_to_the_sms_held_in_reserve() {
         .await;
     let app = email_app(&server, None, &[]).await;
     // The default policy's delay rules list email, then SMS: the SMS is held in reserve.
-    app.publish(&event("order.delayed", |_| {})).await;
+    app.publish(&event("order.delayed", not_vip)).await;
     app.wait_for_count(
         "select count(*) from outbox where channel = 'sms' and status = 'sent'",
         1,
@@ -675,7 +675,7 @@ async fn after_an_unknown_outcome_the_reserve_is_not_sent() {
         ],
     )
     .await;
-    app.publish(&event("order.delayed", |_| {})).await;
+    app.publish(&event("order.delayed", not_vip)).await;
     app.wait_for_count("select count(*) from outbox where status = 'unknown'", 1)
         .await;
     // The email may have arrived: an SMS now could be a second message. A person decides.
@@ -760,7 +760,7 @@ async fn sendgrid_down_the_same_email_goes_out_by_smtp_at_once() {
     )
     .await;
     let published = std::time::Instant::now();
-    app.publish(&event("order.delayed", |_| {})).await;
+    app.publish(&event("order.delayed", not_vip)).await;
     app.wait_for_count(
         "select count(*) from outbox where channel = 'email' and status = 'sent'",
         1,
@@ -804,7 +804,7 @@ async fn an_email_in_doubt_goes_to_the_next_provider_with_the_same_message_id() 
         .await;
     let sink = crate::smtp::SmtpSink::start(Default::default()).await;
     let app = email_app(&sendgrid, Some(&sink), &[("AMENDS_SEND_TIMEOUT", "500ms")]).await;
-    app.publish(&event("order.delayed", |_| {})).await;
+    app.publish(&event("order.delayed", not_vip)).await;
     app.wait_for_count(
         "select count(*) from outbox where channel = 'email' and status = 'sent'",
         1,
@@ -854,7 +854,7 @@ async fn a_provider_slower_than_the_lease_is_recorded_sent_not_taken_back() {
     ]);
     let app = spawn_app(&env).await;
     let other = app.spawn_replica(&env).await;
-    app.publish(&event("order.delayed", |_| {})).await;
+    app.publish(&event("order.delayed", not_vip)).await;
     app.wait_for_count(
         "select count(*) from outbox where channel = 'email' and status = 'sent'",
         1,

@@ -1,6 +1,6 @@
 //! Delivery through a real SMTP conversation with a local server.
 
-use crate::helpers::{TestApp, event, spawn_app};
+use crate::helpers::{TestApp, event, not_vip, spawn_app};
 use crate::smtp::{SmtpBehaviour, SmtpSink};
 
 /// A local SMTP server behaving as told, and a daemon sending email through it.
@@ -49,7 +49,7 @@ async fn a_transient_smtp_failure_is_retried_and_delivered_once() {
         ..SmtpBehaviour::default()
     })
     .await;
-    app.publish(&event("order.delayed", |_| {})).await;
+    app.publish(&event("order.delayed", not_vip)).await;
     app.wait_for_count("select count(*) from outbox where status = 'sent'", 1)
         .await;
 
@@ -137,7 +137,7 @@ async fn a_relay_that_requires_tls_refuses_a_plain_session_and_we_say_so() {
         ..SmtpBehaviour::default()
     })
     .await;
-    app.publish(&event("order.delayed", |_| {})).await;
+    app.publish(&event("order.delayed", not_vip)).await;
     let error = failed_email_error(&app).await;
     // 530 is about us, not the message: this relay refuses to work for us.
     assert!(error.starts_with("provider refused"), "{error}");
@@ -149,7 +149,7 @@ async fn a_relay_that_requires_tls_refuses_a_plain_session_and_we_say_so() {
 #[tokio::test]
 async fn a_url_that_requires_starttls_never_sends_in_the_clear() {
     let (sink, app) = app_with_smtp_url(SmtpBehaviour::default(), "?tls=required").await;
-    app.publish(&event("order.delayed", |_| {})).await;
+    app.publish(&event("order.delayed", not_vip)).await;
     let error = failed_email_error(&app).await;
     assert!(error.contains("does not offer STARTTLS"), "{error}");
     assert!(

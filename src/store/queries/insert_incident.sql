@@ -1,6 +1,7 @@
 -- Inserts the incident (nothing for a duplicate (source, id)) and reads what came before it:
 -- the customer's recent incidents and messages, the compensation they received in the
--- per-customer window ($11 seconds, currency $10), the earlier incidents of this order, and the
+-- per-customer window ($11 seconds, currency $10), the earlier incidents of this order (with the
+-- kind of rule that decided each, the date a delay told, and the codes issued for it), and the
 -- channels on which the customer's address ($12, lower case) or number ($13) is suppressed. The
 -- reads see the database as it was before this statement, so the new incident is not among them.
 with inserted as (
@@ -24,7 +25,20 @@ select
                 'at', i.created_at,
                 'messaged', exists (select 1 from outbox o where o.incident_id = i.incident_id),
                 'given', (select coalesce(sum(c.cost), 0)::text from compensation c
-                          where c.incident_id = i.incident_id and c.status = 'issued' and c.currency = $10))
+                          where c.incident_id = i.incident_id and c.status = 'issued' and c.currency = $10),
+                -- Decisions before rule kinds existed were all apologies.
+                'kind', coalesce((select nullif(d.explanation->>'kind', '') from decision d
+                                  where d.incident_id = i.incident_id), 'apology'),
+                -- What a delay told the customer: its new date, null when unknown.
+                'eta', case when i.event_type = 'order.delayed'
+                            then i.payload->'data'->'delay'->'new_eta' end,
+                'codes', (select coalesce(jsonb_agg(jsonb_build_object(
+                                    'code', c.code, 'kind', c.kind, 'amount', c.amount::text,
+                                    'percent', c.percent::text, 'expires_at', c.expires_at)
+                                  order by c.created_at), '[]'::jsonb)
+                          from compensation c
+                          where c.incident_id = i.incident_id and c.status = 'issued'
+                            and c.currency = $10 and c.code is not null))
             order by i.created_at), '[]'::jsonb)
       from incident i where i.order_id = $5 and i.customer_id = $6) as "order_incidents!",
     (select coalesce(array_agg(s.channel order by s.channel), '{}') from suppression s

@@ -8,8 +8,8 @@
 use serde_json::{Map, Value};
 
 use crate::incident::model::{
-    Cancellation, CancellationReason, Consent, Customer, Delay, DelayReason, Eta, Initiator, Order,
-    OrderItem, Refund, StockoutAction, StockoutItem, Substitute,
+    Cancellation, CancellationReason, Consent, Customer, Delay, DelayReason, Eta, IncidentType,
+    Initiator, Order, OrderItem, Refund, Shipment, StockoutAction, StockoutItem, Substitute,
 };
 use crate::incident::{
     Currency, EmailAddress, IncidentError, InvalidValue, Locale, Money, PhoneNumber, Stockout,
@@ -229,6 +229,7 @@ fn consent(c: &Obj<'_>) -> Result<Consent> {
     Ok(Consent {
         email: consent.opt_bool("email")?.unwrap_or(default.email),
         sms: consent.opt_bool("sms")?.unwrap_or(default.sms),
+        marketing: consent.opt_bool("marketing")?.unwrap_or(default.marketing),
     })
 }
 
@@ -324,4 +325,40 @@ pub(crate) fn cancellation(c: &Obj<'_>, total: &Money) -> Result<Cancellation> {
         initiated_by,
         refund,
     })
+}
+
+/// `data.shipment` of `event_type` (`order.shipped` or `order.delivered`): absent means nothing
+/// more is known. Only `order.delivered` may say when it was delivered, and not before it shipped.
+pub(crate) fn shipment(data: &Obj<'_>, event_type: IncidentType) -> Result<Shipment> {
+    let Some(s) = data.opt_obj("shipment")? else {
+        return Ok(Shipment::default());
+    };
+    let shipment = Shipment {
+        carrier: s.opt_with("carrier", check::name)?,
+        tracking_url: s.opt_with("tracking_url", check::http_url)?,
+        shipped_at: s.opt_with("shipped_at", check::datetime)?,
+        delivered_at: s.opt_with("delivered_at", check::datetime)?,
+        eta: s.opt_with("eta", Eta::parse)?,
+    };
+    if shipment.delivered_at.is_some() && event_type != IncidentType::Delivered {
+        return Err(s.invalid(
+            "delivered_at",
+            format!(
+                "{event_type} cannot say when the order was delivered (that is order.delivered)"
+            ),
+        ));
+    }
+    if let (Some(shipped), Some(delivered)) = (shipment.shipped_at, shipment.delivered_at)
+        && delivered < shipped
+    {
+        return Err(s.invalid(
+            "delivered_at",
+            format!(
+                "{} is before shipped_at {}",
+                delivered.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
+                shipped.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+            ),
+        ));
+    }
+    Ok(shipment)
 }

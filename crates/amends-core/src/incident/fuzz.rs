@@ -236,6 +236,23 @@ fn assert_within_bounds(incident: &Incident) -> Result<(), TestCaseError> {
                 prop_assert!(refund.amount.amount() <= order.total.amount());
             }
         }
+        IncidentDetails::Shipped(shipment) | IncidentDetails::Delivered(shipment) => {
+            for at in [shipment.shipped_at, shipment.delivered_at]
+                .into_iter()
+                .flatten()
+            {
+                prop_assert!(years.contains(&at.year()));
+            }
+            if let Some(eta) = shipment.eta {
+                prop_assert!(years.contains(&eta.date_in(&TimeZone::UTC).year()));
+            }
+            if let (Some(shipped), Some(delivered)) = (shipment.shipped_at, shipment.delivered_at) {
+                prop_assert!(shipped <= delivered);
+            }
+            prop_assert!(
+                shipment.delivered_at.is_none() || incident.event_type == IncidentType::Delivered
+            );
+        }
     }
     Ok(())
 }

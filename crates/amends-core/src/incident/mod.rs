@@ -38,7 +38,8 @@ pub use error::{IncidentError, InvalidValue};
 pub use locale::Locale;
 pub use model::{
     Cancellation, CancellationReason, Consent, Customer, Delay, DelayReason, Eta, IncidentType,
-    Initiator, Order, OrderItem, Refund, Stockout, StockoutAction, StockoutItem, Substitute,
+    Initiator, Order, OrderItem, Refund, Shipment, Stockout, StockoutAction, StockoutItem,
+    Substitute,
 };
 pub use money::{Currency, Money};
 pub use phone::PhoneNumber;
@@ -59,12 +60,13 @@ pub struct Incident {
     pub order: Order,
     /// `data.customer`.
     pub customer: Customer,
-    /// The type-specific part (`data.delay`, `data.stockout` or `data.cancellation`).
+    /// The type-specific part (`data.delay`, `data.stockout`, `data.cancellation` or
+    /// `data.shipment`).
     pub details: IncidentDetails,
 }
 
 /// The part of `data` that depends on the event type. Serializes as in the event:
-/// `{"delay": {…}}`, `{"stockout": {…}}` or `{"cancellation": {…}}`.
+/// `{"delay": {…}}`, `{"stockout": {…}}`, `{"cancellation": {…}}` or `{"shipment": {…}}`.
 #[derive(Debug, Clone, serde::Serialize)]
 pub enum IncidentDetails {
     /// `order.delayed`: `data.delay`.
@@ -76,6 +78,12 @@ pub enum IncidentDetails {
     /// `order.cancelled`: `data.cancellation`.
     #[serde(rename = "cancellation")]
     Cancelled(Cancellation),
+    /// `order.shipped`: `data.shipment`.
+    #[serde(rename = "shipment")]
+    Shipped(Shipment),
+    /// `order.delivered`: `data.shipment`.
+    #[serde(rename = "shipment")]
+    Delivered(Shipment),
 }
 
 impl IncidentDetails {
@@ -85,6 +93,16 @@ impl IncidentDetails {
             IncidentDetails::Delayed(_) => IncidentType::Delayed,
             IncidentDetails::Stockout(_) => IncidentType::Stockout,
             IncidentDetails::Cancelled(_) => IncidentType::Cancelled,
+            IncidentDetails::Shipped(_) => IncidentType::Shipped,
+            IncidentDetails::Delivered(_) => IncidentType::Delivered,
+        }
+    }
+
+    /// The shipment of a closing event (`order.shipped`, `order.delivered`).
+    pub fn shipment(&self) -> Option<&Shipment> {
+        match self {
+            IncidentDetails::Shipped(s) | IncidentDetails::Delivered(s) => Some(s),
+            _ => None,
         }
     }
 }
@@ -113,6 +131,12 @@ pub fn parse(
             &data.req_obj("cancellation")?,
             &order.total,
         )?),
+        IncidentType::Shipped => {
+            IncidentDetails::Shipped(data::shipment(&data, IncidentType::Shipped)?)
+        }
+        IncidentType::Delivered => {
+            IncidentDetails::Delivered(data::shipment(&data, IncidentType::Delivered)?)
+        }
     };
     Ok(Incident {
         key: envelope.key,
@@ -126,7 +150,13 @@ pub fn parse(
 }
 
 /// The event types `amends` handles, in contract order (also the queue's binding keys).
-pub const SUPPORTED_TYPES: [&str; 3] = ["order.delayed", "order.stockout", "order.cancelled"];
+pub const SUPPORTED_TYPES: [&str; 5] = [
+    "order.delayed",
+    "order.stockout",
+    "order.cancelled",
+    "order.shipped",
+    "order.delivered",
+];
 
 /// A complete example CloudEvent (JSON) of `event_type`, showing every field of the contract;
 /// `None` for an unsupported type. Used by `amends publish --sample` and in tests.
@@ -135,5 +165,7 @@ pub fn sample(event_type: &str) -> Option<&'static str> {
         IncidentType::Delayed => Some(include_str!("samples/order.delayed.json")),
         IncidentType::Stockout => Some(include_str!("samples/order.stockout.json")),
         IncidentType::Cancelled => Some(include_str!("samples/order.cancelled.json")),
+        IncidentType::Shipped => Some(include_str!("samples/order.shipped.json")),
+        IncidentType::Delivered => Some(include_str!("samples/order.delivered.json")),
     }
 }

@@ -17,6 +17,18 @@ string_enum! {
         Stockout => "order.stockout",
         /// `order.cancelled`
         Cancelled => "order.cancelled",
+        /// `order.shipped`: closes the loop, never an apology.
+        Shipped => "order.shipped",
+        /// `order.delivered`: closes the loop, never an apology.
+        Delivered => "order.delivered",
+    }
+}
+
+impl IncidentType {
+    /// Whether the type closes the loop on an order (`order.shipped`, `order.delivered`) rather
+    /// than being something to apologise for.
+    pub fn closes_loop(self) -> bool {
+        matches!(self, IncidentType::Shipped | IncidentType::Delivered)
     }
 }
 
@@ -99,13 +111,16 @@ impl fmt::Debug for MaskedName<'_> {
     }
 }
 
-/// Channel consent. Transactional email is allowed unless refused; SMS only when granted.
+/// Channel consent. Transactional email is allowed unless refused; SMS only when granted;
+/// promotion only when granted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct Consent {
     /// Default `true`.
     pub email: bool,
     /// Default `false`: no SMS without explicit consent.
     pub sms: bool,
+    /// Default `false`: nothing promotional (beyond making amends) without explicit consent.
+    pub marketing: bool,
 }
 
 impl Default for Consent {
@@ -113,6 +128,7 @@ impl Default for Consent {
         Consent {
             email: true,
             sms: false,
+            marketing: false,
         }
     }
 }
@@ -187,6 +203,14 @@ impl fmt::Display for Eta {
 impl serde::Serialize for Eta {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.collect_str(self)
+    }
+}
+
+/// Read back as [`Eta::parse`] reads it, e.g. from a stored event or a history file.
+impl<'de> serde::Deserialize<'de> for Eta {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let s = <String as serde::Deserialize>::deserialize(deserializer)?;
+        Eta::parse(&s).map_err(serde::de::Error::custom)
     }
 }
 
@@ -318,6 +342,21 @@ pub struct Refund {
     pub method: String,
 }
 
+/// `order.shipped` and `order.delivered`: where the order is now. Every field is optional.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct Shipment {
+    /// Carrier name, e.g. `DHL`.
+    pub carrier: Option<String>,
+    /// Carrier tracking page (http or https).
+    pub tracking_url: Option<String>,
+    /// When it left the warehouse.
+    pub shipped_at: Option<DateTime<Utc>>,
+    /// When it was delivered (`order.delivered` only), never before `shipped_at`.
+    pub delivered_at: Option<DateTime<Utc>>,
+    /// When it is expected (`order.shipped`).
+    pub eta: Option<Eta>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -392,7 +431,8 @@ mod tests {
             Consent::default(),
             Consent {
                 email: true,
-                sms: false
+                sms: false,
+                marketing: false,
             }
         );
     }

@@ -82,13 +82,7 @@ fn every_sample_parses() {
         assert!(c.first_name.is_some() && c.last_name.is_some());
         assert_eq!(c.locale.as_str(), "es-ES");
         assert_eq!(c.timezone.as_str(), "Europe/Madrid");
-        assert_eq!(
-            c.consent,
-            Consent {
-                email: true,
-                sms: true
-            }
-        );
+        assert!(c.consent.email && c.consent.sms && !c.consent.marketing);
         // Serializable for the store and the admin API.
         let json = serde_json::to_value(&incident).unwrap();
         assert_eq!(json["event_type"], *name);
@@ -322,13 +316,7 @@ fn customer_without_any_contact_is_valid() {
     assert!(customer.email.is_none() && customer.phone.is_none());
     assert_eq!(customer.locale, en());
     assert_eq!(customer.timezone, TimeZone::UTC);
-    assert_eq!(
-        customer.consent,
-        Consent {
-            email: true,
-            sms: false
-        }
-    );
+    assert_eq!(customer.consent, Consent::default());
 }
 
 #[test]
@@ -337,26 +325,23 @@ fn consent_flags_default_one_by_one() {
         parse_value(&with("order.delayed", "/data/customer/consent", value))
             .map(|incident| incident.customer.consent)
     };
+    let flags = |c: Consent| (c.email, c.sms, c.marketing);
+    assert_eq!(flags(consent(json!({})).unwrap()), (true, false, false));
     assert_eq!(
-        consent(json!({})).unwrap(),
-        Consent {
-            email: true,
-            sms: false
-        }
+        flags(consent(json!({"sms": true})).unwrap()),
+        (true, true, false)
     );
     assert_eq!(
-        consent(json!({"sms": true})).unwrap(),
-        Consent {
-            email: true,
-            sms: true
-        }
+        flags(consent(json!({"email": false})).unwrap()),
+        (false, false, false)
     );
     assert_eq!(
-        consent(json!({"email": false})).unwrap(),
-        Consent {
-            email: false,
-            sms: false
-        }
+        flags(consent(json!({"marketing": true})).unwrap()),
+        (true, false, true)
+    );
+    assert_eq!(
+        consent(json!({"marketing": "no"})).unwrap_err().to_string(),
+        "data.customer.consent.marketing: expected a boolean"
     );
     assert_eq!(consent(Value::Null).unwrap(), Consent::default());
     assert_eq!(
@@ -1119,5 +1104,115 @@ fn oversized_and_deeply_nested_bodies() {
         error
             .to_string()
             .starts_with("body is not valid JSON: recursion limit")
+    );
+}
+
+#[test]
+fn shipped_and_delivered_sample_fields() {
+    let shipped = parse_value(&sample_value("order.shipped")).unwrap();
+    assert!(shipped.event_type.closes_loop());
+    let IncidentDetails::Shipped(s) = &shipped.details else {
+        panic!("not a shipment");
+    };
+    assert_eq!(s.carrier.as_deref(), Some("DHL"));
+    assert_eq!(s.eta, Some(Eta::parse("2026-11-29").unwrap()));
+    assert_eq!(
+        s.shipped_at.unwrap().to_rfc3339(),
+        "2026-11-27T09:12:00+00:00"
+    );
+    assert_eq!(s.delivered_at, None);
+
+    let delivered = parse_value(&sample_value("order.delivered")).unwrap();
+    assert_eq!(delivered.event_type, IncidentType::Delivered);
+    let shipment = delivered.details.shipment().unwrap();
+    assert_eq!(
+        shipment.delivered_at.unwrap().to_rfc3339(),
+        "2026-11-29T16:40:00+00:00"
+    );
+    let json = serde_json::to_value(&delivered).unwrap();
+    assert_eq!(json["details"]["shipment"]["carrier"], "DHL");
+    assert!(!IncidentType::Delayed.closes_loop());
+    assert_eq!(delayed().details.shipment(), None);
+}
+
+#[test]
+fn a_shipment_and_each_of_its_fields_are_optional() {
+    for event_type in ["order.shipped", "order.delivered"] {
+        let bare = parse_value(&without(event_type, "/data/shipment")).unwrap();
+        assert_eq!(bare.details.shipment(), Some(&Shipment::default()));
+        let null = parse_value(&with(event_type, "/data/shipment", Value::Null)).unwrap();
+        assert_eq!(null.details.shipment(), Some(&Shipment::default()));
+        let empty = parse_value(&with(event_type, "/data/shipment", json!({}))).unwrap();
+        assert_eq!(empty.details.shipment(), Some(&Shipment::default()));
+    }
+    for pointer in [
+        "/data/shipment/carrier",
+        "/data/shipment/tracking_url",
+        "/data/shipment/shipped_at",
+        "/data/shipment/delivered_at",
+    ] {
+        let incident = parse_value(&without("order.delivered", pointer)).unwrap();
+        assert_eq!(incident.event_type, IncidentType::Delivered, "{pointer}");
+    }
+}
+
+#[test]
+fn bad_shipments_are_named() {
+    assert_err(
+        &with("order.delivered", "/data/shipment", json!("DHL")),
+        "data.shipment: expected an object",
+    );
+    assert_err(
+        &with("order.delivered", "/data/shipment/carrier", json!(7)),
+        "data.shipment.carrier: expected a string",
+    );
+    assert_err(
+        &with(
+            "order.shipped",
+            "/data/shipment/tracking_url",
+            json!("ftp://x"),
+        ),
+        r#"data.shipment.tracking_url: "ftp://x" is not an http(s) URL"#,
+    );
+    assert_err(
+        &with(
+            "order.shipped",
+            "/data/shipment/shipped_at",
+            json!("2026-11-27"),
+        ),
+        r#"data.shipment.shipped_at: "2026-11-27" is not an RFC 3339 date-time"#,
+    );
+    assert_err(
+        &with("order.shipped", "/data/shipment/eta", json!("soon")),
+        r#"data.shipment.eta: "soon" is not an RFC 3339 date or date-time"#,
+    );
+    assert_err(
+        &with(
+            "order.delivered",
+            "/data/shipment/delivered_at",
+            json!("0001-01-01T00:00:00Z"),
+        ),
+        r#"data.shipment.delivered_at: "0001-01-01T00:00:00Z" is not in the years 2000 to 2199"#,
+    );
+    assert_err(
+        &with(
+            "order.shipped",
+            "/data/shipment/delivered_at",
+            json!("2026-11-29T16:40:00Z"),
+        ),
+        "data.shipment.delivered_at: order.shipped cannot say when the order was delivered (that is order.delivered)",
+    );
+    assert_err(
+        &with(
+            "order.delivered",
+            "/data/shipment/delivered_at",
+            json!("2026-11-26T16:40:00Z"),
+        ),
+        "data.shipment.delivered_at: 2026-11-26T16:40:00Z is before shipped_at 2026-11-27T09:12:00Z",
+    );
+    // The order and customer are checked as for every type.
+    assert_err(
+        &without("order.delivered", "/data/order/id"),
+        "data.order.id: missing",
     );
 }

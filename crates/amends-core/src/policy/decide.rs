@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 
 use super::*;
-use crate::incident::Incident;
+use crate::incident::{Customer, Incident, IncidentDetails, Money};
 
 impl Policy {
     /// Decides for `incident`, given what happened before, at time `now`; an error when an
@@ -43,16 +43,45 @@ impl Policy {
             policy_version: self.version.clone(),
             ..Explanation::default()
         };
+        let event_type = incident.event_type;
+        // A closing event on an order that had nothing go wrong: nothing to follow up, and
+        // nothing to record (the console is for incidents, not for every delivery).
+        if event_type.closes_loop() && !history.order_had_incident() {
+            explanation.frequency =
+                "no earlier incident on this order: nothing to follow up".to_owned();
+            let mut decision = Decision::silent(Decision::NO_RULE, "", now, None, explanation);
+            decision.ignored = Some(format!(
+                "{event_type} on an order with no earlier incident: nothing to follow up"
+            ));
+            return (decision, None);
+        }
         let mut matched = None;
         for rule in &self.rules {
-            let (verdict, condition, seen) = match &rule.condition {
-                None => (Verdict::True, "true".to_owned(), Vec::new()),
-                Some(c) => (c.evaluate(&facts), c.source().to_owned(), c.seen(&json)),
+            let condition_text = || {
+                rule.condition
+                    .as_ref()
+                    .map_or_else(|| "true".to_owned(), |c| c.source().to_owned())
+            };
+            if let Some(why) = self.rules_out(rule, incident, history) {
+                explanation.rules.push(RuleTrace {
+                    rule: rule.name.clone(),
+                    line: rule.line,
+                    kind: rule.kind.as_str().to_owned(),
+                    condition: condition_text(),
+                    outcome: format!("not tried: {why}"),
+                    seen: Default::default(),
+                });
+                continue;
+            }
+            let (verdict, seen) = match &rule.condition {
+                None => (Verdict::True, Vec::new()),
+                Some(c) => (c.evaluate(&facts), c.seen(&json)),
             };
             explanation.rules.push(RuleTrace {
                 rule: rule.name.clone(),
                 line: rule.line,
-                condition,
+                kind: rule.kind.as_str().to_owned(),
+                condition: condition_text(),
                 outcome: match &verdict {
                     Verdict::True => "matched".to_owned(),
                     Verdict::False => "not matched".to_owned(),
@@ -65,26 +94,58 @@ impl Policy {
                 break;
             }
         }
-        let frequency = Frequency::assess(
-            &history.order_incidents,
-            incident.event_type,
-            now,
-            self.settings.order_window,
-        );
+        let news = EtaNews::of(incident, history);
+        let frequency = match matched.map(|r| r.kind) {
+            Some(RuleKind::Update) => Frequency::Update {
+                told: news.and_then(|n| n.told),
+                new: news.and_then(|n| n.new),
+            },
+            Some(RuleKind::FollowUp) => Frequency::follow_up(&history.order_incidents, event_type)
+                .unwrap_or(Frequency::First),
+            _ => Frequency::assess(
+                &history.order_incidents,
+                event_type,
+                now,
+                self.settings.order_window,
+            ),
+        };
         explanation.frequency = frequency.describe(self.settings.order_window);
         let Some(rule) = matched else {
-            let decision = Decision::silent(Decision::NO_RULE, "", now, None, explanation);
+            let mut decision = Decision::silent(Decision::NO_RULE, "", now, None, explanation);
+            if event_type.closes_loop() {
+                decision.ignored = Some(format!(
+                    "no follow_up rule answers {event_type} on this order"
+                ));
+            }
             return (decision, None);
         };
+        explanation.kind = rule.kind.as_str().to_owned();
 
-        if let Frequency::Repeat { .. } = frequency {
+        if frequency.coalesces() {
             explanation
                 .channels
                 .push("none: coalesced into the earlier message".to_owned());
             let why = explanation.frequency.clone();
-            let decision =
+            let mut decision =
                 Decision::silent(&rule.name, &rule.template, now, Some(why), explanation);
+            decision.kind = rule.kind;
             return (decision, None);
+        }
+
+        // What the message can say beside the offers.
+        let earlier_incidents = history.order_incidents_told();
+        if earlier_incidents > 0 {
+            explanation.notes.push(format!(
+                "again: the customer heard of {earlier_incidents} earlier incident(s) on this order"
+            ));
+        }
+        let updates_promised =
+            rule.kind == RuleKind::Apology && self.promises_updates(incident, &facts);
+        if updates_promised {
+            explanation.notes.push(
+                "an update is promised: an update rule would answer a new date for this order"
+                    .to_owned(),
+            );
         }
 
         // Channels: the rule's preference first, then any other as a fallback.
@@ -94,22 +155,24 @@ impl Policy {
                 preference.push(channel);
             }
         }
-        let (chosen, skipped) = choose(&preference, &incident.customer, &history.suppressed);
+        let (chosen, mut skipped) = choose(&preference, &incident.customer, &history.suppressed);
         for (channel, reason) in &skipped {
             explanation
                 .channels
                 .push(format!("{channel}: skipped, {}", reason.describe()));
         }
-        // The rule's next listed channel that can reach the customer is held in reserve, in case
-        // the chosen one fails on every provider.
-        let standby = chosen.and_then(|chosen| {
-            rule.channels
-                .iter()
-                .skip_while(|c| **c != chosen)
-                .skip(1)
-                .copied()
-                .find(|c| usable(*c, &incident.customer).is_ok() && !history.suppressed.contains(c))
-        });
+        // The rule's channels listed after the chosen one: held in reserve (the next that can
+        // reach the customer), or with `send = "all"`, each used too.
+        let after: Vec<(Channel, Result<(), SkipReason>)> = chosen
+            .map(|chosen| {
+                rule.channels
+                    .iter()
+                    .skip_while(|c| **c != chosen)
+                    .skip(1)
+                    .map(|&c| (c, reaches(c, &incident.customer, &history.suppressed)))
+                    .collect()
+            })
+            .unwrap_or_default();
         match chosen {
             Some(channel) if rule.channels.first() == Some(&channel) => explanation
                 .channels
@@ -124,11 +187,43 @@ impl Policy {
                 .channels
                 .push("none can reach the customer".to_owned()),
         }
-        if let (Some(standby), Some(chosen)) = (standby, chosen) {
-            explanation.channels.push(format!(
-                "{standby}: held in reserve, sent only if {chosen} fails on every provider"
-            ));
+        let mut channels: Vec<Channel> = chosen.into_iter().collect();
+        match rule.send {
+            SendMode::First => {
+                let standby = after.iter().find(|(_, r)| r.is_ok()).map(|(c, _)| *c);
+                if let (Some(standby), Some(chosen)) = (standby, chosen) {
+                    explanation.channels.push(format!(
+                        "{standby}: held in reserve, sent only if {chosen} fails on every provider"
+                    ));
+                    channels.push(standby);
+                }
+            }
+            SendMode::All => {
+                for (channel, reach) in after {
+                    match reach {
+                        Ok(()) => {
+                            explanation
+                                .channels
+                                .push(format!("{channel}: used too (send = \"all\")"));
+                            channels.push(channel);
+                        }
+                        Err(reason) => {
+                            explanation
+                                .channels
+                                .push(format!("{channel}: skipped, {}", reason.describe()));
+                            skipped.push((channel, reason));
+                        }
+                    }
+                }
+            }
         }
+
+        // A follow-up restates the codes the order received that are still valid.
+        let mut reminder_notes = Vec::new();
+        let reminders = match rule.kind {
+            RuleKind::FollowUp => remind(history, incident, now, &mut reminder_notes),
+            _ => Vec::new(),
+        };
 
         // Offers: resolve, then take off what this order already received. An amount that
         // cannot be computed is noted; the offers it concerns are left out.
@@ -192,6 +287,7 @@ impl Policy {
         let offers = resolve(&rule.offers, &mut notes, &mut problem);
         explanation.offers = offers.iter().map(Offer::describe).collect();
         explanation.offers.extend(notes);
+        explanation.offers.extend(reminder_notes);
         explanation.escalation = rule.escalate.clone();
 
         let free: Vec<Offer> = offers
@@ -282,15 +378,130 @@ impl Policy {
         let send_at = now.checked_add_signed(delay).unwrap_or(now);
         let decision = Decision {
             rule: rule.name.clone(),
+            kind: rule.kind,
+            ignored: None,
             policy_version: self.version.clone(),
             template: rule.template.clone(),
-            channels: chosen.into_iter().chain(standby).collect(),
+            channels,
+            send: rule.send,
             skipped,
             send_at,
             plans,
             coalesced: None,
+            earlier_incidents,
+            updates_promised,
+            previous_eta: match rule.kind {
+                RuleKind::Update => news.and_then(|n| n.told),
+                _ => None,
+            },
+            reminders,
             explanation,
         };
         (decision, problem)
     }
+}
+
+impl Policy {
+    /// Why `rule` is not tried for `incident` at all, if it is not: its kind does not answer
+    /// this incident, or it is promotional and the customer has not agreed to marketing.
+    fn rules_out(&self, rule: &Rule, incident: &Incident, history: &History) -> Option<String> {
+        if let Some(why) = rule.kind.excludes(incident, history) {
+            return Some(why);
+        }
+        (rule.promotional && !incident.customer.consent.marketing)
+            .then(|| "promotional, and the customer has not agreed to marketing".to_owned())
+    }
+
+    /// Whether an update rule would answer the next delay of this order bringing a date (or a
+    /// new one), so that the apology for this delay may promise the customer an update.
+    fn promises_updates(&self, incident: &Incident, facts: &Facts) -> bool {
+        let IncidentDetails::Delayed(delay) = &incident.details else {
+            return false;
+        };
+        let tz = &incident.customer.timezone;
+        // The next delay as the policy would see it, once the customer was told of this one.
+        let mut next = facts.clone();
+        let known = delay.new_eta.is_some();
+        next.incident.eta_unknown = false;
+        next.incident.eta_changed = true;
+        next.incident.eta_moved_days = i64::from(known);
+        next.incident.delay_days = facts.incident.delay_days.saturating_add(i64::from(known));
+        next.history.order_incidents = next.history.order_incidents.saturating_add(1);
+        next.history.order_had_incident = true;
+        next.history.order_incidents_told = next.history.order_incidents_told.saturating_add(1);
+        next.history.last_eta = delay
+            .new_eta
+            .map(|eta| eta.date_in(tz).format("%Y-%m-%d").to_string())
+            .unwrap_or_default();
+        next.history.last_eta_unknown = !known;
+        self.rules
+            .iter()
+            .filter(|r| r.kind == RuleKind::Update)
+            .filter(|r| !r.promotional || incident.customer.consent.marketing)
+            .any(|r| {
+                r.condition
+                    .as_ref()
+                    .is_none_or(|c| c.evaluate(&next) == Verdict::True)
+            })
+    }
+}
+
+/// Whether `channel` can reach `customer`: usable, and not suppressed.
+fn reaches(
+    channel: Channel,
+    customer: &Customer,
+    suppressed: &[Channel],
+) -> Result<(), SkipReason> {
+    usable(channel, customer)?;
+    match (suppressed.contains(&channel), channel) {
+        (false, _) => Ok(()),
+        (true, Channel::Email) => Err(SkipReason::EmailSuppressed),
+        (true, Channel::Sms) => Err(SkipReason::SmsSuppressed),
+    }
+}
+
+/// The codes issued for the order's earlier incidents that are still valid at `now`, to restate
+/// (with a line each in `notes`); nothing is issued again and nothing counts against budgets.
+fn remind(
+    history: &History,
+    incident: &Incident,
+    now: DateTime<Utc>,
+    notes: &mut Vec<String>,
+) -> Vec<Offer> {
+    let currency = incident.order.total.currency();
+    let mut reminders = Vec::new();
+    for code in history.order_incidents.iter().flat_map(|p| &p.codes) {
+        if let Some(expired) = code.expires_at.filter(|at| *at <= now) {
+            notes.push(format!(
+                "{} not restated: it expired at {}",
+                code.code,
+                expired.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            ));
+            continue;
+        }
+        let amount = match code
+            .amount
+            .map(|a| Money::new(a.normalize(), currency))
+            .transpose()
+        {
+            Ok(amount) => amount,
+            Err(e) => {
+                notes.push(format!("{} not restated: {e}", code.code));
+                continue;
+            }
+        };
+        let offer = Offer {
+            kind: code.kind,
+            amount,
+            percent: code.percent.map(|p| p.normalize()),
+            cost: Money::zero(currency),
+            expires_at: code.expires_at,
+            substitutes: Vec::new(),
+            refund: None,
+            code: Some(code.code.clone()),
+        };
+        notes.push(format!("restates {} ({})", code.code, offer.describe()));
+        reminders.push(offer);
+    }
+    reminders
 }

@@ -30,15 +30,23 @@ impl Plan {
 pub struct Decision {
     /// Name of the rule that matched, or [`Decision::NO_RULE`].
     pub rule: String,
+    /// What the message is (the matched rule's kind; an apology when none matched).
+    pub kind: RuleKind,
+    /// Set when the incident is not to be recorded at all, with why: a closing event
+    /// (`order.shipped`, `order.delivered`) on an order that had no incident, or that no
+    /// follow-up rule answers. The customer gets nothing and the console stays clean.
+    pub ignored: Option<String>,
     /// Content hash of the policy.
     pub policy_version: String,
     /// Template key.
     pub template: String,
-    /// Channels the message goes out on (empty when none is usable or it was coalesced): the
-    /// first now; each next one held in reserve, sent only if the one before it fails on every
-    /// provider (a channel the rule itself lists after the chosen one, and that can reach the
-    /// customer).
+    /// Channels the message goes out on (empty when none is usable or it was coalesced). With
+    /// [`SendMode::First`], the first now and each next one held in reserve, sent only if the one
+    /// before it fails on every provider (a channel the rule itself lists after the chosen one,
+    /// and that can reach the customer); with [`SendMode::All`], every one now.
     pub channels: Vec<Channel>,
+    /// How the channels are used.
+    pub send: SendMode,
     /// Channels considered and skipped, with why.
     pub skipped: Vec<(Channel, SkipReason)>,
     /// When to send.
@@ -47,6 +55,18 @@ pub struct Decision {
     pub plans: Vec<Plan>,
     /// Set when an earlier message about this order already covers this incident.
     pub coalesced: Option<String>,
+    /// Earlier incidents on this order the customer heard an apology for, so the message can
+    /// say "again".
+    pub earlier_incidents: u32,
+    /// The policy would send an update if the date of this delay became known or moved, so the
+    /// message may promise one.
+    pub updates_promised: bool,
+    /// For an update: the date the customer was last told (`None`: they were told it was
+    /// unknown).
+    pub previous_eta: Option<chrono::NaiveDate>,
+    /// For a follow-up: the codes issued for the order and still valid, restated (not issued
+    /// again).
+    pub reminders: Vec<Offer>,
     /// Why.
     pub explanation: Explanation,
 }
@@ -56,9 +76,10 @@ impl Decision {
     pub const NO_RULE: &'static str = "(no rule matched)";
 
     /// Why nothing is sent because nobody can be reached, when that is so: recorded and logged,
-    /// not an error. (A coalesced incident is not unreachable; see [`Decision::coalesced`].)
+    /// not an error. (A coalesced incident is not unreachable; see [`Decision::coalesced`]; nor
+    /// is an ignored one, which is not recorded.)
     pub fn unreachable(&self) -> Option<String> {
-        if !self.channels.is_empty() || self.coalesced.is_some() {
+        if !self.channels.is_empty() || self.coalesced.is_some() || self.ignored.is_some() {
             return None;
         }
         if self.rule == Self::NO_RULE {
@@ -87,9 +108,16 @@ impl Decision {
     ) -> Decision {
         Decision {
             rule: rule.to_owned(),
+            kind: RuleKind::Apology,
+            ignored: None,
             policy_version: explanation.policy_version.clone(),
             template: template.to_owned(),
             channels: Vec::new(),
+            send: SendMode::First,
+            earlier_incidents: 0,
+            updates_promised: false,
+            previous_eta: None,
+            reminders: Vec::new(),
             skipped: Vec::new(),
             send_at: now,
             plans: vec![Plan {

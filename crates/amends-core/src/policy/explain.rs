@@ -11,6 +11,8 @@ use serde::Serialize;
 pub struct Explanation {
     /// Content hash of the policy that decided.
     pub policy_version: String,
+    /// The kind of the rule that matched (`apology`, `update`, `follow_up`; empty when none did).
+    pub kind: String,
     /// Every rule evaluated, in order, up to the one that matched.
     pub rules: Vec<RuleTrace>,
     /// The order's recent history and what it meant.
@@ -25,6 +27,8 @@ pub struct Explanation {
     pub channels: Vec<String>,
     /// Why a person should follow up, when they should.
     pub escalation: Option<String>,
+    /// What else the message may say: "again", a promised update.
+    pub notes: Vec<String>,
 }
 
 /// One rule's evaluation.
@@ -34,9 +38,12 @@ pub struct RuleTrace {
     pub rule: String,
     /// Its line in the policy file.
     pub line: usize,
+    /// Its kind (`apology`, `update`, `follow_up`).
+    pub kind: String,
     /// The condition as written (`true` for a rule without one).
     pub condition: String,
-    /// `matched`, `not matched` or `error: …`.
+    /// `matched`, `not matched`, `not tried: …` (the rule's kind or promotion rules it out) or
+    /// `error: …`.
     pub outcome: String,
     /// The values the condition read.
     pub seen: BTreeMap<String, serde_json::Value>,
@@ -54,9 +61,14 @@ impl Explanation {
             } else {
                 "✘"
             };
+            // Apologies are most rules: only the other kinds are named.
+            let kind = match trace.kind.as_str() {
+                "" | "apology" => String::new(),
+                kind => format!(", {kind}"),
+            };
             let _ = writeln!(
                 out,
-                "  {mark} {} (line {}): {}",
+                "  {mark} {} (line {}{kind}): {}",
                 trace.rule, trace.line, trace.outcome
             );
             let _ = writeln!(out, "      when {}", trace.condition);
@@ -93,6 +105,9 @@ impl Explanation {
                 let _ = writeln!(out, "escalation: {why}");
             }
             None => out.push_str("escalation: none\n"),
+        }
+        for line in &self.notes {
+            let _ = writeln!(out, "note: {line}");
         }
         out
     }

@@ -6,13 +6,13 @@
 //! guard against nulls. Amounts are doubles here: good for thresholds in conditions, never used for
 //! arithmetic (offers and budgets compute with exact decimals).
 
-use super::Channel;
-use chrono::{DateTime, Utc};
+use super::{Channel, OfferKind, RuleKind};
+use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
 use serde::{Deserialize, Serialize};
 
-use crate::incident::{Incident, IncidentDetails, IncidentType};
+use crate::incident::{Eta, Incident, IncidentDetails, IncidentType};
 
 /// What amends' database knows about a customer and an order before this incident.
 ///
@@ -55,10 +55,113 @@ pub struct PriorIncident {
     /// Compensation issued for it, in the order's currency.
     #[serde(default, with = "rust_decimal::serde::str")]
     pub given: Decimal,
+    /// The kind of the rule that decided it (an apology unless said otherwise).
+    #[serde(default)]
+    pub kind: RuleKind,
+    /// For a delay, the new date it gave (`None`: unknown, or not a delay): what the customer
+    /// was told, when it was `messaged`.
+    #[serde(default)]
+    pub eta: Option<Eta>,
+    /// The codes issued for it.
+    #[serde(default)]
+    pub codes: Vec<PriorCode>,
+}
+
+/// A code issued for an earlier incident, as the ledger holds it (in the order's currency).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PriorCode {
+    /// The code.
+    pub code: String,
+    /// What it is.
+    pub kind: OfferKind,
+    /// Its face value, or the cap of a percentage.
+    #[serde(default, with = "rust_decimal::serde::str_option")]
+    pub amount: Option<Decimal>,
+    /// The percentage of a `percent_off`.
+    #[serde(default, with = "rust_decimal::serde::str_option")]
+    pub percent: Option<Decimal>,
+    /// When it stops being valid.
+    #[serde(default)]
+    pub expires_at: Option<DateTime<Utc>>,
 }
 
 fn yes() -> bool {
     true
+}
+
+impl History {
+    /// Whether the order had an incident to make amends for before this one (a delay, a
+    /// stockout or a cancellation, whatever was sent for it): what a follow-up needs.
+    pub fn order_had_incident(&self) -> bool {
+        self.order_incidents
+            .iter()
+            .any(|p| !p.event_type.closes_loop())
+    }
+
+    /// Earlier incidents on this order the customer heard an apology for (updates and
+    /// follow-ups are not incidents of their own).
+    pub fn order_incidents_told(&self) -> u32 {
+        let told = self
+            .order_incidents
+            .iter()
+            .filter(|p| p.messaged && p.kind == RuleKind::Apology && !p.event_type.closes_loop())
+            .count();
+        u32::try_from(told).unwrap_or(u32::MAX)
+    }
+
+    /// The last delay on this order the customer was told of (an apology or an update), if any.
+    pub fn last_told_delay(&self) -> Option<&PriorIncident> {
+        self.order_incidents
+            .iter()
+            .filter(|p| p.messaged && p.event_type == IncidentType::Delayed)
+            .max_by_key(|p| p.at)
+    }
+}
+
+/// What the customer was last told about the date of a delayed order, and what a new delay
+/// changes in it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EtaNews {
+    /// The date last told, in the customer's time zone (`None`: they were told it is unknown).
+    pub told: Option<NaiveDate>,
+    /// The new date (`None`: unknown).
+    pub new: Option<NaiveDate>,
+}
+
+impl EtaNews {
+    /// What `incident` (a delay) changes in what the customer was last told, when they were
+    /// told of a delay on this order before; `None` otherwise.
+    pub fn of(incident: &Incident, history: &History) -> Option<EtaNews> {
+        let IncidentDetails::Delayed(delay) = &incident.details else {
+            return None;
+        };
+        let tz = &incident.customer.timezone;
+        let told = history.last_told_delay()?;
+        Some(EtaNews {
+            told: told.eta.map(|eta| eta.date_in(tz)),
+            new: delay.new_eta.map(|eta| eta.date_in(tz)),
+        })
+    }
+
+    /// A date where there was none, or a different date: news worth an update. (A date that
+    /// becomes unknown again is not: the policy apologises for it.)
+    pub fn changed(&self) -> bool {
+        self.new.is_some() && self.new != self.told
+    }
+
+    /// Days the date moved since it was last told; 0 unless both dates are known.
+    pub fn moved_days(&self) -> i64 {
+        match (self.told, self.new) {
+            (Some(told), Some(new)) => (new - told).num_days(),
+            _ => 0,
+        }
+    }
+}
+
+/// `date` as conditions see it: `2026-11-29`.
+fn day(date: NaiveDate) -> String {
+    date.format("%Y-%m-%d").to_string()
 }
 
 /// The variables of a condition: `incident`, `order`, `customer`, `history`.
@@ -98,6 +201,11 @@ pub struct IncidentFacts {
     pub substitutes: i64,
     /// A cancellation that comes with a refund.
     pub refund: bool,
+    /// A delay whose date differs from what the customer was last told about this order: a
+    /// date where they were told "unknown", or a different date.
+    pub eta_changed: bool,
+    /// Days the new date moved since the date last told (0 unless both are known).
+    pub eta_moved_days: i64,
 }
 
 /// `order.*`.
@@ -141,6 +249,8 @@ pub struct ConsentFacts {
     pub email: bool,
     /// SMS allowed.
     pub sms: bool,
+    /// Promotion (beyond making amends) allowed.
+    pub marketing: bool,
 }
 
 /// `history.*`.
@@ -158,6 +268,12 @@ pub struct HistoryFacts {
     pub order_incidents: i64,
     /// This order had an incident before.
     pub order_had_incident: bool,
+    /// Earlier incidents on this order the customer heard an apology for.
+    pub order_incidents_told: i64,
+    /// The date the customer was last told for this order's delay (`""`: none, or unknown).
+    pub last_eta: String,
+    /// The customer was last told the date of this order's delay is unknown.
+    pub last_eta_unknown: bool,
 }
 
 impl Facts {
@@ -175,7 +291,13 @@ impl Facts {
             stockout_units: 0,
             substitutes: 0,
             refund: false,
+            eta_changed: false,
+            eta_moved_days: 0,
         };
+        if let Some(news) = EtaNews::of(incident, history) {
+            facts.eta_changed = news.changed();
+            facts.eta_moved_days = news.moved_days();
+        }
         match &incident.details {
             IncidentDetails::Delayed(d) => {
                 match &d.new_eta {
@@ -197,9 +319,15 @@ impl Facts {
                 facts.initiated_by = c.initiated_by.as_str().to_owned();
                 facts.refund = c.refund.is_some();
             }
+            IncidentDetails::Shipped(s) | IncidentDetails::Delivered(s) => {
+                facts.carrier = s.carrier.clone().unwrap_or_default();
+            }
         }
         let order = &incident.order;
         let customer = &incident.customer;
+        let last_told = history
+            .last_told_delay()
+            .map(|p| (p.eta.map(|eta| eta.date_in(tz)), p.at));
         Facts {
             incident: facts,
             order: OrderFacts {
@@ -224,6 +352,7 @@ impl Facts {
                 consent: ConsentFacts {
                     email: customer.consent.email,
                     sms: customer.consent.sms,
+                    marketing: customer.consent.marketing,
                 },
             },
             history: HistoryFacts {
@@ -233,6 +362,12 @@ impl Facts {
                 compensation: history.compensation.to_f64().unwrap_or(0.0),
                 order_incidents: count(history.order_incidents.len()),
                 order_had_incident: !history.order_incidents.is_empty(),
+                order_incidents_told: i64::from(history.order_incidents_told()),
+                last_eta: last_told
+                    .and_then(|(eta, _)| eta)
+                    .map(day)
+                    .unwrap_or_default(),
+                last_eta_unknown: last_told.is_some_and(|(eta, _)| eta.is_none()),
             },
         }
     }

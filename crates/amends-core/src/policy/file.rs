@@ -103,6 +103,15 @@ struct BudgetFile {
 #[serde(deny_unknown_fields)]
 struct RuleFile {
     name: String,
+    /// `"apology"` (the default), `"update"` or `"follow_up"`.
+    #[serde(default)]
+    kind: Option<toml::Spanned<String>>,
+    /// `"first"` (the default) or `"all"`.
+    #[serde(default)]
+    send: Option<toml::Spanned<String>>,
+    /// The message carries a promotion: only for customers who agreed to marketing.
+    #[serde(default)]
+    promotional: bool,
     /// CEL condition; a rule without one matches everything.
     #[serde(default)]
     when: Option<toml::Spanned<String>>,
@@ -192,6 +201,43 @@ impl Policy {
             if rule.channels.is_empty() {
                 return Err(fail(line, "channels is empty".to_owned()));
             }
+            let kind = match &rule.kind {
+                None => RuleKind::Apology,
+                Some(kind) => match kind.get_ref().as_str() {
+                    "apology" => RuleKind::Apology,
+                    "update" => RuleKind::Update,
+                    "follow_up" => RuleKind::FollowUp,
+                    other => {
+                        return Err(fail(
+                            line_of(text, kind.span().start),
+                            format!(
+                                "kind {other:?} is not one of \"apology\", \"update\", \"follow_up\""
+                            ),
+                        ));
+                    }
+                },
+            };
+            let send = match &rule.send {
+                None => SendMode::First,
+                Some(send) => match send.get_ref().as_str() {
+                    "first" => SendMode::First,
+                    "all" => SendMode::All,
+                    other => {
+                        return Err(fail(
+                            line_of(text, send.span().start),
+                            format!("send {other:?} is not \"first\" or \"all\""),
+                        ));
+                    }
+                },
+            };
+            // A follow-up restates what the order already received; it gives nothing new.
+            if kind == RuleKind::FollowUp && (!rule.offers.is_empty() || rule.fallback.is_some()) {
+                return Err(fail(
+                    line,
+                    "a follow_up rule gives nothing new (it restates the codes still valid): remove offers and fallback"
+                        .to_owned(),
+                ));
+            }
             let condition = match &rule.when {
                 Some(when) => {
                     let at = line_of(text, when.span().start);
@@ -254,6 +300,9 @@ impl Policy {
             }
             rules.push(Rule {
                 name: rule.name,
+                kind,
+                send,
+                promotional: rule.promotional,
                 condition,
                 template: rule.template,
                 channels: rule.channels,
@@ -347,9 +396,29 @@ fn sample_facts() -> Vec<Facts> {
         .filter_map(|t| {
             let text = crate::incident::sample(t)?;
             let incident = crate::incident::parse(text.as_bytes(), None, default.as_ref()?).ok()?;
-            Some(Facts::gather(&incident, &History::default(), 90))
+            Some(Facts::gather(&incident, &sample_history(), 90))
         })
         .collect()
+}
+
+/// A history in which every fact has something to say: the order had a delay told without a
+/// date, so the update facts are set on the samples conditions are checked against.
+fn sample_history() -> History {
+    let at = chrono::DateTime::parse_from_rfc3339("2026-11-22T09:00:00Z")
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .unwrap_or_default();
+    History {
+        order_incidents: vec![PriorIncident {
+            event_type: crate::incident::IncidentType::Delayed,
+            at,
+            messaged: true,
+            given: Decimal::ZERO,
+            kind: RuleKind::Apology,
+            eta: None,
+            codes: Vec::new(),
+        }],
+        ..History::default()
+    }
 }
 
 /// The version of a policy text: its SHA-256, in hex.

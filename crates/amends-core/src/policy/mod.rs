@@ -31,11 +31,15 @@ mod settlement;
 mod fuzz;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_kinds;
 
 use std::collections::HashSet;
 use std::time::Duration;
 
 use rust_decimal::Decimal;
+
+use crate::incident::{Incident, IncidentType};
 
 pub use budget::Budget;
 pub use channel::{Channel, SkipReason, UnknownChannel, choose, usable};
@@ -43,7 +47,7 @@ pub use code::{ALPHABET, CodeFormat};
 pub use condition::{Condition, VARIABLES, Verdict};
 pub use decision::{Decision, Plan};
 pub use explain::{Explanation, RuleTrace, short};
-pub use facts::{Facts, History, PriorIncident};
+pub use facts::{EtaNews, Facts, History, PriorCode, PriorIncident};
 pub use file::version_of;
 pub use frequency::{Frequency, severity};
 pub use offer::{Amounts, Offer, OfferKind, OfferSpec, account_for_given, total_cost};
@@ -111,11 +115,90 @@ pub enum Fallback {
     },
 }
 
+/// What a rule's message is, which decides the incidents it may match and how the order's
+/// recent messages weigh on it.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum RuleKind {
+    /// An apology for a delay, a stockout or a cancellation (the default): one per order per
+    /// frequency window.
+    #[default]
+    Apology,
+    /// News about a delay the customer was already told of (a date where there was none, or a
+    /// new date): never coalesced, never an apology of its own.
+    Update,
+    /// A word after the order shipped or arrived, for an order that had an incident: it gives
+    /// nothing new and restates the codes still valid.
+    FollowUp,
+}
+
+impl RuleKind {
+    /// The name used in the policy file and the explanation (`apology`, `update`, `follow_up`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RuleKind::Apology => "apology",
+            RuleKind::Update => "update",
+            RuleKind::FollowUp => "follow_up",
+        }
+    }
+
+    /// Why a rule of this kind cannot decide `incident` given `history`, if it cannot: an
+    /// apology or an update never answers a closing event, a follow-up answers nothing else,
+    /// and an update needs a delay the customer was already told of.
+    pub fn excludes(self, incident: &Incident, history: &History) -> Option<String> {
+        let event_type = incident.event_type;
+        match self {
+            RuleKind::Apology | RuleKind::Update if event_type.closes_loop() => Some(format!(
+                "{event_type} is never apologised for: only a follow_up rule answers it"
+            )),
+            RuleKind::FollowUp if !event_type.closes_loop() => Some(format!(
+                "a follow_up rule answers order.shipped and order.delivered, not {event_type}"
+            )),
+            RuleKind::Update if event_type != IncidentType::Delayed => {
+                Some(format!("an update is about a delay, not {event_type}"))
+            }
+            RuleKind::Update if history.last_told_delay().is_none() => Some(
+                "an update needs a delay the customer was already told of on this order".to_owned(),
+            ),
+            _ => None,
+        }
+    }
+}
+
+/// Which of a rule's channels its message goes out on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SendMode {
+    /// The first that can reach the customer; the next listed one held in reserve (the default).
+    #[default]
+    First,
+    /// Every listed channel that can reach the customer, each message sent once.
+    All,
+}
+
+impl SendMode {
+    /// The name used in the policy file (`first`, `all`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SendMode::First => "first",
+            SendMode::All => "all",
+        }
+    }
+}
+
 /// One rule of a loaded policy.
 #[derive(Debug)]
 pub struct Rule {
     /// Unique name, recorded with every decision.
     pub name: String,
+    /// What its message is.
+    pub kind: RuleKind,
+    /// Which of its channels the message goes out on.
+    pub send: SendMode,
+    /// Its message carries a promotion beyond making amends: only for customers who agreed to
+    /// marketing (the others go on to the next rule).
+    pub promotional: bool,
     /// The condition; `None` matches every incident.
     pub condition: Option<Condition>,
     /// Template key (a directory under `templates/`).

@@ -36,12 +36,23 @@ fn delay(days: i64, tier: Option<&str>) -> Incident {
     })
 }
 
+/// A delay on the order recorded `at`, told to the customer with `eta` (`None`: unknown).
+fn told_delay(at: &str, eta: Option<&str>) -> PriorIncident {
+    PriorIncident {
+        eta: eta.map(|e| crate::incident::Eta::parse(e).unwrap()),
+        ..prior(IncidentType::Delayed, at, "0")
+    }
+}
+
 fn prior(event_type: IncidentType, at: &str, given: &str) -> PriorIncident {
     PriorIncident {
         event_type,
         at: at.parse().unwrap(),
         messaged: true,
         given: given.parse().unwrap(),
+        kind: RuleKind::Apology,
+        eta: None,
+        codes: Vec::new(),
     }
 }
 
@@ -61,18 +72,54 @@ fn shipped_policy_rule_table() {
             e["data"]["customer"]["tier"] = tier.map_or(Value::Null, Value::from);
         })
     };
-    let unknown_eta = incident("order.delayed", |e| {
-        e["data"]["delay"]
-            .as_object_mut()
-            .unwrap()
-            .remove("new_eta");
-    });
+    let unknown_eta = |tier: Option<&str>| {
+        incident("order.delayed", |e| {
+            e["data"]["delay"]
+                .as_object_mut()
+                .unwrap()
+                .remove("new_eta");
+            e["data"]["customer"]["tier"] = tier.map_or(Value::Null, Value::from);
+        })
+    };
+    let cancelled_for = |reason: &str| {
+        incident("order.cancelled", |e| {
+            e["data"]["cancellation"]["reason"] = reason.into();
+        })
+    };
+    // A delay told on 2026-11-10 with the date it gave (2026-11-25: one day late).
     let repeated = History {
-        order_incidents: vec![prior(IncidentType::Delayed, "2026-11-10T10:00:00Z", "0")],
+        order_incidents: vec![told_delay("2026-11-10T10:00:00Z", Some("2026-11-25"))],
         ..History::default()
     };
+    let told_unknown = History {
+        order_incidents: vec![told_delay("2026-11-22T10:00:00Z", None)],
+        ..History::default()
+    };
+    let after_stockout = History {
+        order_incidents: vec![prior(IncidentType::Stockout, "2026-11-10T10:00:00Z", "0")],
+        ..History::default()
+    };
+    let delivered = incident("order.delivered", |_| {});
     let none = History::default();
     let table: Vec<(&str, Incident, &History, &str)> = vec![
+        (
+            "delivered after a delay the customer heard of",
+            delivered,
+            &repeated,
+            "delivered-follow-up",
+        ),
+        (
+            "payment failed, even for a VIP",
+            cancelled_for("payment"),
+            &none,
+            "payment-cancellation",
+        ),
+        (
+            "fraud check",
+            cancelled_for("fraud_check"),
+            &none,
+            "payment-cancellation",
+        ),
         (
             "VIP, cancelled by us",
             cancelled(Some("vip"), "merchant"),
@@ -93,8 +140,43 @@ fn shipped_policy_rule_table() {
         ),
         ("VIP stockout", stockout(Some("vip")), &none, "vip-stockout"),
         ("stockout", stockout(None), &none, "stockout"),
-        ("no new date", unknown_eta, &none, "delay-unknown-eta"),
-        ("late again", delay(1, None), &repeated, "delay-repeated"),
+        (
+            "a date at last, 5 days late",
+            delay(5, None),
+            &told_unknown,
+            "delay-update-long",
+        ),
+        (
+            "a date at last, 4 days late",
+            delay(4, None),
+            &told_unknown,
+            "delay-update",
+        ),
+        (
+            "the date moved again",
+            delay(2, None),
+            &repeated,
+            "delay-update",
+        ),
+        (
+            "no new date, VIP",
+            unknown_eta(Some("vip")),
+            &none,
+            "delay-unknown-eta-vip-or-repeat",
+        ),
+        (
+            "no new date, the order already went wrong",
+            unknown_eta(None),
+            &after_stockout,
+            "delay-unknown-eta-vip-or-repeat",
+        ),
+        ("no new date", unknown_eta(None), &none, "delay-unknown-eta"),
+        (
+            "late again, the same date",
+            delay(1, None),
+            &repeated,
+            "delay-repeated",
+        ),
         (
             "VIP, 3 days: the VIP threshold",
             delay(3, Some("vip")),
@@ -183,17 +265,27 @@ fn offers_are_proportional_to_the_harm() {
 }
 
 #[test]
-fn nothing_is_promised_when_the_new_eta_is_unknown() {
-    let unknown = incident("order.delayed", |e| {
-        e["data"]["delay"]
-            .as_object_mut()
-            .unwrap()
-            .remove("new_eta");
-        e["data"]["customer"]["tier"] = "vip".into();
-    });
-    let decision = shipped().decide(&unknown, &History::default(), now());
+fn an_unknown_date_is_an_apology_and_for_a_vip_also_an_offer_and_a_person() {
+    let unknown = |tier: Option<&str>| {
+        incident("order.delayed", |e| {
+            e["data"]["delay"]
+                .as_object_mut()
+                .unwrap()
+                .remove("new_eta");
+            e["data"]["customer"]["tier"] = tier.map_or(Value::Null, Value::from);
+        })
+    };
+    let decision = shipped().decide(&unknown(None), &History::default(), now());
     assert_eq!(decision.rule, "delay-unknown-eta");
     assert!(decision.plans.iter().all(|p| p.offers.is_empty()));
+    // The update rules would write again once the date is known: the apology may say so.
+    assert!(decision.updates_promised);
+
+    let decision = shipped().decide(&unknown(Some("vip")), &History::default(), now());
+    assert_eq!(decision.rule, "delay-unknown-eta-vip-or-repeat");
+    assert_eq!(decision.plans[0].offers[0].kind, OfferKind::AmountOff);
+    assert_eq!(decision.plans[0].offers[0].cost, money("10.00"));
+    assert!(decision.plans.iter().all(|p| p.escalation.is_some()));
 }
 
 #[test]
@@ -299,8 +391,9 @@ fn a_reservation_others_took_first_falls_back_and_declines_the_rule_s_offers() {
 #[test]
 fn a_second_incident_within_the_window_is_coalesced_and_just_after_it_is_not() {
     let policy = shipped();
+    // The customer was told the same date (a day late) as the new event brings.
     let within = History {
-        order_incidents: vec![prior(IncidentType::Delayed, "2026-11-22T10:00:01Z", "0")],
+        order_incidents: vec![told_delay("2026-11-22T10:00:01Z", Some("2026-11-25"))],
         ..History::default()
     };
     let decision = policy.decide(&delay(1, None), &within, now());
@@ -309,7 +402,7 @@ fn a_second_incident_within_the_window_is_coalesced_and_just_after_it_is_not() {
     assert!(decision.unreachable().is_none());
 
     let expired = History {
-        order_incidents: vec![prior(IncidentType::Delayed, "2026-11-22T10:00:00Z", "0")],
+        order_incidents: vec![told_delay("2026-11-22T10:00:00Z", Some("2026-11-25"))],
         ..History::default()
     };
     let decision = policy.decide(&delay(1, None), &expired, now());
@@ -471,12 +564,26 @@ fn channels_fall_back_and_say_why() {
 #[test]
 fn the_explanation_says_why_earlier_rules_did_not_match() {
     let decision = shipped().decide(&delay(1, None), &History::default(), now());
-    let first = &decision.explanation.rules[0];
-    assert_eq!(first.rule, "vip-merchant-cancellation");
-    assert_eq!(first.outcome, "not matched");
-    assert_eq!(first.seen["incident.type"], "order.delayed");
-    assert_eq!(first.seen["customer.tier"], "");
+    let rules = &decision.explanation.rules;
+    // A rule whose kind does not answer the incident is not even tried, and says why.
+    assert_eq!(rules[0].rule, "delivered-follow-up");
+    assert_eq!(rules[0].kind, "follow_up");
+    assert_eq!(
+        rules[0].outcome,
+        "not tried: a follow_up rule answers order.shipped and order.delivered, not order.delayed"
+    );
+    let vip = rules
+        .iter()
+        .find(|r| r.rule == "vip-merchant-cancellation")
+        .unwrap();
+    assert_eq!(vip.outcome, "not matched");
+    assert_eq!(vip.seen["incident.type"], "order.delayed");
+    assert_eq!(vip.seen["customer.tier"], "");
     let text = decision.explanation.to_text();
+    assert!(
+        text.contains("✘ delivered-follow-up (line ") && text.contains(", follow_up): not tried"),
+        "{text}"
+    );
     assert!(text.contains("✔ delay-short"), "{text}");
     assert!(text.contains("saw incident.delay_days = 1"), "{text}");
 }

@@ -191,6 +191,10 @@ fn language(tag: &str) -> String {
     tag.split('-').next().unwrap_or(tag).to_owned()
 }
 
+/// The feedback link follow-ups are checked with: as long as a configured one is likely to be.
+const SAMPLE_FEEDBACK_URL: &str =
+    "https://shop.example/feedback?incident=00000000-0000-0000-0000-000000000000";
+
 /// Renders every template against each matching sample (all samples for keys that are not an
 /// event type), without offers and with them, and measures every SMS.
 fn render_samples(
@@ -249,12 +253,21 @@ fn render_samples(
                         }))
                         .collect(),
                 };
+                // What the decision may add is set too, so a follow-up is measured with a
+                // code restated and its feedback link (an update without the date told before,
+                // its longer wording).
+                let closing =
+                    crate::incident::IncidentType::parse(event_type).is_ok_and(|t| t.closes_loop());
                 for (label, offers, escalated) in cases {
                     let extras = Extras {
                         offers: &offers,
                         escalated,
                         sent_at: now,
-                        ..Extras::apology(now)
+                        earlier: 1,
+                        updates_promised: true,
+                        feedback_url: closing.then_some(SAMPLE_FEEDBACK_URL),
+                        previous_eta: None,
+                        earlier_codes: if closing { &offers } else { &[] },
                     };
                     report.rendered += 1;
                     match templates.render(key, *channel, &incident, store, &extras) {

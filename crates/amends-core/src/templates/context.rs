@@ -66,6 +66,10 @@ pub struct Extras<'a> {
     pub updates_promised: bool,
     /// Where the customer can tell us how we did, when the store collects feedback.
     pub feedback_url: Option<&'a str>,
+    /// For an update: the date the customer was last told (`None`: unknown, or no update).
+    pub previous_eta: Option<NaiveDate>,
+    /// For a follow-up: the codes issued earlier for the order and still valid, restated.
+    pub earlier_codes: &'a [Offer],
 }
 
 impl Extras<'_> {
@@ -78,6 +82,8 @@ impl Extras<'_> {
             earlier: 0,
             updates_promised: false,
             feedback_url: None,
+            previous_eta: None,
+            earlier_codes: &[],
         }
     }
 }
@@ -338,7 +344,19 @@ pub fn build(
             });
             (Value::Null, Value::Null, cancellation)
         }
+        IncidentDetails::Shipped(_) | IncidentDetails::Delivered(_) => {
+            (Value::Null, Value::Null, Value::Null)
+        }
     };
+    let shipment = incident.details.shipment().map_or(Value::Null, |s| {
+        json!({
+            "carrier": s.carrier,
+            "tracking_url": s.tracking_url,
+            "shipped_at": s.shipped_at.map(timestamp),
+            "delivered_at": s.delivered_at.map(timestamp),
+            "eta": s.eta.as_ref().map(|e| date(e.date_in(tz))),
+        })
+    });
     json!({
         "store": {
             "name": store.name,
@@ -383,6 +401,9 @@ pub fn build(
         "earlier_incidents": extras.earlier,
         "updates_promised": extras.updates_promised,
         "feedback_url": extras.feedback_url,
+        "previous_eta": extras.previous_eta.map(date),
+        "earlier_codes": extras.earlier_codes.iter().map(offer).collect::<Vec<_>>(),
+        "shipment": shipment,
         "delay": delay,
         "stockout": stockout,
         "cancellation": cancellation,

@@ -16,11 +16,19 @@ pub fn key_of(event_type: &str) -> String {
     event_type.replace('.', "-")
 }
 
+/// The shipped template keys not named after an event type, with the event type whose sample
+/// they are checked and previewed with.
+const OTHER_KEYS: [(&str, &str); 2] = [
+    ("order-update", "order.delayed"),
+    ("order-followup", "order.delivered"),
+];
+
 /// The event type of a template key, when it is one of the shipped ones.
 pub fn type_of(key: &str) -> Option<&'static str> {
     incident::SUPPORTED_TYPES
         .into_iter()
         .find(|t| key_of(t) == key)
+        .or_else(|| OTHER_KEYS.iter().find(|(k, _)| *k == key).map(|(_, t)| *t))
 }
 
 /// The shipped sample incident of `event_type`, read by a customer of `locale`.
@@ -52,18 +60,34 @@ pub struct SampleDecision {
     pub escalated: bool,
     /// When the message is as if sent.
     pub now: DateTime<Utc>,
+    /// Earlier incidents on the order the customer heard of.
+    pub earlier_incidents: u32,
+    /// Whether the message may promise an update.
+    pub updates_promised: bool,
+    /// For an update, the date last told.
+    pub previous_eta: Option<chrono::NaiveDate>,
+    /// For a follow-up, the codes restated.
+    pub earlier_codes: Vec<Offer>,
+    /// The feedback link, where the store collects feedback (set by the caller).
+    pub feedback_url: Option<String>,
 }
 
 impl SampleDecision {
     /// What `policy` gives `incident` as if first seen at `now`, settled against an empty
-    /// history the way the daemon settles (a preview spends no budget).
+    /// history the way the daemon settles (a preview spends no budget). A closing event is
+    /// decided as on an order that had a delay, with a code, the day before: else there would be
+    /// nothing to follow up.
     pub fn of(
         policy: &Policy,
         incident: &Incident,
         now: DateTime<Utc>,
         rng: &mut impl Rng,
     ) -> SampleDecision {
-        let history = History::default();
+        let history = if incident.event_type.closes_loop() {
+            closed_history(now)
+        } else {
+            History::default()
+        };
         let decision = policy.decide(incident, &history, now);
         let currency = incident.order.total.currency();
         let settled = policy.settle_offline(&decision, &history, currency);
@@ -72,6 +96,11 @@ impl SampleDecision {
             offers: settled.grant(&policy.settings().codes, rng),
             escalated: settled.escalation().is_some(),
             now,
+            earlier_incidents: decision.earlier_incidents,
+            updates_promised: decision.updates_promised,
+            previous_eta: decision.previous_eta,
+            earlier_codes: decision.reminders.clone(),
+            feedback_url: None,
         }
     }
 
@@ -82,6 +111,11 @@ impl SampleDecision {
             offers: Vec::new(),
             escalated: false,
             now,
+            earlier_incidents: 0,
+            updates_promised: false,
+            previous_eta: None,
+            earlier_codes: Vec::new(),
+            feedback_url: None,
         }
     }
 
@@ -91,7 +125,11 @@ impl SampleDecision {
             offers: &self.offers,
             escalated: self.escalated,
             sent_at: self.now,
-            ..Extras::apology(self.now)
+            earlier: self.earlier_incidents,
+            updates_promised: self.updates_promised,
+            feedback_url: self.feedback_url.as_deref(),
+            previous_eta: self.previous_eta,
+            earlier_codes: &self.earlier_codes,
         }
     }
 
@@ -105,6 +143,30 @@ impl SampleDecision {
         store: &StoreInfo,
     ) -> Result<Rendered, TemplateError> {
         templates.render(key, channel, incident, store, &self.extras())
+    }
+}
+
+/// The history of a sample order that had a delay the day before `now`, told to the customer
+/// with a free-shipping code valid 90 days: what a closing event is previewed against.
+pub fn closed_history(now: DateTime<Utc>) -> History {
+    use crate::policy::{PriorCode, PriorIncident, RuleKind};
+    History {
+        order_incidents: vec![PriorIncident {
+            event_type: incident::IncidentType::Delayed,
+            at: now - Duration::days(1),
+            messaged: true,
+            given: rust_decimal::Decimal::new(495, 2),
+            kind: RuleKind::Apology,
+            eta: incident::Eta::parse("2026-11-29").ok(),
+            codes: vec![PriorCode {
+                code: "SORRY-K7QW3MZP".to_owned(),
+                kind: OfferKind::FreeShipping,
+                amount: None,
+                percent: None,
+                expires_at: Some(now + Duration::days(89)),
+            }],
+        }],
+        ..History::default()
     }
 }
 
@@ -230,7 +292,11 @@ pub fn model() -> Value {
             offers: &offers,
             escalated: true,
             sent_at: now(),
-            ..Extras::apology(now())
+            earlier: 1,
+            updates_promised: true,
+            feedback_url: Some("https://shop.example/feedback"),
+            previous_eta: chrono::NaiveDate::from_ymd_opt(2026, 11, 29),
+            earlier_codes: &offers,
         };
         let reading = Reading {
             locale: "en".to_owned(),
@@ -306,6 +372,10 @@ mod tests {
             "/customer/country",
             "/earlier_incidents",
             "/updates_promised",
+            "/shipment/delivered_at",
+            "/earlier_codes/0/code",
+            "/previous_eta",
+            "/feedback_url",
         ] {
             assert!(
                 model.pointer(path).is_some(),
@@ -319,5 +389,7 @@ mod tests {
         assert_eq!(key_of("order.stockout"), "order-stockout");
         assert_eq!(type_of("order-stockout"), Some("order.stockout"));
         assert_eq!(type_of("vip-apology"), None);
+        assert_eq!(type_of("order-followup"), Some("order.delivered"));
+        assert_eq!(type_of("order-update"), Some("order.delayed"));
     }
 }

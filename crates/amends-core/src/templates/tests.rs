@@ -478,6 +478,28 @@ fn every_shipped_text_apologises_once_and_promises_only_what_happens() {
 }
 
 #[test]
+fn every_shipped_sms_ends_with_the_footer() {
+    // Each SMS template, of every key and locale, closes with the way to a person and STOP.
+    let mut checked = 0;
+    for source in super::read_sources(&crate::shipped("templates")).unwrap() {
+        if let Ok(Role::Message {
+            channel: Channel::Sms,
+            ..
+        }) = Role::parse(&source.name)
+        {
+            let text = source.text.trim_end();
+            assert!(
+                text.ends_with("{{~> partials/sms-footer.txt~}}"),
+                "{} does not end with the SMS footer",
+                source.name
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 10, "only {checked} SMS templates found");
+}
+
+#[test]
 fn every_sms_reaches_a_person_with_whatever_contact_the_store_has() {
     let templates = shipped();
     let incident = in_locale("order.delayed", "en-GB");
