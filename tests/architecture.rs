@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 /// The core crate: each module and what it may import.
 const CORE: &[(&str, &[&str])] = &[
     ("incident", &[]),
-    ("policy", &["incident"]),
+    ("timing", &[]),
+    ("policy", &["incident", "timing"]),
     ("templates", &["incident", "policy"]),
 ];
 
@@ -88,7 +89,7 @@ const DAEMON: &[(&str, &[&str])] = &[
 ];
 
 /// The core's modules, which every module of the daemon may import.
-const CORE_NAMES: [&str; 3] = ["incident", "policy", "templates"];
+const CORE_NAMES: [&str; 4] = ["incident", "policy", "templates", "timing"];
 
 /// The crates that do I/O, which the core may not depend on.
 const IO_CRATES: [&str; 6] = ["sqlx", "lapin", "axum", "reqwest", "lettre", "tokio"];
