@@ -287,6 +287,7 @@ impl Policy {
             channels: chosen.into_iter().chain(standby).collect(),
             skipped,
             send_at,
+            quiet_hours: rule.quiet_hours.clone(),
             plans,
             coalesced: None,
             explanation,

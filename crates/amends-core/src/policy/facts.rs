@@ -55,6 +55,16 @@ pub struct PriorIncident {
     /// Compensation issued for it, in the order's currency.
     #[serde(default, with = "rust_decimal::serde::str")]
     pub given: Decimal,
+    /// The store's id for it (absent in a history written by hand).
+    #[serde(default)]
+    pub id: Option<String>,
+    /// Whether a message of it still waits to go out, never attempted (held by quiet hours or a
+    /// rule's delay): a newer incident may replace it.
+    #[serde(default)]
+    pub waiting: bool,
+    /// When the order system says it happened (its CloudEvents `time`).
+    #[serde(default)]
+    pub occurred_at: Option<DateTime<Utc>>,
 }
 
 fn yes() -> bool {

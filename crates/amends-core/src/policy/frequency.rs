@@ -92,6 +92,9 @@ mod tests {
             at: at.parse().unwrap(),
             messaged: true,
             given: Decimal::ZERO,
+            id: None,
+            waiting: false,
+            occurred_at: None,
         }
     }
 

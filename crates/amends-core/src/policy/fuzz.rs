@@ -314,6 +314,9 @@ fn decide_and_settle_any_total_and_history() {
                             at: "2026-10-01T00:00:00Z".parse().unwrap(),
                             messaged: true,
                             given,
+                            id: None,
+                            waiting: false,
+                            occurred_at: None,
                         })
                         .collect(),
                     ..History::default()

@@ -42,6 +42,9 @@ fn prior(event_type: IncidentType, at: &str, given: &str) -> PriorIncident {
         at: at.parse().unwrap(),
         messaged: true,
         given: given.parse().unwrap(),
+        id: None,
+        waiting: false,
+        occurred_at: None,
     }
 }
 
