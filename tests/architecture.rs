@@ -17,22 +17,24 @@ const CORE: &[(&str, &[&str])] = &[
 const DAEMON: &[(&str, &[&str])] = &[
     ("signature", &[]),
     ("store", &[]),
+    ("clock", &[]),
     ("config", &["signature"]),
     ("telemetry", &["config"]),
     ("health", &["telemetry"]),
     ("broker", &["config"]),
     ("editor", &["config", "store"]),
     ("reload", &["editor", "store", "telemetry"]),
-    ("record", &["config", "reload", "store"]),
+    ("record", &["clock", "config", "reload", "store"]),
     ("dead_letters", &["broker", "config"]),
     (
         "deliver",
-        &["broker", "config", "health", "store", "telemetry"],
+        &["broker", "clock", "config", "health", "store", "telemetry"],
     ),
     (
         "ingest",
         &[
             "broker",
+            "clock",
             "config",
             "deliver",
             "health",
@@ -46,6 +48,7 @@ const DAEMON: &[(&str, &[&str])] = &[
         "http",
         &[
             "broker",
+            "clock",
             "config",
             "dead_letters",
             "deliver",
@@ -60,6 +63,7 @@ const DAEMON: &[(&str, &[&str])] = &[
     (
         "app",
         &[
+            "clock",
             "config",
             "deliver",
             "editor",
@@ -77,6 +81,7 @@ const DAEMON: &[(&str, &[&str])] = &[
         &[
             "app",
             "broker",
+            "clock",
             "config",
             "dead_letters",
             "deliver",
