@@ -14,6 +14,7 @@ mod providers;
 mod redelivery;
 mod smtp_delivery;
 mod templates;
+mod timing;
 mod webhooks;
 
 #[path = "../support/logs.rs"]
