@@ -380,3 +380,57 @@ async fn a_reserve_sms_standing_in_at_night_waits_for_the_morning() {
     .await;
     app.stop().await;
 }
+
+#[test]
+fn policy_explain_says_what_an_event_replaces_and_when_each_message_goes_out() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let history = dir.path().join("history.json");
+    // The order's earlier delay notice still waits for the morning.
+    std::fs::write(
+        &history,
+        serde_json::json!({ "order_incidents": [
+            { "type": "order.delayed", "at": "2026-11-24T01:00:00Z", "waiting": true }
+        ] })
+        .to_string(),
+    )
+    .expect("write");
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_amends"))
+        .args(["policy", "explain"])
+        .arg(crate::helpers::repo(
+            "crates/amends-core/src/incident/samples/order.delayed.json",
+        ))
+        .arg("--customer-history")
+        .arg(&history)
+        // 03:10 in Madrid, the customer's zone.
+        .args(["--at", "2026-11-24T02:10:00Z"])
+        .env("AMENDS_POLICY", crate::helpers::repo("policy/default.toml"))
+        .env("AMENDS_TEMPLATES_DIR", crate::helpers::repo("templates"))
+        .env("AMENDS_SMS_QUIET_HOURS", "21:00-08:00")
+        .env("AMENDS_EMAIL_QUIET_HOURS", "off")
+        .output()
+        .expect("amends runs");
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        text.contains(
+            "supersedes: replaces the waiting message of order.delayed (recorded 2026-11-24T01:00:00Z), never sent: decided as if the customer had not heard of it"
+        ),
+        "{text}"
+    );
+    // Not coalesced into it, and not "delayed again": a first message.
+    assert!(
+        text.contains("frequency: no message about this order"),
+        "{text}"
+    );
+    assert!(text.contains("✔ vip-delay-long"), "{text}");
+    assert!(
+        text.contains(
+            "timing:\n  - email: at once\n  - sms (in reserve): not before 2026-11-24 08:00 Europe/Madrid, should it stand in, as 03:10 there is in the sms quiet hours 21:00-08:00 (configured)\n"
+        ),
+        "{text}"
+    );
+}

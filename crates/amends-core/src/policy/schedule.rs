@@ -61,7 +61,9 @@ pub fn local(at: DateTime<Utc>, tz: &TimeZone) -> String {
 }
 
 impl Decision {
-    /// When each of the decision's channels is due, decided at `now` for a customer in `tz`.
+    /// When each of the decision's channels is due, decided at `now` for a customer in `tz`. A
+    /// channel held in reserve goes out only should it stand in for the first, and then not
+    /// before this (its quiet hours are checked again when it does).
     pub fn schedule(
         &self,
         now: DateTime<Utc>,
@@ -70,7 +72,9 @@ impl Decision {
     ) -> Vec<Due> {
         self.channels
             .iter()
-            .map(|&channel| {
+            .enumerate()
+            .map(|(position, &channel)| {
+                let reserve = position > 0;
                 let own = self.quiet_hours.get(&channel).copied();
                 let quiet = own.unwrap_or_else(|| defaults.of(channel));
                 let at = quiet.next_allowed(self.send_at, tz.tz());
@@ -93,9 +97,14 @@ impl Decision {
                     ));
                 }
                 let waits = (!why.is_empty()).then(|| why.join("; "));
-                let mut line = match &waits {
-                    None => format!("{channel}: at once"),
-                    Some(why) => format!("{channel}: {}, as {why}", local(at, tz)),
+                let mut line = match (&waits, reserve) {
+                    (None, false) => format!("{channel}: at once"),
+                    (Some(why), false) => format!("{channel}: {}, as {why}", local(at, tz)),
+                    (None, true) => format!("{channel} (in reserve): at once, should it stand in"),
+                    (Some(why), true) => format!(
+                        "{channel} (in reserve): not before {}, should it stand in, as {why}",
+                        local(at, tz)
+                    ),
                 };
                 match (own, defaults.of(channel)) {
                     (Some(QuietHours::Off), QuietHours::Window(w)) => {
@@ -187,9 +196,12 @@ mod tests {
             "sms: 2026-11-24 08:00 Europe/Madrid, as 03:10 there is in the sms quiet hours 21:00-08:00 (configured)"
         );
         assert!(due[0].waits.is_some());
-        // Email has none by default: at once.
+        // Email, held in reserve, has none by default: at once, should it stand in.
         assert_eq!(due[1].at, now);
-        assert_eq!(due[1].line, "email: at once");
+        assert_eq!(
+            due[1].line,
+            "email (in reserve): at once, should it stand in"
+        );
         assert_eq!(due[1].waits, None);
     }
 
@@ -223,6 +235,10 @@ mod tests {
             "email: 2026-11-24 07:00 Europe/Madrid, as the rule's delay of 30m; 03:40 there is in the email quiet hours 22:00-07:00 (rule stockout)"
         );
         assert_eq!(due[1].at, utc("2026-11-24T07:00:00Z"));
+        assert_eq!(
+            due[1].line,
+            "sms (in reserve): not before 2026-11-24 08:00 Europe/Madrid, should it stand in, as the rule's delay of 30m; 03:40 there is in the sms quiet hours 21:00-08:00 (configured)"
+        );
         // By day, only the delay.
         let now = utc("2026-11-24T11:00:00Z");
         let due = decide("order.stockout", now).schedule(now, &madrid(), &defaults());
