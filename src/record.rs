@@ -315,6 +315,8 @@ async fn supersede(
             )
         })
         .collect();
+    // Cancelled messages were never sent: they no longer count as messages the customer got.
+    history.messages = (history.messages - cancelled).max(0);
     let mut lines = history.forget_unheard(&unheard);
     lines.extend(heard);
     if cancelled > 0 {

@@ -48,7 +48,7 @@ pub struct NewMessage {
 pub struct Superseded {
     /// The earlier incident.
     pub incident_id: Uuid,
-    /// How many of its messages were cancelled (held in reserve included).
+    /// How many of its waiting messages were cancelled (besides those held in reserve for them).
     pub cancelled: i64,
     /// Whether any other message of it is on its way or out: the customer heard of it.
     pub heard: bool,
