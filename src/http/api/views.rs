@@ -894,6 +894,17 @@ mod tests {
     }
 
     #[test]
+    fn the_openapi_document_describes_scheduled_and_cancelled_messages_and_calls() {
+        use utoipa::OpenApi;
+        let doc = json_of(super::super::ApiDoc::openapi());
+        for name in ["Scheduled", "Cancelled", "CallSuggestion"] {
+            assert!(doc["components"]["schemas"][name].is_object(), "{name}");
+        }
+        let message = &doc["components"]["schemas"]["MessageRecord"]["properties"];
+        assert!(message["scheduled"].is_object() && message["due_at"].is_object());
+    }
+
+    #[test]
     fn a_waiting_message_is_scheduled_and_a_replaced_one_says_why_it_was_cancelled() {
         let mut row = message_row("sms", PHONE);
         row.status = "pending".to_owned();
