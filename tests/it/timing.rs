@@ -434,3 +434,103 @@ fn policy_explain_says_what_an_event_replaces_and_when_each_message_goes_out() {
         "{text}"
     );
 }
+
+/// Another replica's store on the test's database.
+async fn other_replica(app: &TestApp) -> amends::store::Store {
+    amends::store::Store::open(
+        &secrecy::SecretString::from(app.names.database_url()),
+        2,
+        "other-replica",
+    )
+    .await
+    .expect("the database opens")
+}
+
+#[tokio::test]
+async fn a_replacement_and_a_claim_of_the_same_message_never_both_win() {
+    let night = next_in_madrid(3, 10);
+    let morning = in_madrid(night, 8, 0);
+    let time = ManualTime::new(night);
+    let app = spawn_at(&time, &[]).await;
+    let other = other_replica(&app).await;
+    let claim = |now| {
+        other.claim_due(
+            "other-replica",
+            std::time::Duration::from_secs(600),
+            50,
+            &[],
+            now,
+        )
+    };
+
+    // The replacement goes first: while its transaction holds the waiting message, another
+    // replica's claim passes it by, and after a rollback it is still waiting.
+    let delay = sms_only("order.delayed", |e| {
+        e["time"] = rfc3339(night - chrono::Duration::minutes(2)).into();
+    });
+    app.publish(&delay).await;
+    let waiting = message_of(&app, delay["id"].as_str().unwrap(), "sms").await;
+    // Reported after the delay: it would replace the delay notice, were it still waiting.
+    let cancel = sms_only("order.cancelled", |e| {
+        e["time"] = rfc3339(night - chrono::Duration::minutes(1)).into();
+        e["data"]["order"]["id"] = delay["data"]["order"]["id"].clone();
+        e["data"]["customer"]["id"] = delay["data"]["customer"]["id"].clone();
+    });
+    let body = serde_json::to_vec(&cancel).unwrap();
+    let incident =
+        amends::incident::parse(&body, None, &amends::incident::Locale::parse("en").unwrap())
+            .expect("the event parses");
+    let windows = amends::store::HistoryWindows {
+        history: std::time::Duration::from_secs(86_400),
+        customer: std::time::Duration::from_secs(86_400),
+    };
+    let begun = other
+        .begin_incident(
+            Uuid::now_v7(),
+            &incident,
+            std::str::from_utf8(&body).unwrap(),
+            windows,
+        )
+        .await
+        .expect("begins");
+    let amends::store::Begun::New(mut tx, history) = begun else {
+        panic!("a new incident");
+    };
+    assert!(history.order_incidents[0].waiting);
+    let done = tx
+        .supersede(&[waiting.incident_id], "replaced in a test")
+        .await
+        .expect("supersedes");
+    assert_eq!((done[0].cancelled, done[0].heard), (1, false));
+    let claimed = claim(morning + chrono::Duration::hours(1))
+        .await
+        .expect("claims");
+    assert!(claimed.iter().all(|m| m.outbox_id != waiting.outbox_id));
+    drop(tx);
+    let after = message_of(&app, delay["id"].as_str().unwrap(), "sms").await;
+    assert_eq!((after.status.as_str(), after.attempts), ("pending", 0));
+
+    // The claim goes first: the message is on its way, so the cancellation replaces nothing and
+    // is decided knowing the customer heard of the delay (an upgrade of it).
+    let claimed = claim(morning + chrono::Duration::hours(1))
+        .await
+        .expect("claims");
+    assert!(claimed.iter().any(|m| m.outbox_id == waiting.outbox_id));
+    app.publish(&cancel).await;
+    let replacing = message_of(&app, cancel["id"].as_str().unwrap(), "sms").await;
+    let detail = api(&app, &format!("/api/incidents/{}", replacing.incident_id)).await;
+    let explanation = &detail["decision"]["explanation"];
+    assert_eq!(explanation["superseded"], Value::Null, "{explanation}");
+    assert!(
+        explanation["frequency"]
+            .as_str()
+            .unwrap()
+            .contains("this is more serious, so it upgrades that message"),
+        "{explanation}"
+    );
+    let claimed_one = message_of(&app, delay["id"].as_str().unwrap(), "sms").await;
+    assert_eq!(claimed_one.status, "sending");
+    assert_eq!(claimed_one.cancelled_reason, None);
+    other.close().await;
+    app.stop().await;
+}
