@@ -123,6 +123,8 @@ async fn daemon_run(events: usize, transport: Transport) -> anyhow::Result<RunRe
         .env("AMENDS_QUEUE", format!("{id}.events"))
         .env("AMENDS_DEAD_LETTER_QUEUE", format!("{id}.dead"))
         .env("AMENDS_EVENTS_EXCHANGE", format!("{id}.out"))
+        // Throughput, whatever the hour: no SMS waits for the morning.
+        .env("AMENDS_SMS_QUIET_HOURS", "off")
         .stdin(Stdio::null())
         .kill_on_drop(true);
     if let Some(sink) = &sink {

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use crate::clock::Clock;
 use crate::config::Config;
 use crate::deliver::{Announcer, Dispatcher, TransportError, Transports, Wakeups};
 use crate::health::Health;
@@ -79,6 +80,7 @@ pub struct App {
     transports: Arc<Transports>,
     metrics: Arc<Metrics>,
     listener: TcpListener,
+    clock: Clock,
 }
 
 impl App {
@@ -113,7 +115,15 @@ impl App {
             transports,
             metrics: Metrics::new(),
             listener,
+            clock: Clock::system(),
         })
+    }
+
+    /// The same daemon, taking "now" from `clock` (real time unless given): what decisions are
+    /// made at and due times are measured by. Tests move it to cross quiet hours.
+    pub fn with_clock(mut self, clock: Clock) -> App {
+        self.clock = clock;
+        self
     }
 
     /// The bound HTTP port (useful with port 0).
@@ -140,7 +150,8 @@ impl App {
             self.metrics.clone(),
             health.clone(),
             wakeups.clone(),
-        );
+        )
+        .with_clock(self.clock.clone());
         let reloader = PolicyReloader {
             path: self.config.policy.clone(),
             cell: self.policy.clone(),
@@ -167,7 +178,8 @@ impl App {
             self.metrics.clone(),
             health.clone(),
             wakeups,
-        );
+        )
+        .with_clock(self.clock.clone());
         let announcer = Announcer {
             store: self.store.clone(),
             amqp_url: self.config.amqp_url.clone(),
@@ -211,6 +223,7 @@ impl App {
             editor: crate::editor::Editor::new(self.store.clone(), &self.config),
             transports: self.transports.clone(),
             admin,
+            clock: self.clock.clone(),
         });
         tracing::info!(
             instance = %self.config.instance_name,

@@ -32,6 +32,7 @@ use tracing::Instrument;
 use uuid::Uuid;
 
 use crate::broker::{self, BrokerError};
+use crate::clock::Clock;
 use crate::config::Config;
 use crate::deliver::Wakeups;
 use crate::health::Health;
@@ -107,6 +108,12 @@ impl Ingest {
             health,
             wakeups,
         }
+    }
+
+    /// The same consumer, deciding at the time `clock` gives (real time unless given).
+    pub fn with_clock(mut self, clock: Clock) -> Ingest {
+        self.recorder = self.recorder.with_clock(clock);
+        self
     }
 
     /// Consumes until `token` is cancelled, reconnecting with backoff when the broker goes away.

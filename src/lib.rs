@@ -3,8 +3,9 @@
 //!
 //! The flow runs one way (`docs/architecture.md` has the map, and what each module may import):
 //! - [`ingest`]: consume order events from RabbitMQ, dead-letter what cannot be processed;
-//! - [`incident`], [`policy`], [`templates`]: the pure core (the `amends-core` crate): parse an
-//!   event into an incident, decide for it, settle its plans against the budgets, render it;
+//! - [`incident`], [`policy`], [`templates`], [`timing`]: the pure core (the `amends-core`
+//!   crate): parse an event into an incident, decide for it, settle its plans against the
+//!   budgets, render it, and place it in the customer's day;
 //! - [`record`]: decide, settle, render and record one incident in one transaction;
 //! - [`store`]: PostgreSQL: incidents, decisions, ledger, budgets, escalations, the outbox;
 //! - [`deliver`]: claim due outbox rows with a lease and send them through the providers, with
@@ -13,6 +14,7 @@
 //!   within seconds, and the checks that keep a bad one out;
 //! - [`http`]: health, metrics, the signed provider webhooks, the admin API and the console;
 //! - [`health`], [`telemetry`]: what the daemon knows of itself, logs and metrics;
+//! - [`clock`]: the daemon's "now", which tests can set;
 //! - [`broker`], [`dead_letters`], [`signature`], [`config`]: the plumbing they share.
 //!
 //! [`app`] wires them together; [`cli`] is the command line.
@@ -23,6 +25,7 @@
 pub mod app;
 pub mod broker;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod dead_letters;
 pub mod deliver;
@@ -37,4 +40,4 @@ pub mod store;
 pub mod telemetry;
 
 // The pure core, under the names the rest of the daemon uses.
-pub use amends_core::{incident, policy, templates};
+pub use amends_core::{incident, policy, templates, timing};

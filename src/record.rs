@@ -1,24 +1,28 @@
 //! Recording: one parsed incident becomes its recorded decision, in one transaction.
 //!
-//! History → policy → budgets (the plans tried in order until one fits) → codes → messages →
-//! record and commit. The policy, the templates and the budget checks are pure; this module
-//! sequences them around the store's transaction.
+//! History → supersession (waiting messages of earlier incidents on the order that this one
+//! replaces are cancelled) → policy → budgets (the plans tried in order until one fits) → codes →
+//! due times (a rule's delay, quiet hours in the customer's zone) → messages → record and commit.
+//! The policy, the templates, the budget checks and the timing are pure; this module sequences
+//! them around the store's transaction.
 
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+use crate::clock::Clock;
 use crate::config::Config;
 use crate::incident::Incident;
 use crate::policy::{
-    AmountError, Channel, Decision, DeclinedOffer, History, Offer, Policy, Reservation, RuleKind,
-    SendMode, Settlement, Step,
+    AmountError, Channel, Decision, DeclinedOffer, Due, History, Offer, Policy, Reservation,
+    RuleKind, SendMode, Settlement, Step,
 };
 use crate::reload::PolicyCell;
 use crate::reload::TemplatesCell;
 use crate::store::{Begun, HistoryWindows, IncidentTx, NewMessage, Outcome, Store, StoreError};
 use crate::templates::{Extras, TemplateError, Templates};
+use crate::timing::QuietHours;
 
 /// How many times a collision of generated codes is retried with new codes.
 const CODE_ATTEMPTS: usize = 5;
@@ -84,10 +88,11 @@ pub struct Recorder {
     store: Store,
     policy: PolicyCell,
     templates: TemplatesCell,
+    clock: Clock,
 }
 
 impl Recorder {
-    /// A recorder over these parts.
+    /// A recorder over these parts, deciding in real time.
     pub fn new(
         config: Arc<Config>,
         store: Store,
@@ -99,7 +104,14 @@ impl Recorder {
             store,
             policy,
             templates,
+            clock: Clock::system(),
         }
+    }
+
+    /// The same recorder, deciding at the time `clock` gives.
+    pub fn with_clock(mut self, clock: Clock) -> Recorder {
+        self.clock = clock;
+        self
     }
 
     /// Decides and records `incident` (received as `payload`), exactly once per (source, id).
@@ -138,7 +150,7 @@ impl Recorder {
             history: settings.history_window,
             customer: settings.budget.customer_window,
         };
-        let (mut tx, history) = match self
+        let (mut tx, mut history) = match self
             .store
             .begin_incident(Uuid::now_v7(), incident, payload, windows)
             .await?
@@ -146,7 +158,8 @@ impl Recorder {
             Begun::Duplicate => return Ok(Recorded::Duplicate),
             Begun::New(tx, history) => (tx, history),
         };
-        let now = Utc::now();
+        let now = self.clock.now();
+        let superseded = supersede(&mut tx, &mut history, incident).await?;
         let decision = policy.try_decide(incident, &history, now)?;
         if let Some(reason) = decision.ignored.clone() {
             tx.abandon().await?;
@@ -157,16 +170,20 @@ impl Recorder {
             _ => None,
         };
         let settled = settle(&policy, &decision, &history, incident, &mut tx, now).await?;
+        let due = decision.schedule(now, &incident.customer.timezone, &self.config.quiet_hours);
         let messages = self.render(
             &templates,
             incident,
             &decision,
             &settled,
+            &due,
             feedback_url.as_deref(),
         )?;
         let mut explanation = decision.explanation.clone();
         explanation.budget = settled.lines.clone();
         explanation.escalation = settled.escalation.clone();
+        explanation.superseded = superseded;
+        explanation.timing = due.iter().map(|d| d.line.clone()).collect();
         let explanation = serde_json::to_value(&explanation).map_err(|e| StoreError::Encode {
             what: "explanation",
             message: e.to_string(),
@@ -186,6 +203,7 @@ impl Recorder {
                     messages,
                     template_version: templates.version(),
                     instance: &self.config.instance_name,
+                    timezone: incident.customer.timezone.as_str(),
                 },
             )
             .await?;
@@ -201,25 +219,17 @@ impl Recorder {
 
     /// Renders one message per chosen channel, with the offers that were granted and what the
     /// decision says the message may tell (again, a promised update, the date told before, the
-    /// codes restated, the feedback link).
+    /// codes restated, the feedback link), each as of the time it is due (so "today" in the
+    /// text is the customer's day when they read it).
     fn render(
         &self,
         templates: &Templates,
         incident: &Incident,
         decision: &Decision,
         settled: &Granted,
+        due: &[Due],
         feedback_url: Option<&str>,
     ) -> Result<Vec<NewMessage>, RecordError> {
-        let extras = Extras {
-            offers: &settled.offers,
-            escalated: settled.escalation.is_some(),
-            sent_at: decision.send_at,
-            earlier: decision.earlier_incidents,
-            updates_promised: decision.updates_promised,
-            feedback_url,
-            previous_eta: decision.previous_eta,
-            earlier_codes: &decision.reminders,
-        };
         // With `send = "first"`, the first channel's message goes out and each next one is held
         // in reserve for the one before it; with `send = "all"`, every one goes out.
         let chained = decision.send == SendMode::First;
@@ -228,6 +238,18 @@ impl Recorder {
             .channels
             .iter()
             .map(|&channel| {
+                let due = due.iter().find(|d| d.channel == channel);
+                let due_at = due.map_or(decision.send_at, |d| d.at);
+                let extras = Extras {
+                    offers: &settled.offers,
+                    escalated: settled.escalation.is_some(),
+                    sent_at: due_at,
+                    earlier: decision.earlier_incidents,
+                    updates_promised: decision.updates_promised,
+                    feedback_url,
+                    previous_eta: decision.previous_eta,
+                    earlier_codes: &decision.reminders,
+                };
                 let rendered = templates.render(
                     &decision.template,
                     channel,
@@ -260,10 +282,80 @@ impl Recorder {
                     subject: rendered.subject,
                     body_text: rendered.text,
                     body_html: rendered.html,
+                    due_at,
+                    quiet_hours: due
+                        .map(|d| d.quiet_hours)
+                        .filter(|q| *q != QuietHours::Off)
+                        .map(|q| q.to_string()),
+                    scheduled_reason: due.and_then(|d| d.waits.clone()),
                 })
             })
             .collect()
     }
+}
+
+/// Replaces the still-waiting messages of earlier incidents on the order that `incident`
+/// supersedes: cancels them in the transaction, and forgets from `history` those the customer
+/// never heard of, so the decision is made as if they had not been. Returns the lines for the
+/// explanation.
+async fn supersede(
+    tx: &mut IncidentTx,
+    history: &mut History,
+    incident: &Incident,
+) -> Result<Vec<String>, RecordError> {
+    let replaced: Vec<(usize, Uuid)> = history
+        .superseded_by(incident)
+        .into_iter()
+        .filter_map(|at| {
+            let id = history.order_incidents.get(at)?.id.as_deref()?;
+            Some((at, id.parse().ok()?))
+        })
+        .collect();
+    if replaced.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<Uuid> = replaced.iter().map(|(_, id)| *id).collect();
+    let reason = format!(
+        "replaced before it went out by a newer {} on the order (event {})",
+        incident.event_type.as_str(),
+        incident.key.id()
+    );
+    let done = tx.supersede(&ids, &reason).await?;
+    let cancelled: i64 = done.iter().map(|d| d.cancelled).sum();
+    // Those the customer heard of anyway (another of their messages went out) stay in the
+    // history: the frequency window still counts them.
+    let unheard: Vec<usize> = replaced
+        .iter()
+        .filter(|(_, id)| {
+            done.iter()
+                .any(|d| d.incident_id == *id && d.cancelled > 0 && !d.heard)
+        })
+        .map(|(at, _)| *at)
+        .collect();
+    let heard: Vec<String> = replaced
+        .iter()
+        .filter(|(_, id)| done.iter().any(|d| d.incident_id == *id && d.cancelled > 0 && d.heard))
+        .filter_map(|(at, _)| history.order_incidents.get(*at))
+        .map(|prior| {
+            format!(
+                "cancels the waiting messages of {} (recorded {}); another of its messages went out, so it still counts as heard",
+                prior.event_type.as_str(),
+                prior.at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            )
+        })
+        .collect();
+    // Cancelled messages were never sent: they no longer count as messages the customer got.
+    history.messages = (history.messages - cancelled).max(0);
+    let mut lines = history.forget_unheard(&unheard);
+    lines.extend(heard);
+    if cancelled > 0 {
+        tracing::info!(
+            cancelled,
+            incidents = ids.len(),
+            "replaced waiting messages of earlier incidents on the order"
+        );
+    }
+    Ok(lines)
 }
 
 /// Settles the decision's plans against the budgets, reserving today's in the transaction

@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 /// The core crate: each module and what it may import.
 const CORE: &[(&str, &[&str])] = &[
     ("incident", &[]),
-    ("policy", &["incident"]),
+    ("timing", &[]),
+    ("policy", &["incident", "timing"]),
     ("templates", &["incident", "policy"]),
 ];
 
@@ -16,22 +17,24 @@ const CORE: &[(&str, &[&str])] = &[
 const DAEMON: &[(&str, &[&str])] = &[
     ("signature", &[]),
     ("store", &[]),
+    ("clock", &[]),
     ("config", &["signature"]),
     ("telemetry", &["config"]),
     ("health", &["telemetry"]),
     ("broker", &["config"]),
     ("editor", &["config", "store"]),
     ("reload", &["editor", "store", "telemetry"]),
-    ("record", &["config", "reload", "store"]),
+    ("record", &["clock", "config", "reload", "store"]),
     ("dead_letters", &["broker", "config"]),
     (
         "deliver",
-        &["broker", "config", "health", "store", "telemetry"],
+        &["broker", "clock", "config", "health", "store", "telemetry"],
     ),
     (
         "ingest",
         &[
             "broker",
+            "clock",
             "config",
             "deliver",
             "health",
@@ -45,6 +48,7 @@ const DAEMON: &[(&str, &[&str])] = &[
         "http",
         &[
             "broker",
+            "clock",
             "config",
             "dead_letters",
             "deliver",
@@ -59,6 +63,7 @@ const DAEMON: &[(&str, &[&str])] = &[
     (
         "app",
         &[
+            "clock",
             "config",
             "deliver",
             "editor",
@@ -76,6 +81,7 @@ const DAEMON: &[(&str, &[&str])] = &[
         &[
             "app",
             "broker",
+            "clock",
             "config",
             "dead_letters",
             "deliver",
@@ -88,7 +94,7 @@ const DAEMON: &[(&str, &[&str])] = &[
 ];
 
 /// The core's modules, which every module of the daemon may import.
-const CORE_NAMES: [&str; 3] = ["incident", "policy", "templates"];
+const CORE_NAMES: [&str; 4] = ["incident", "policy", "templates", "timing"];
 
 /// The crates that do I/O, which the core may not depend on.
 const IO_CRATES: [&str; 6] = ["sqlx", "lapin", "axum", "reqwest", "lettre", "tokio"];

@@ -141,6 +141,10 @@ pub enum PolicyCommand {
         /// Policy file to use instead of the configured one.
         #[arg(long, value_name = "FILE")]
         policy: Option<PathBuf>,
+        /// Decide as of this instant (RFC 3339) instead of now: when each message would go out
+        /// depends on the hour in the customer's time zone.
+        #[arg(long, value_name = "TIME")]
+        at: Option<chrono::DateTime<chrono::Utc>>,
     },
 }
 
@@ -240,11 +244,13 @@ pub async fn execute(cli: Cli) -> anyhow::Result<()> {
             event,
             customer_history,
             policy,
+            at,
         }) => policy::explain(
             &config,
             &event,
             customer_history.as_deref(),
             policy.as_deref(),
+            at,
         ),
         Command::Templates(TemplatesCommand::Check { dir }) => {
             templates::check(&config, dir.as_deref())

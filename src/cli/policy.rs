@@ -27,13 +27,14 @@ pub(super) fn explain(
     event: &std::path::Path,
     history: Option<&std::path::Path>,
     policy: Option<&std::path::Path>,
+    at: Option<chrono::DateTime<chrono::Utc>>,
 ) -> anyhow::Result<()> {
     let path = policy.unwrap_or(&config.policy);
     let policy = Policy::load(path)?;
     let body = std::fs::read(event).with_context(|| format!("cannot read {}", event.display()))?;
     let incident = incident::parse(&body, None, &config.default_locale)
         .with_context(|| format!("{} is not a valid order event", event.display()))?;
-    let history: History = match history {
+    let mut history: History = match history {
         Some(file) => {
             let text = std::fs::read_to_string(file)
                 .with_context(|| format!("cannot read {}", file.display()))?;
@@ -42,7 +43,10 @@ pub(super) fn explain(
         }
         None => History::default(),
     };
-    let now = chrono::Utc::now();
+    let now = at.unwrap_or_else(chrono::Utc::now);
+    // Nothing can be claimed meanwhile here: every waiting message it replaces goes unheard.
+    let replaced = history.superseded_by(&incident);
+    let superseded = history.forget_unheard(&replaced);
     let decision = policy
         .try_decide(&incident, &history, now)
         .with_context(|| format!("{} cannot be decided", event.display()))?;
@@ -51,6 +55,9 @@ pub(super) fn explain(
     let mut explanation = decision.explanation.clone();
     explanation.escalation = settled.escalation().map(str::to_owned);
     explanation.budget = settled.lines.clone();
+    explanation.superseded = superseded;
+    let due = decision.schedule(now, &incident.customer.timezone, &config.quiet_hours);
+    explanation.timing = due.iter().map(|d| d.line.clone()).collect();
 
     println!(
         "event {} {} from {} (order {}, {})",
@@ -103,15 +110,12 @@ pub(super) fn explain(
                 decision.rule,
                 decision.template,
                 channels,
-                if decision.send_at > now {
-                    format!(
+                match due.first() {
+                    Some(first) if first.at > now => format!(
                         " after {}",
-                        humantime::format_duration(
-                            (decision.send_at - now).to_std().unwrap_or_default()
-                        )
-                    )
-                } else {
-                    String::new()
+                        humantime::format_duration((first.at - now).to_std().unwrap_or_default())
+                    ),
+                    _ => String::new(),
                 },
                 if given.is_empty() {
                     "none".to_owned()

@@ -26,7 +26,9 @@ use secrecy::SecretString;
 use url::Url;
 
 use crate::incident::Locale;
+use crate::policy::QuietDefaults;
 use crate::templates::StoreInfo;
+use crate::timing::CallingHours;
 
 pub use admin::AdminUser;
 pub use providers::{
@@ -264,6 +266,10 @@ pub struct Config {
     pub database_max_connections: u32,
     /// Dispatcher settings.
     pub dispatch: DispatchConfig,
+    /// The quiet hours of each channel, in the customer's time zone, where a rule sets none.
+    pub quiet_hours: QuietDefaults,
+    /// The hours of the customer's day in which the care team calls.
+    pub call_hours: CallingHours,
     /// Log format.
     pub log_format: LogFormat,
 }

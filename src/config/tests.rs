@@ -330,6 +330,9 @@ const KNOWN_KEYS: &[(&str, Option<&str>)] = &[
     ("vonage_max_per_second", Some("30")),
     ("in_doubt_email", Some("resend")),
     ("in_doubt_sms", Some("unknown")),
+    ("sms_quiet_hours", Some("21:00-08:00")),
+    ("email_quiet_hours", Some("off")),
+    ("call_hours", Some("09:00-18:00")),
     ("log_format", Some("text")),
 ];
 
@@ -454,4 +457,43 @@ fn the_feedback_link_names_the_incident_and_is_a_web_address() {
         let err = Config::from_sources(None, env(&[("AMENDS_FEEDBACK_URL", bad)])).unwrap_err();
         assert!(err.to_string().starts_with(why), "{bad}: {err}");
     }
+}
+
+#[test]
+fn quiet_and_calling_hours_parse_and_a_bad_one_names_its_key() {
+    let config = Config::from_sources(None, env(&[])).unwrap();
+    assert_eq!(config.quiet_hours.sms.to_string(), "21:00-08:00");
+    assert_eq!(config.quiet_hours.email, crate::timing::QuietHours::Off);
+    assert_eq!(config.call_hours.to_string(), "09:00-18:00");
+    let config = Config::from_sources(
+        None,
+        env(&[
+            ("AMENDS_SMS_QUIET_HOURS", "off"),
+            ("AMENDS_EMAIL_QUIET_HOURS", "22:30-07:00"),
+        ]),
+    )
+    .unwrap();
+    assert_eq!(config.quiet_hours.sms, crate::timing::QuietHours::Off);
+    assert_eq!(config.quiet_hours.email.to_string(), "22:30-07:00");
+    let err = Config::from_sources(None, env(&[("AMENDS_SMS_QUIET_HOURS", "21-8")])).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "AMENDS_SMS_QUIET_HOURS: \"21-8\" is not off or a window like 21:00-08:00: \"21\" is not a time like 08:00"
+    );
+    let err = Config::from_sources(
+        Some((Path::new("a.toml"), "email_quiet_hours = \"22:00-22:00\"\n")),
+        env(&[]),
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("email_quiet_hours (in a.toml): \"22:00-22:00\" is not off"),
+        "{err}"
+    );
+    let err = Config::from_sources(None, env(&[("AMENDS_CALL_HOURS", "off")])).unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("AMENDS_CALL_HOURS: \"off\" is not a window"),
+        "{err}"
+    );
 }

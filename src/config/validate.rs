@@ -14,7 +14,9 @@ use super::{
     SmsConfig,
 };
 use crate::incident::Locale;
+use crate::policy::QuietDefaults;
 use crate::templates::StoreInfo;
+use crate::timing::{CallingHours, QuietHours};
 
 impl Config {
     /// Checks every key once and builds the configuration from them.
@@ -68,6 +70,8 @@ impl Config {
             max_redeliveries: layers.parse("max_redeliveries", "a whole number")?,
             database_max_connections: connections.database_max_connections,
             dispatch: dispatch(layers)?,
+            quiet_hours: quiet_hours(layers)?,
+            call_hours: call_hours(layers)?,
             log_format: log_format(layers)?,
         })
     }
@@ -225,6 +229,23 @@ fn dispatch(layers: &Layers) -> Result<DispatchConfig, ConfigError> {
         return Err(layers.invalid("lease_duration", "must be at least 1s"));
     }
     Ok(dispatch)
+}
+
+/// The quiet hours of each channel.
+fn quiet_hours(layers: &Layers) -> Result<QuietDefaults, ConfigError> {
+    let read = |key: &str| {
+        let text = layers.require(key, "")?;
+        QuietHours::parse(text).map_err(|e| layers.invalid(key, e.to_string()))
+    };
+    Ok(QuietDefaults {
+        email: read("email_quiet_hours")?,
+        sms: read("sms_quiet_hours")?,
+    })
+}
+
+fn call_hours(layers: &Layers) -> Result<CallingHours, ConfigError> {
+    let text = layers.require("call_hours", "")?;
+    CallingHours::parse(text).map_err(|e| layers.invalid("call_hours", e.to_string()))
 }
 
 /// The admin token and the console's people, who need it: it signs their sessions.

@@ -25,6 +25,7 @@ use super::Claim;
 use super::lease::{self, Held, Mark, Marker};
 use super::record::{Finished, record_results};
 use super::{SendError, Transports, Wakeups, retry};
+use crate::clock::Clock;
 use crate::config::DispatchConfig;
 use crate::health::Health;
 use crate::store::{AttemptOutcome, FinishedAttempt, Store};
@@ -42,6 +43,7 @@ pub struct Dispatcher {
     pub(super) metrics: Arc<Metrics>,
     pub(super) health: Arc<Health>,
     pub(super) wakeups: Wakeups,
+    pub(super) clock: Clock,
 }
 
 impl Dispatcher {
@@ -64,7 +66,14 @@ impl Dispatcher {
             metrics,
             health,
             wakeups,
+            clock: Clock::system(),
         }
+    }
+
+    /// The same dispatcher, with messages due by `clock` (real time unless given).
+    pub fn with_clock(mut self, clock: Clock) -> Dispatcher {
+        self.clock = clock;
+        self
     }
 
     /// Runs until `token` is cancelled, then waits for sends in flight to finish and be recorded.
@@ -129,6 +138,7 @@ impl Dispatcher {
                     this.config.lease_duration,
                     free as u32,
                     &resend_safe,
+                    this.clock.now(),
                 )
                 .await
             {
@@ -207,7 +217,7 @@ impl Dispatcher {
 
     /// Takes back expired claims of other (dead) dispatchers, never this one's own.
     async fn reap(&self, held: &Held) {
-        match self.store.reap_expired(&held.ids()).await {
+        match self.store.reap_expired(&held.ids(), self.clock.now()).await {
             Ok(reaped) if reaped.total() == 0 => {}
             Ok(reaped) => {
                 for (fate, n) in [
@@ -288,6 +298,12 @@ impl Dispatcher {
                 failed_over,
             })
         };
+        // Due by day but claimed at night (a retry, a reserve standing in, a claim taken back):
+        // nothing leaves, and it waits for the morning without spending an attempt.
+        if let Some((until, reason)) = message.held_until(self.clock.now()) {
+            tracing::info!(%until, "in the customer's quiet hours; held until they end");
+            return finish("none", AttemptOutcome::Held { until, reason }, Vec::new());
+        }
         if routes.is_empty() {
             let error = format!("no transport configured for {}", message.outgoing.channel);
             return finish("none", AttemptOutcome::Failed { error }, Vec::new());
@@ -471,6 +487,7 @@ impl Dispatcher {
                 "unknown"
             }
             AttemptOutcome::Released { .. } => "released",
+            AttemptOutcome::Held { .. } => "held",
         };
         self.metrics
             .attempts

@@ -1,12 +1,14 @@
 //! What the providers send: an [`Outgoing`] message, made from a claimed outbox row or, for a
 //! person's test, from a rendered preview. Nothing of the database reaches a provider.
 
+use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use crate::incident::{EmailAddress, PhoneNumber};
+use crate::incident::{EmailAddress, PhoneNumber, TimeZone};
 use crate::policy::Channel;
 use crate::store::ClaimedMessage;
 use crate::templates::Rendered;
+use crate::timing::QuietHours;
 
 /// A message on its way to a provider.
 #[derive(Debug, Clone, PartialEq)]
@@ -40,11 +42,51 @@ pub struct Claim {
     pub attempt: i32,
     /// The message.
     pub outgoing: Outgoing,
+    /// The quiet hours it must not go out in, and the customer's zone they are read in.
+    pub quiet: Option<(QuietHours, TimeZone)>,
+}
+
+impl Claim {
+    /// When the message, claimed at `now`, must wait for the end of the customer's quiet
+    /// hours: until then, and why. A retry, a message held in reserve that stands in for a failed
+    /// one, or a claim taken back can come due at night although the message was scheduled by day.
+    pub fn held_until(&self, now: DateTime<Utc>) -> Option<(DateTime<Utc>, String)> {
+        let (quiet, tz) = self.quiet.as_ref()?;
+        let until = quiet.next_allowed(now, tz.tz());
+        (until > now).then(|| {
+            let reason = format!(
+                "{} there is in the {} quiet hours {quiet} (checked when sending)",
+                now.with_timezone(&tz.tz()).format("%H:%M"),
+                self.outgoing.channel
+            );
+            (until, reason)
+        })
+    }
+}
+
+/// The quiet hours stored with a message, read back; stored by amends, so a value that does not
+/// read is a damaged row, logged and sent without them.
+fn quiet_of(row: &ClaimedMessage) -> Option<(QuietHours, TimeZone)> {
+    let text = row.quiet_hours.as_deref()?;
+    let zone = row.timezone.as_deref().unwrap_or("UTC");
+    match (QuietHours::parse(text), TimeZone::parse(zone)) {
+        (Ok(quiet), Ok(tz)) => Some((quiet, tz)),
+        (quiet, tz) => {
+            tracing::warn!(
+                outbox_id = %row.outbox_id,
+                quiet_hours = ?quiet.err().map(|e| e.to_string()),
+                timezone = ?tz.err().map(|e| e.to_string()),
+                "a message's stored quiet hours do not read; sending without them"
+            );
+            None
+        }
+    }
 }
 
 impl From<ClaimedMessage> for Claim {
     fn from(row: ClaimedMessage) -> Claim {
         Claim {
+            quiet: quiet_of(&row),
             outbox_id: row.outbox_id,
             incident_id: row.incident_id,
             attempt: row.attempt,

@@ -88,7 +88,7 @@ async fn write(
     loop {
         match dispatcher
             .store
-            .finish_attempts(&dispatcher.instance, batch)
+            .finish_attempts(&dispatcher.instance, batch, dispatcher.clock.now())
             .await
         {
             Ok(written) => {

@@ -55,6 +55,8 @@ pub struct AppState {
     pub transports: Arc<crate::deliver::Transports>,
     /// The admin token's sessions; `None` turns the admin API and console off.
     pub admin: Option<Arc<auth::AdminAuth>>,
+    /// The daemon's "now": when a customer's calling hours are.
+    pub clock: crate::clock::Clock,
 }
 
 /// Requests taking longer than this are answered 408; nothing here should.

@@ -42,7 +42,8 @@ pub struct IncidentSummary {
     pub coalesced: Option<String>,
     /// Why no channel could reach the customer, when none could.
     pub unreachable: Option<String>,
-    /// Each message: `channel`, `status`, `delivery_status`.
+    /// Each message: `channel`, `status`, `delivery_status`, and `scheduled_until` while it
+    /// waits for its due time (quiet hours, a rule's delay).
     pub messages: Value,
 }
 
@@ -119,6 +120,16 @@ pub struct MessageRecord {
     pub standby_for: Option<Uuid>,
     /// When it was recorded.
     pub created_at: DateTime<Utc>,
+    /// When it is (or was) due to go out.
+    pub due_at: DateTime<Utc>,
+    /// Why it waits past the decision (quiet hours, a rule's delay), when it does.
+    pub scheduled_reason: Option<String>,
+    /// Why it was cancelled before going out, when it was replaced.
+    pub cancelled_reason: Option<String>,
+    /// The incident that replaced it.
+    pub superseded_by: Option<Uuid>,
+    /// That incident's type.
+    pub superseded_by_type: Option<String>,
     /// Every attempt to send it.
     pub attempt_log: Vec<AttemptRecord>,
     /// Every status a provider reported for it.
@@ -255,6 +266,8 @@ pub struct EscalationRecord {
     pub locale: Option<String>,
     /// The customer's tier.
     pub tier: Option<String>,
+    /// The customer's time zone, as the event gave it.
+    pub timezone: Option<String>,
     /// What the customer received: `channel`, `status`, `subject`.
     pub messages: Value,
 }
@@ -434,6 +447,11 @@ impl Store {
                 template_version: r.template_version,
                 standby_for: r.standby_for,
                 created_at: r.created_at,
+                due_at: r.due_at,
+                scheduled_reason: r.scheduled_reason,
+                cancelled_reason: r.cancelled_reason,
+                superseded_by: r.superseded_by,
+                superseded_by_type: r.superseded_by_type,
             })
             .collect())
     }

@@ -28,7 +28,7 @@ pub use console::{
 pub use delivery::{DeliveryReport, Suppression, SuppressionReason, contact_key};
 pub use events::OutcomeEvent;
 pub use outbox::{AttemptOutcome, ClaimedMessage, FinishedAttempt, Reaped};
-pub use record::{Begun, HistoryWindows, IncidentTx, NewMessage, Outcome};
+pub use record::{Begun, HistoryWindows, IncidentTx, NewMessage, Outcome, Superseded};
 pub use templates::{Publish, PublishedTemplate, TEMPLATES_CHANNEL, TemplateEdit};
 
 /// Errors of the store.

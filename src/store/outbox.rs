@@ -31,6 +31,10 @@ pub struct ClaimedMessage {
     pub body_html: Option<String>,
     /// This claim's attempt number, starting at 1.
     pub attempt: i32,
+    /// The quiet hours of the customer's day it must not be sent in (`21:00-08:00`), if any.
+    pub quiet_hours: Option<String>,
+    /// The customer's time zone, that of the quiet hours.
+    pub timezone: Option<String>,
 }
 
 /// How one send attempt ended, as recorded.
@@ -63,6 +67,14 @@ pub enum AttemptOutcome {
     Released {
         /// Delay before it is due again.
         after: Duration,
+    },
+    /// Claimed in the customer's quiet hours (a retry, or a message held in reserve standing in
+    /// late at night): nothing sent, due again when they end; not an attempt.
+    Held {
+        /// When the quiet hours end.
+        until: DateTime<Utc>,
+        /// Why it waits, as the console shows it.
+        reason: String,
     },
 }
 
@@ -106,6 +118,7 @@ impl FinishedAttempt {
     fn error(&self) -> Option<String> {
         let own = match &self.outcome {
             AttemptOutcome::Sent { .. } | AttemptOutcome::Released { .. } => None,
+            AttemptOutcome::Held { reason, .. } => Some(reason.as_str()),
             AttemptOutcome::Retry { error, .. }
             | AttemptOutcome::Failed { error }
             | AttemptOutcome::Unknown { error } => Some(error.as_str()),
@@ -122,7 +135,7 @@ impl FinishedAttempt {
 }
 
 impl Store {
-    /// Claims up to `limit` due messages for `instance` for `lease`.
+    /// Claims up to `limit` messages due at `now` for `instance` for `lease`.
     ///
     /// `resend_safe` lists the channels whose messages are sent again when a crash leaves them in
     /// doubt (their request may have reached the provider).
@@ -132,6 +145,7 @@ impl Store {
         lease: Duration,
         limit: u32,
         resend_safe: &[Channel],
+        now: DateTime<Utc>,
     ) -> Result<Vec<ClaimedMessage>, StoreError> {
         let safe: Vec<String> = resend_safe.iter().map(|c| c.as_str().to_owned()).collect();
         let rows = sqlx::query_file!(
@@ -140,6 +154,7 @@ impl Store {
             lease.as_secs_f64(),
             i64::from(limit),
             &safe,
+            now,
         )
         .fetch_all(&self.pool)
         .await?;
@@ -163,12 +178,15 @@ impl Store {
                     body_text: r.body_text,
                     body_html: r.body_html,
                     attempt: r.attempts,
+                    quiet_hours: r.quiet_hours,
+                    timezone: r.timezone,
                 })
             })
             .collect()
     }
 
-    /// Records how a batch of attempts ended, in one statement.
+    /// Records how a batch of attempts ended, in one statement; messages due again are due from
+    /// `now` (the daemon's clock) on.
     ///
     /// Returns the ids actually written; a missing id means that claim was lost (another
     /// dispatcher owns the message now) and nothing was written for it.
@@ -176,23 +194,31 @@ impl Store {
         &self,
         instance: &str,
         results: &[FinishedAttempt],
+        now: DateTime<Utc>,
     ) -> Result<Vec<Uuid>, StoreError> {
         let mut ids = Vec::with_capacity(results.len());
         let mut providers = Vec::with_capacity(results.len());
         let mut message_ids: Vec<Option<String>> = Vec::with_capacity(results.len());
         let mut outcomes = Vec::with_capacity(results.len());
         let mut errors: Vec<Option<String>> = Vec::with_capacity(results.len());
-        let mut afters = Vec::with_capacity(results.len());
+        let mut due: Vec<Option<DateTime<Utc>>> = Vec::with_capacity(results.len());
         let mut started = Vec::with_capacity(results.len());
         for result in results {
-            let (kind, message_id, after) = match &result.outcome {
+            let later = |after: &Duration| {
+                chrono::Duration::from_std(*after)
+                    .ok()
+                    .and_then(|after| now.checked_add_signed(after))
+                    .unwrap_or(now)
+            };
+            let (kind, message_id, due_at) = match &result.outcome {
                 AttemptOutcome::Sent {
                     provider_message_id,
-                } => ("sent", provider_message_id.clone(), 0.0),
-                AttemptOutcome::Retry { after, .. } => ("retry", None, after.as_secs_f64()),
-                AttemptOutcome::Failed { .. } => ("failed", None, 0.0),
-                AttemptOutcome::Unknown { .. } => ("unknown", None, 0.0),
-                AttemptOutcome::Released { after } => ("released", None, after.as_secs_f64()),
+                } => ("sent", provider_message_id.clone(), None),
+                AttemptOutcome::Retry { after, .. } => ("retry", None, Some(later(after))),
+                AttemptOutcome::Failed { .. } => ("failed", None, None),
+                AttemptOutcome::Unknown { .. } => ("unknown", None, None),
+                AttemptOutcome::Released { after } => ("released", None, Some(later(after))),
+                AttemptOutcome::Held { until, .. } => ("held", None, Some(*until)),
             };
             let error = result.error();
             ids.push(result.outbox_id);
@@ -200,7 +226,7 @@ impl Store {
             message_ids.push(message_id);
             outcomes.push(kind.to_owned());
             errors.push(error);
-            afters.push(after);
+            due.push(due_at);
             started.push(result.started_at);
         }
         let rows = sqlx::query_file!(
@@ -211,8 +237,9 @@ impl Store {
             &message_ids as &[Option<String>],
             &outcomes,
             &errors as &[Option<String>],
-            &afters,
+            &due as &[Option<DateTime<Utc>>],
             &started,
+            now,
         )
         .fetch_all(&self.pool)
         .await?;
@@ -250,9 +277,14 @@ impl Store {
         Ok(rows.into_iter().map(|r| r.outbox_id).collect())
     }
 
-    /// Takes back expired claims, except on `held` (the caller's own messages in progress).
-    pub async fn reap_expired(&self, held: &[Uuid]) -> Result<Reaped, StoreError> {
-        let rows = sqlx::query_file!("src/store/queries/reap_expired.sql", held)
+    /// Takes back expired claims, except on `held` (the caller's own messages in progress); one
+    /// due again is due at `now`.
+    pub async fn reap_expired(
+        &self,
+        held: &[Uuid],
+        now: DateTime<Utc>,
+    ) -> Result<Reaped, StoreError> {
+        let rows = sqlx::query_file!("src/store/queries/reap_expired.sql", held, now)
             .fetch_all(&self.pool)
             .await?;
         let mut reaped = Reaped::default();

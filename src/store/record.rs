@@ -35,6 +35,23 @@ pub struct NewMessage {
     pub body_html: Option<String>,
     /// The message this one is held in reserve for: sent only if that one fails.
     pub standby_for: Option<Uuid>,
+    /// When it may go out: the decision's time, or later (a rule's delay, quiet hours).
+    pub due_at: DateTime<Utc>,
+    /// The quiet hours of the customer's day it is never sent in (`21:00-08:00`), if any.
+    pub quiet_hours: Option<String>,
+    /// Why it waits past the decision, when it does (shown as "scheduled").
+    pub scheduled_reason: Option<String>,
+}
+
+/// What replacing an earlier incident's waiting messages did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Superseded {
+    /// The earlier incident.
+    pub incident_id: Uuid,
+    /// How many of its waiting messages were cancelled (besides those held in reserve for them).
+    pub cancelled: i64,
+    /// Whether any other message of it is on its way or out: the customer heard of it.
+    pub heard: bool,
 }
 
 /// The windows the history is read over.
@@ -67,6 +84,8 @@ pub struct Outcome<'a> {
     pub template_version: &'a str,
     /// This replica's name: the `source` of the outcome events.
     pub instance: &'a str,
+    /// The customer's time zone, the one their messages' quiet hours are read in.
+    pub timezone: &'a str,
 }
 
 /// An incident being recorded: the open transaction holding the customer's lock.
@@ -177,6 +196,35 @@ impl IncidentTx {
         self.incident_id
     }
 
+    /// Cancels the still-waiting messages (pending, never attempted, and those held in reserve
+    /// for them) of the earlier incidents `replaced`, because this incident replaces them, and
+    /// says for each what was cancelled and whether the customer heard of it anyway.
+    pub async fn supersede(
+        &mut self,
+        replaced: &[Uuid],
+        reason: &str,
+    ) -> Result<Vec<Superseded>, StoreError> {
+        if replaced.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows = sqlx::query_file!(
+            "src/store/queries/supersede.sql",
+            replaced,
+            self.incident_id,
+            reason
+        )
+        .fetch_all(&mut *self.tx)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| Superseded {
+                incident_id: r.incident_id,
+                cancelled: r.cancelled,
+                heard: r.heard,
+            })
+            .collect())
+    }
+
     /// Reserves `cost` from day `day`'s budget if the day stays within `limit`: `Ok(spent)`
     /// with what the day had spent before, or `Err(spent)` with what it had when it would not.
     pub async fn reserve_budget(
@@ -252,6 +300,9 @@ impl IncidentTx {
         let mut texts = Vec::with_capacity(count);
         let mut htmls: Vec<Option<String>> = Vec::with_capacity(count);
         let mut standby_for: Vec<Option<Uuid>> = Vec::with_capacity(count);
+        let mut due: Vec<DateTime<Utc>> = Vec::with_capacity(count);
+        let mut quiet: Vec<Option<String>> = Vec::with_capacity(count);
+        let mut scheduled: Vec<Option<String>> = Vec::with_capacity(count);
         for m in outcome.messages {
             ids.push(m.outbox_id);
             msg_channels.push(m.channel.as_str().to_owned());
@@ -261,6 +312,9 @@ impl IncidentTx {
             texts.push(m.body_text);
             htmls.push(m.body_html);
             standby_for.push(m.standby_for);
+            due.push(m.due_at);
+            quiet.push(m.quiet_hours);
+            scheduled.push(m.scheduled_reason);
         }
 
         // The ledger: issued codes, then declined offers.
@@ -340,6 +394,10 @@ impl IncidentTx {
             incident.event_type.as_str(),
             &standby_for as &[Option<Uuid>],
             outcome.template_version,
+            &due,
+            &quiet as &[Option<String>],
+            &scheduled as &[Option<String>],
+            outcome.timezone,
         )
         .fetch_one(&mut *self.tx)
         .await?;

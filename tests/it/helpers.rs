@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use amends::app::App;
+use amends::clock::Clock;
 use amends::config::Config;
 use lapin::options::{BasicGetOptions, QueueDeleteOptions};
 use lapin::types::{AMQPValue, FieldTable};
@@ -70,6 +71,9 @@ impl Names {
             ("AMENDS_LEASE_DURATION", "10s".to_owned()),
             ("AMENDS_STORE_URL", "https://shop.example".to_owned()),
             ("AMENDS_SUPPORT_EMAIL", "help@shop.example".to_owned()),
+            // Tests run at any hour: no message waits for the customer's morning unless a test
+            // sets the quiet hours (and the clock) itself.
+            ("AMENDS_SMS_QUIET_HOURS", "off".to_owned()),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))
@@ -132,7 +136,13 @@ pub struct TestApp {
 /// Starts a daemon with the default configuration for tests plus `extra` environment.
 pub async fn spawn_app(extra: &[(&str, &str)]) -> TestApp {
     let outbox = Arc::new(tempfile::tempdir().expect("temp dir"));
-    start_app(Names::new(), outbox, true, extra).await
+    start_app(Names::new(), outbox, true, extra, Clock::system()).await
+}
+
+/// Starts a daemon like [`spawn_app`] whose "now" is `clock`.
+pub async fn spawn_app_with_clock(extra: &[(&str, &str)], clock: Clock) -> TestApp {
+    let outbox = Arc::new(tempfile::tempdir().expect("temp dir"));
+    start_app(Names::new(), outbox, true, extra, clock).await
 }
 
 async fn start_app(
@@ -140,6 +150,7 @@ async fn start_app(
     outbox: Arc<tempfile::TempDir>,
     owner: bool,
     extra: &[(&str, &str)],
+    clock: Clock,
 ) -> TestApp {
     crate::logs::init();
     let mut env = names.env(outbox.path());
@@ -148,7 +159,10 @@ async fn start_app(
     env.push(("AMENDS_INSTANCE_NAME".to_owned(), instance));
     env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     let config = Config::from_sources(None, env).expect("test config");
-    let app = App::build(config).await.expect("app builds");
+    let app = App::build(config)
+        .await
+        .expect("app builds")
+        .with_clock(clock);
     let port = app.port();
     let pool = app.store().pool().clone();
     let token = CancellationToken::new();
@@ -189,7 +203,14 @@ pub async fn declare(connection: &Connection, names: &Names) {
 impl TestApp {
     /// Another replica sharing this app's database, queues and outbox directory.
     pub async fn spawn_replica(&self, extra: &[(&str, &str)]) -> TestApp {
-        start_app(self.names.clone(), self.outbox.clone(), false, extra).await
+        start_app(
+            self.names.clone(),
+            self.outbox.clone(),
+            false,
+            extra,
+            Clock::system(),
+        )
+        .await
     }
 
     /// Publishes raw bytes to the orders exchange with `routing_key` and waits for the confirm.

@@ -15,6 +15,7 @@ mod providers;
 mod redelivery;
 mod smtp_delivery;
 mod templates;
+mod timing;
 mod webhooks;
 
 #[path = "../support/logs.rs"]

@@ -5,7 +5,8 @@
 //! - [`incident`]: parse and validate a CloudEvent into a typed incident;
 //! - [`policy`]: decide template, channels, offers, budgets and escalation for an incident;
 //! - [`templates`]: check and render the message per channel and locale, with the samples the
-//!   previews use.
+//!   previews use;
+//! - [`timing`]: quiet hours and calling hours in the customer's own time zone.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -13,6 +14,7 @@
 pub mod incident;
 pub mod policy;
 pub mod templates;
+pub mod timing;
 
 /// A file the repository ships (the default policy, the templates), for the tests.
 #[cfg(test)]

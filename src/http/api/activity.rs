@@ -241,7 +241,9 @@ pub async fn incident(
             .into_iter()
             .map(CompensationRecord::from)
             .collect(),
-        escalation: escalation.map(EscalationRecord::opened),
+        escalation: escalation.map(|e| {
+            EscalationRecord::opened(e).calling(state.clock.now(), &state.config.call_hours)
+        }),
     }))
 }
 

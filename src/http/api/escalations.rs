@@ -63,7 +63,7 @@ pub async fn list(
         .escalations(status, limit)
         .await?
         .into_iter()
-        .map(EscalationRecord::from)
+        .map(|e| EscalationRecord::from(e).calling(state.clock.now(), &state.config.call_hours))
         .collect();
     Ok(Json(EscalationList { escalations }))
 }
@@ -81,7 +81,9 @@ pub async fn one(
         .store
         .escalation(id)
         .await?
-        .map(|e| Json(EscalationRecord::opened(e)))
+        .map(|e| {
+            Json(EscalationRecord::opened(e).calling(state.clock.now(), &state.config.call_hours))
+        })
         .ok_or_else(|| ApiError::NotFound(format!("no escalation {id}")))
 }
 
@@ -114,6 +116,8 @@ pub async fn handle(
         .store
         .escalation(id)
         .await?
-        .map(|e| Json(EscalationRecord::opened(e)))
+        .map(|e| {
+            Json(EscalationRecord::opened(e).calling(state.clock.now(), &state.config.call_hours))
+        })
         .ok_or_else(|| ApiError::NotFound(format!("no escalation {id}")))
 }

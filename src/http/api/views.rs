@@ -7,14 +7,15 @@
 //! contacts masked; `opened` builds it for the one incident or escalation a person opened,
 //! contacts in full. A list's items are built `From` rows, so no list can show a contact.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, FixedOffset, Utc};
 use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::incident::{EmailAddress, PhoneNumber};
+use crate::incident::{EmailAddress, PhoneNumber, TimeZone};
 use crate::store;
+use crate::timing::CallingHours;
 
 /// A contact as the API shows it: masked (`a***@example.com`, `+34******222`), or in full in
 /// the one incident or escalation a person opened. Serialized as a plain string.
@@ -114,7 +115,8 @@ pub struct IncidentSummary {
     pub coalesced: Option<String>,
     /// Why no channel could reach the customer, when none could.
     pub unreachable: Option<String>,
-    /// Each message: `channel`, `status`, `delivery_status`.
+    /// Each message: `channel`, `status`, `delivery_status`, and `scheduled_until` while it
+    /// waits for its due time (quiet hours, a rule's delay).
     #[schema(value_type = Vec<Object>)]
     pub messages: Value,
 }
@@ -239,6 +241,13 @@ pub struct MessageRecord {
     pub standby_for: Option<Uuid>,
     /// When it was recorded.
     pub created_at: DateTime<Utc>,
+    /// When it is (or was) due to go out.
+    pub due_at: DateTime<Utc>,
+    /// Set while it waits, never attempted, for a time later than the decision (quiet hours, a
+    /// rule's delay): "scheduled until …".
+    pub scheduled: Option<Scheduled>,
+    /// Set when it was cancelled because a newer incident on the order replaced it.
+    pub cancelled: Option<Cancelled>,
     /// Every attempt to send it.
     pub attempt_log: Vec<AttemptRecord>,
     /// Every status a provider reported for it.
@@ -260,6 +269,21 @@ impl MessageRecord {
 
     fn build(row: store::MessageRecord, shown: Shown) -> Self {
         let recipient = shown.contact(row.recipient, |r| Contact::recipient(&row.channel, r));
+        let scheduled = match (row.status.as_str(), row.scheduled_reason) {
+            ("pending", Some(reason)) => Some(Scheduled {
+                until: row.due_at,
+                reason,
+            }),
+            _ => None,
+        };
+        let cancelled = match (row.status.as_str(), row.cancelled_reason) {
+            ("cancelled", Some(reason)) => Some(Cancelled {
+                reason,
+                superseded_by: row.superseded_by,
+                superseded_by_type: row.superseded_by_type,
+            }),
+            _ => None,
+        };
         MessageRecord {
             outbox_id: row.outbox_id,
             channel: row.channel,
@@ -278,10 +302,33 @@ impl MessageRecord {
             template_version: row.template_version,
             standby_for: row.standby_for,
             created_at: row.created_at,
+            due_at: row.due_at,
+            scheduled,
+            cancelled,
             attempt_log: row.attempt_log.into_iter().map(Into::into).collect(),
             delivery_events: row.delivery_events.into_iter().map(Into::into).collect(),
         }
     }
+}
+
+/// A message waiting for its time.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Scheduled {
+    /// When it goes out.
+    pub until: DateTime<Utc>,
+    /// Why it waits, e.g. `03:10 there is in the sms quiet hours 21:00-08:00 (configured)`.
+    pub reason: String,
+}
+
+/// A message cancelled before it went out, because a newer incident replaced it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Cancelled {
+    /// Why.
+    pub reason: String,
+    /// The incident that replaced it.
+    pub superseded_by: Option<Uuid>,
+    /// That incident's type, e.g. `order.cancelled`.
+    pub superseded_by_type: Option<String>,
 }
 
 /// One attempt to send a message.
@@ -437,9 +484,46 @@ pub struct EscalationRecord {
     pub locale: Option<String>,
     /// The customer's tier.
     pub tier: Option<String>,
+    /// The customer's time zone, as the event gave it (UTC when it gave none).
+    pub timezone: Option<String>,
+    /// When to call, in the customer's daytime: set on an open escalation.
+    pub call: Option<CallSuggestion>,
     /// What the customer received: `channel`, `status`, `subject`.
     #[schema(value_type = Vec<Object>)]
     pub messages: Value,
+}
+
+/// When to call a customer: their next calling hours (`AMENDS_CALL_HOURS`), on their clock.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct CallSuggestion {
+    /// The calling hours of the customer's day, e.g. `09:00-18:00`.
+    pub hours: String,
+    /// The customer's time zone.
+    pub timezone: String,
+    /// Whether their calling hours are under way now.
+    pub now: bool,
+    /// From when to call, on the customer's clock (`2026-11-25T09:00:00+01:00`).
+    #[schema(value_type = String, format = DateTime)]
+    pub from: DateTime<FixedOffset>,
+    /// Until when, on the customer's clock.
+    #[schema(value_type = String, format = DateTime)]
+    pub until: DateTime<FixedOffset>,
+}
+
+impl CallSuggestion {
+    /// The next calling hours of a customer in `tz` (UTC when unknown or unreadable), from `now`.
+    pub fn at(now: DateTime<Utc>, hours: &CallingHours, tz: Option<&str>) -> CallSuggestion {
+        let tz = tz.and_then(|t| TimeZone::parse(t).ok()).unwrap_or_default();
+        let window = hours.next_call(now, tz.tz());
+        let local = |t: DateTime<Utc>| t.with_timezone(&tz.tz()).fixed_offset();
+        CallSuggestion {
+            hours: hours.to_string(),
+            timezone: tz.as_str().to_owned(),
+            now: window.now,
+            from: local(window.from),
+            until: local(window.until),
+        }
+    }
 }
 
 impl From<store::EscalationRecord> for EscalationRecord {
@@ -475,8 +559,18 @@ impl EscalationRecord {
             phone: row.phone.map(|p| shown.contact(p, Contact::phone)),
             locale: row.locale,
             tier: row.tier,
+            timezone: row.timezone,
+            call: None,
             messages: row.messages,
         }
+    }
+
+    /// The escalation with when to call, as of `now`, while it is open.
+    pub fn calling(mut self, now: DateTime<Utc>, hours: &CallingHours) -> Self {
+        if self.status == "open" {
+            self.call = Some(CallSuggestion::at(now, hours, self.timezone.as_deref()));
+        }
+        self
     }
 }
 
@@ -620,6 +714,7 @@ mod tests {
             phone: Some(PHONE.to_owned()),
             locale: Some("es-ES".to_owned()),
             tier: Some("vip".to_owned()),
+            timezone: Some("Europe/Madrid".to_owned()),
             messages: json!([{ "channel": "sms", "status": "sent", "subject": null }]),
         }
     }
@@ -643,6 +738,11 @@ mod tests {
             template_version: Some("abc123".to_owned()),
             standby_for: Some(id(4)),
             created_at: at(9),
+            due_at: at(9),
+            scheduled_reason: None,
+            cancelled_reason: None,
+            superseded_by: None,
+            superseded_by_type: None,
             attempt_log: vec![store::AttemptRecord {
                 outbox_id: id(3),
                 number: 1,
@@ -755,7 +855,85 @@ mod tests {
                 "phone": PHONE,
                 "locale": "es-ES",
                 "tier": "vip",
+                "timezone": "Europe/Madrid",
+                "call": null,
                 "messages": [{ "channel": "sms", "status": "sent", "subject": null }],
+            })
+        );
+    }
+
+    #[test]
+    fn an_open_escalation_says_when_to_call_in_the_customer_daytime() {
+        let hours = CallingHours::parse("09:00-18:00").unwrap();
+        let mut row = escalation_row();
+        row.status = "open".to_owned();
+        // 03:10 in Madrid (02:10 UTC): from 09:00 to 18:00 there, that day.
+        let night = Utc.with_ymd_and_hms(2026, 11, 24, 2, 10, 0).unwrap();
+        let view = json_of(EscalationRecord::opened(row.clone()).calling(night, &hours));
+        assert_eq!(
+            view["call"],
+            json!({
+                "hours": "09:00-18:00",
+                "timezone": "Europe/Madrid",
+                "now": false,
+                "from": "2026-11-24T09:00:00+01:00",
+                "until": "2026-11-24T18:00:00+01:00",
+            })
+        );
+        // 11:00 there: now, until 18:00.
+        let day = Utc.with_ymd_and_hms(2026, 11, 24, 10, 0, 0).unwrap();
+        let view = json_of(EscalationRecord::opened(row.clone()).calling(day, &hours));
+        assert_eq!(view["call"]["now"], true);
+        assert_eq!(view["call"]["from"], "2026-11-24T11:00:00+01:00");
+        // A customer without a zone is called in UTC hours; a handled escalation needs no call.
+        row.timezone = None;
+        let view = json_of(EscalationRecord::from(row).calling(night, &hours));
+        assert_eq!(view["call"]["from"], "2026-11-24T09:00:00Z");
+        let handled = json_of(EscalationRecord::from(escalation_row()).calling(night, &hours));
+        assert_eq!(handled["call"], Value::Null);
+    }
+
+    #[test]
+    fn the_openapi_document_describes_scheduled_and_cancelled_messages_and_calls() {
+        use utoipa::OpenApi;
+        let doc = json_of(super::super::ApiDoc::openapi());
+        for name in ["Scheduled", "Cancelled", "CallSuggestion"] {
+            assert!(doc["components"]["schemas"][name].is_object(), "{name}");
+        }
+        let message = &doc["components"]["schemas"]["MessageRecord"]["properties"];
+        assert!(message["scheduled"].is_object() && message["due_at"].is_object());
+    }
+
+    #[test]
+    fn a_waiting_message_is_scheduled_and_a_replaced_one_says_why_it_was_cancelled() {
+        let mut row = message_row("sms", PHONE);
+        row.status = "pending".to_owned();
+        row.attempts = 0;
+        row.due_at = at(7);
+        row.scheduled_reason =
+            Some("03:10 there is in the sms quiet hours 21:00-08:00 (configured)".to_owned());
+        let view = json_of(MessageRecord::from(row.clone()));
+        assert_eq!(view["due_at"], "2025-03-14T07:30:00Z");
+        assert_eq!(
+            view["scheduled"],
+            json!({
+                "until": "2025-03-14T07:30:00Z",
+                "reason": "03:10 there is in the sms quiet hours 21:00-08:00 (configured)",
+            })
+        );
+        assert_eq!(view["cancelled"], Value::Null);
+        row.status = "cancelled".to_owned();
+        row.cancelled_reason = Some("replaced before it went out".to_owned());
+        row.superseded_by = Some(id(9));
+        row.superseded_by_type = Some("order.cancelled".to_owned());
+        let view = json_of(MessageRecord::from(row));
+        assert_eq!(view["scheduled"], Value::Null);
+        assert_eq!(
+            view["cancelled"],
+            json!({
+                "reason": "replaced before it went out",
+                "superseded_by": id(9),
+                "superseded_by_type": "order.cancelled",
             })
         );
     }
@@ -782,6 +960,9 @@ mod tests {
                 "template_version": "abc123",
                 "standby_for": id(4),
                 "created_at": "2025-03-14T09:30:00Z",
+                "due_at": "2025-03-14T09:30:00Z",
+                "scheduled": null,
+                "cancelled": null,
                 "attempt_log": [{
                     "number": 1,
                     "provider": "smtp",

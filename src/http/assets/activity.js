@@ -222,7 +222,7 @@ function messagesCell(messages) {
         "li",
         {},
         `${channelLabel(m.channel)} `,
-        statusBadge(m.status),
+        statusBadge(m.status, m.scheduled_until),
         m.delivery_status ? [" ", badge(m.delivery_status, deliveryTone(m.delivery_status))] : null,
       ),
     ),

@@ -2,7 +2,7 @@
 
 import { api } from "./api.js";
 import { badge, empty, facts, field, h, loadingText } from "./dom.js";
-import { channelLabel, languageName, statusBadge, timeEl } from "./format.js";
+import { channelLabel, languageName, statusBadge, theirClock, theirDay, timeEl } from "./format.js";
 import { mount } from "./page.js";
 import { incidentHash } from "./router.js";
 import { state } from "./state.js";
@@ -97,6 +97,7 @@ export function escalationCard(e, { incidentLink, revealContacts, heading = "h2"
     ),
     facts([
       ["Why", e.reason],
+      ["When to call", callTime(e.call)],
       ["Rule", e.rule],
       ["Customer tier", e.tier],
       ["Language", e.locale ? `${languageName(e.locale)} (${e.locale})` : null],
@@ -108,6 +109,23 @@ export function escalationCard(e, { incidentLink, revealContacts, heading = "h2"
     e.status === "open" ? handleForm(e, onChanged) : handledNote(e),
   );
   return card;
+}
+
+// When to call, in the customer's daytime: their clock first (that is what matters to them),
+// then the coordinator's own.
+function callTime(call) {
+  if (!call) return null;
+  const zone = call.timezone ? ` (${call.timezone})` : "";
+  if (call.now) {
+    return h("span", {}, badge("now", "ok"), ` until ${theirClock(call.until)} their time${zone}: until `, timeEl(call.until), " yours");
+  }
+  return h(
+    "span",
+    {},
+    `${theirDay(call.from)}, ${theirClock(call.from)}–${theirClock(call.until)} their time${zone}: from `,
+    timeEl(call.from),
+    " yours",
+  );
 }
 
 function contactFacts(e, unmasked) {

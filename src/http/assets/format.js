@@ -153,9 +153,23 @@ const STATUS_LABELS = {
   cancelled: ["Cancelled", "neutral"],
 };
 
-export function statusBadge(status) {
+// A message waiting for its time (the customer's quiet hours, a rule's delay) reads as
+// scheduled, with when, rather than as waiting to send.
+export function statusBadge(status, scheduledUntil) {
+  if (status === "pending" && scheduledUntil) return badge(`Scheduled for ${fmtDate(scheduledUntil)}`, "info");
   const [label, tone] = STATUS_LABELS[status] ?? [words(status), "neutral"];
   return badge(label, tone);
+}
+
+// A time on the customer's own clock, as the API gives it ("2026-11-25T09:00:00+01:00"): the
+// wall-clock hour there, whatever the coordinator's zone.
+export function theirClock(iso) {
+  const match = /T(\d{2}:\d{2})/.exec(iso ?? "");
+  return match ? match[1] : "—";
+}
+
+export function theirDay(iso) {
+  return fmtDay((iso ?? "").slice(0, 10));
 }
 
 export function deliveryTone(status) {

@@ -6,7 +6,7 @@ import { badge, dataTable, empty, facts, h, section, viewToggle } from "./dom.js
 import { escalationCard } from "./escalations.js";
 import { channelLabel, deliveryTone, describeOffer, eventLabel, jsonText, showValue, statusBadge, timeEl } from "./format.js";
 import { mount } from "./page.js";
-import { render } from "./router.js";
+import { incidentHash, render } from "./router.js";
 
 export async function viewIncident(route, isCurrent) {
   const data = await api("GET", `/api/incidents/${encodeURIComponent(route.id)}`);
@@ -178,13 +178,27 @@ function messageView(m) {
     h(
       "p",
       { class: "badges" },
-      statusBadge(m.status),
+      statusBadge(m.status, m.scheduled?.until),
       m.delivery_status ? [" ", badge(m.delivery_status, deliveryTone(m.delivery_status))] : null,
     ),
     m.status === "unknown"
       ? h("p", { class: "notice" }, "amends could not tell whether this was sent. Check with the provider before anyone resends, so the customer does not get it twice.")
       : null,
+    m.scheduled
+      ? h("p", { class: "notice" }, "Scheduled: it goes out ", timeEl(m.scheduled.until), `, as ${m.scheduled.reason}.`)
+      : null,
+    m.cancelled
+      ? h(
+          "p",
+          { class: "notice" },
+          `Cancelled before it went out: ${m.cancelled.reason}.`,
+          m.cancelled.superseded_by
+            ? [" ", h("a", { href: incidentHash(m.cancelled.superseded_by) }, `See the newer incident that replaced it (${eventLabel(m.cancelled.superseded_by_type)})`)]
+            : null,
+        )
+      : null,
     facts([
+      ["Due", m.status === "pending" && m.due_at ? timeEl(m.due_at) : null],
       ["Language", m.locale],
       ["Sent", m.sent_at ? timeEl(m.sent_at) : null],
       ["Provider", m.provider],

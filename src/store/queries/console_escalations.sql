@@ -8,6 +8,7 @@ select e.escalation_id, e.incident_id, e.created_at, e.rule, e.reason, e.status,
        i.payload #>> '{data,customer,phone}' as phone,
        i.payload #>> '{data,customer,locale}' as locale,
        i.payload #>> '{data,customer,tier}' as tier,
+       i.payload #>> '{data,customer,timezone}' as timezone,
        coalesce((select jsonb_agg(jsonb_build_object('channel', o.channel, 'status', o.status,
                                                      'subject', o.subject)
                                   order by o.created_at, o.channel)

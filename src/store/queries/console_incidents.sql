@@ -10,7 +10,11 @@ select i.incident_id, i.created_at, i.source, i.event_id, i.event_type, i.order_
        d.rule as "rule?", d.escalated as "escalated?", d.coalesced as "coalesced?",
        d.unreachable as "unreachable?",
        coalesce((select jsonb_agg(jsonb_build_object('channel', o.channel, 'status', o.status,
-                                                     'delivery_status', o.delivery_status)
+                                                     'delivery_status', o.delivery_status,
+                                                     'scheduled_until',
+                                                     case when o.status = 'pending'
+                                                               and o.scheduled_reason is not null
+                                                          then o.due_at end)
                                   order by o.created_at, o.channel)
                  from outbox o where o.incident_id = i.incident_id), '[]'::jsonb) as "messages!"
 from incident i

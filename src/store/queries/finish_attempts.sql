@@ -1,28 +1,33 @@
 -- Records the outcomes of a batch of sends by instance $1, one attempt row each, and the outcome
 -- event of each final outcome, in one statement (one commit for the whole batch). Each row is
 -- fenced by the claim: a message whose claim was lost is left alone and missing from the result.
--- outcome: 'sent' | 'retry' (back to pending after retry_after seconds) | 'failed' | 'unknown' |
--- 'released' (handed back before any request left, e.g. at shutdown: due again after retry_after
--- seconds, and the claim does not count as an attempt).
+-- outcome: 'sent' | 'retry' (back to pending, due again at due_at) | 'failed' | 'unknown' |
+-- 'released' (handed back before any request left, e.g. at shutdown: due again at due_at, and
+-- the claim does not count as an attempt) | 'held' (claimed in the customer's quiet hours, nothing
+-- sent: like 'released', due when they end, and error says why it waits). Due times are the
+-- daemon's clock's ($9 is its now).
 -- A message held in reserve for one that failed goes out now; for one that was sent, it is
 -- cancelled. After 'unknown' it stays in reserve: the first may have reached the customer.
 with results as (
     select *
-    from unnest($2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::float8[],
+    from unnest($2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::timestamptz[],
                 $8::timestamptz[])
-        as r(outbox_id, provider, provider_message_id, outcome, error, retry_after, started_at)
+        as r(outbox_id, provider, provider_message_id, outcome, error, due_at, started_at)
 ), updated as (
     update outbox o
-    set status = case r.outcome when 'sent' then 'sent' when 'retry' then 'pending'
-                                when 'released' then 'pending' else r.outcome end,
-        due_at = case when r.outcome in ('retry', 'released')
-                      then now() + make_interval(secs => r.retry_after) else o.due_at end,
-        attempts = case r.outcome when 'released' then greatest(o.attempts - 1, 0) else o.attempts end,
+    set status = case when r.outcome = 'sent' then 'sent'
+                      when r.outcome in ('retry', 'released', 'held') then 'pending'
+                      else r.outcome end,
+        due_at = case when r.outcome in ('retry', 'released', 'held')
+                      then coalesce(r.due_at, $9) else o.due_at end,
+        attempts = case when r.outcome in ('released', 'held') then greatest(o.attempts - 1, 0)
+                        else o.attempts end,
         send_started_at = null,
         sent_at = case r.outcome when 'sent' then now() else o.sent_at end,
-        provider = case r.outcome when 'released' then o.provider else r.provider end,
+        provider = case when r.outcome in ('released', 'held') then o.provider else r.provider end,
         provider_message_id = coalesce(r.provider_message_id, o.provider_message_id),
-        last_error = case r.outcome when 'released' then o.last_error else r.error end,
+        last_error = case when r.outcome in ('released', 'held') then o.last_error else r.error end,
+        scheduled_reason = case r.outcome when 'held' then r.error else o.scheduled_reason end,
         claimed_by = null,
         claimed_until = null,
         updated_at = now()
@@ -32,7 +37,10 @@ with results as (
 ), standby as (
     update outbox s
     set status = case r.outcome when 'failed' then 'pending' else 'cancelled' end,
-        due_at = now(),
+        -- Due now; what it was scheduled for when recorded no longer applies (the dispatcher
+        -- checks the quiet hours again when it claims it).
+        due_at = $9,
+        scheduled_reason = null,
         updated_at = now()
     from updated u join results r using (outbox_id)
     where s.standby_for = u.outbox_id and s.status = 'standby' and r.outcome in ('sent', 'failed')
@@ -41,7 +49,7 @@ with results as (
     insert into attempt (outbox_id, number, provider, instance, outcome, error, started_at)
     select u.outbox_id, u.attempts, r.provider, $1, r.outcome, r.error, r.started_at
     from updated u join results r using (outbox_id)
-    where r.outcome <> 'released'
+    where r.outcome not in ('released', 'held')
     returning outbox_id
 ), announced as (
     -- No contact details: the event says what happened to which order, not to whom.

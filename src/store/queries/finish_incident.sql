@@ -1,4 +1,6 @@
--- Records what was decided for incident $1, in one statement: the decision, its messages, the
+-- Records what was decided for incident $1, in one statement: the decision, its messages (each
+-- due at its own time: $40, after the quiet hours $41 of the customer's zone $43 where it fell
+-- in them, $42 saying why it waits), the
 -- compensation ledger (issued codes and declined offers), the escalation, and the outcome events
 -- announcing each issued code and the escalation. A code already taken fails the statement on
 -- compensation_code_key, and the caller retries with new codes.
@@ -10,14 +12,17 @@ with decided as (
 ), queued as (
     -- A message with standby_for ($38) is held in reserve: sent only if that one fails.
     insert into outbox (outbox_id, incident_id, channel, recipient, recipient_name, locale,
-                        subject, body_text, body_html, due_at, status, standby_for, template_version)
+                        subject, body_text, body_html, due_at, status, standby_for, template_version,
+                        quiet_hours, timezone, scheduled_reason)
     select m.outbox_id, d.incident_id, m.channel, m.recipient, m.recipient_name, $13,
-           m.subject, m.body_text, m.body_html, d.send_at,
-           case when m.standby_for is null then 'pending' else 'standby' end, m.standby_for, $39
+           m.subject, m.body_text, m.body_html, m.due_at,
+           case when m.standby_for is null then 'pending' else 'standby' end, m.standby_for, $39,
+           m.quiet_hours, $43, m.scheduled_reason
     from decided d,
          unnest($14::uuid[], $15::text[], $16::text[], $17::text[], $18::text[], $19::text[], $20::text[],
-                $38::uuid[])
-             as m(outbox_id, channel, recipient, recipient_name, subject, body_text, body_html, standby_for)
+                $38::uuid[], $40::timestamptz[], $41::text[], $42::text[])
+             as m(outbox_id, channel, recipient, recipient_name, subject, body_text, body_html, standby_for,
+                  due_at, quiet_hours, scheduled_reason)
     returning outbox_id, status
 ), ledger as (
     insert into compensation (compensation_id, incident_id, customer_id, order_id, rule, kind, status,

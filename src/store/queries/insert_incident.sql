@@ -1,7 +1,9 @@
 -- Inserts the incident (nothing for a duplicate (source, id)) and reads what came before it:
 -- the customer's recent incidents and messages, the compensation they received in the
 -- per-customer window ($11 seconds, currency $10), the earlier incidents of this order (with the
--- kind of rule that decided each, the date a delay told, and the codes issued for it), and the
+-- kind of rule that decided each, the date a delay told, the codes issued for it, whether a
+-- message of it is on its way or out, and whether one still waits, never attempted, which a
+-- newer incident may replace), and the
 -- channels on which the customer's address ($12, lower case) or number ($13) is suppressed. The
 -- reads see the database as it was before this statement, so the new incident is not among them.
 with inserted as (
@@ -23,7 +25,13 @@ select
     (select coalesce(jsonb_agg(jsonb_build_object(
                 'type', i.event_type,
                 'at', i.created_at,
-                'messaged', exists (select 1 from outbox o where o.incident_id = i.incident_id),
+                'id', i.incident_id::text,
+                'occurred_at', i.occurred_at,
+                'messaged', exists (select 1 from outbox o
+                                    where o.incident_id = i.incident_id and o.status <> 'cancelled'),
+                'waiting', exists (select 1 from outbox o
+                                   where o.incident_id = i.incident_id and o.status = 'pending'
+                                     and o.attempts = 0),
                 'given', (select coalesce(sum(c.cost), 0)::text from compensation c
                           where c.incident_id = i.incident_id and c.status = 'issued' and c.currency = $10),
                 -- Decisions before rule kinds existed were all apologies.

@@ -1,5 +1,6 @@
 -- Takes back messages whose claim expired (their dispatcher died or hung), except $1, the
--- messages the calling dispatcher is handling itself.
+-- messages the calling dispatcher is handling itself; one due again is due at $2, the daemon's
+-- clock's now (the lease itself runs on the database's clock).
 -- - The request never left (send_started_at is null): the message is simply due again, and the
 --   claim does not count as an attempt.
 -- - The request may have reached the provider: the message is in doubt. Where resend_safe (the
@@ -14,7 +15,7 @@ with expired as (
     update outbox o
     set status = case when e.send_started_at is null or e.resend_safe then 'pending' else 'unknown' end,
         attempts = case when e.send_started_at is null then greatest(o.attempts - 1, 0) else o.attempts end,
-        due_at = case when e.send_started_at is null or e.resend_safe then now() else o.due_at end,
+        due_at = case when e.send_started_at is null or e.resend_safe then $2 else o.due_at end,
         claimed_by = null,
         claimed_until = null,
         send_started_at = null,

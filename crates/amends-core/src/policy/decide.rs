@@ -386,6 +386,7 @@ impl Policy {
             send: rule.send,
             skipped,
             send_at,
+            quiet_hours: rule.quiet_hours.clone(),
             plans,
             coalesced: None,
             earlier_incidents,

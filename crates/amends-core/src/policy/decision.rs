@@ -49,8 +49,11 @@ pub struct Decision {
     pub send: SendMode,
     /// Channels considered and skipped, with why.
     pub skipped: Vec<(Channel, SkipReason)>,
-    /// When to send.
+    /// When to send: now, or after the rule's delay (quiet hours may hold a channel's message
+    /// longer; see [`Decision::schedule`]).
     pub send_at: DateTime<Utc>,
+    /// The rule's own quiet hours per channel, over the configured ones.
+    pub quiet_hours: QuietOverride,
     /// The plans to try in order against the budgets; the last never costs anything.
     pub plans: Vec<Plan>,
     /// Set when an earlier message about this order already covers this incident.
@@ -120,6 +123,7 @@ impl Decision {
             reminders: Vec::new(),
             skipped: Vec::new(),
             send_at: now,
+            quiet_hours: QuietOverride::new(),
             plans: vec![Plan {
                 label: "apology only",
                 offers: Vec::new(),

@@ -25,6 +25,14 @@ pub struct Explanation {
     pub budget: Vec<String>,
     /// Each channel considered: used, or skipped and why.
     pub channels: Vec<String>,
+    /// Earlier incidents of the order whose waiting messages this one replaces (filled in when
+    /// the decision is recorded or explained).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub superseded: Vec<String>,
+    /// When each channel's message goes out, and why (filled in when the decision is recorded or
+    /// explained).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub timing: Vec<String>,
     /// Why a person should follow up, when they should.
     pub escalation: Option<String>,
     /// What else the message may say: "again", a promised update.
@@ -81,6 +89,9 @@ impl Explanation {
                 let _ = writeln!(out, "      saw {}", seen.join(", "));
             }
         }
+        for line in &self.superseded {
+            let _ = writeln!(out, "supersedes: {line}");
+        }
         let _ = writeln!(out, "frequency: {}", self.frequency);
         if self.offers.is_empty() {
             out.push_str("offers: none\n");
@@ -99,6 +110,12 @@ impl Explanation {
         out.push_str("channels:\n");
         for line in &self.channels {
             let _ = writeln!(out, "  - {line}");
+        }
+        if !self.timing.is_empty() {
+            out.push_str("timing:\n");
+            for line in &self.timing {
+                let _ = writeln!(out, "  - {line}");
+            }
         }
         match &self.escalation {
             Some(why) => {

@@ -65,6 +65,16 @@ pub struct PriorIncident {
     /// The codes issued for it.
     #[serde(default)]
     pub codes: Vec<PriorCode>,
+    /// The store's id for it (absent in a history written by hand).
+    #[serde(default)]
+    pub id: Option<String>,
+    /// Whether a message of it still waits to go out, never attempted (held by quiet hours or a
+    /// rule's delay): a newer incident may replace it.
+    #[serde(default)]
+    pub waiting: bool,
+    /// When the order system says it happened (its CloudEvents `time`).
+    #[serde(default)]
+    pub occurred_at: Option<DateTime<Utc>>,
 }
 
 /// A code issued for an earlier incident, as the ledger holds it (in the order's currency).

@@ -11,6 +11,7 @@ use sha2::{Digest, Sha256};
 
 use super::*;
 use crate::incident::Currency;
+use crate::timing::QuietHours;
 
 /// The rules file as written.
 #[derive(Deserialize)]
@@ -128,6 +129,9 @@ struct RuleFile {
     /// Wait this long before sending, e.g. "30m".
     #[serde(default)]
     delay: Option<String>,
+    /// `"off"` or `"21:00-08:00"` for every channel, or a table per channel.
+    #[serde(default)]
+    quiet_hours: Option<toml::Spanned<toml::Value>>,
 }
 
 /// The longest a rule may wait before sending: an apology a year late is none.
@@ -298,6 +302,14 @@ impl Policy {
                     ),
                 ));
             }
+            let quiet_hours = match rule.quiet_hours {
+                None => QuietOverride::new(),
+                Some(spanned) => {
+                    let at = line_of(text, spanned.span().start);
+                    parse_quiet_hours(spanned.into_inner())
+                        .map_err(|e| fail(at, format!("quiet_hours: {e}")))?
+                }
+            };
             rules.push(Rule {
                 name: rule.name,
                 kind,
@@ -310,6 +322,7 @@ impl Policy {
                 fallback,
                 escalate,
                 delay,
+                quiet_hours,
                 line,
             });
         }
@@ -387,6 +400,34 @@ fn parse_fallback(value: toml::Value) -> Result<Fallback, String> {
     }
 }
 
+/// A rule's `quiet_hours`: one setting for every channel, or a table of them per channel.
+fn parse_quiet_hours(value: toml::Value) -> Result<QuietOverride, String> {
+    let quiet = |text: &str| QuietHours::parse(text).map_err(|e| e.to_string());
+    match value {
+        toml::Value::String(text) => {
+            let q = quiet(&text)?;
+            Ok([(Channel::Email, q), (Channel::Sms, q)].into())
+        }
+        toml::Value::Table(table) => table
+            .into_iter()
+            .map(|(key, value)| {
+                let channel = key.parse::<Channel>().map_err(|e| e.to_string())?;
+                match value {
+                    toml::Value::String(text) => Ok((channel, quiet(&text)?)),
+                    other => Err(format!(
+                        "{key}: expected text (\"off\" or \"21:00-08:00\"), not {}",
+                        other.type_str()
+                    )),
+                }
+            })
+            .collect(),
+        other => Err(format!(
+            "expected text (\"off\" or \"21:00-08:00\") or a table per channel, not {}",
+            other.type_str()
+        )),
+    }
+}
+
 /// Facts of every sample incident with an empty history: the shape conditions are checked
 /// against, and the incidents they must evaluate on.
 fn sample_facts() -> Vec<Facts> {
@@ -416,6 +457,9 @@ fn sample_history() -> History {
             kind: RuleKind::Apology,
             eta: None,
             codes: Vec::new(),
+            id: None,
+            waiting: false,
+            occurred_at: None,
         }],
         ..History::default()
     }

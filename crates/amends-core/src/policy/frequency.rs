@@ -169,6 +169,9 @@ mod tests {
             kind: crate::policy::RuleKind::Apology,
             eta: None,
             codes: Vec::new(),
+            id: None,
+            waiting: false,
+            occurred_at: None,
         }
     }
 

@@ -317,6 +317,9 @@ fn decide_and_settle_any_total_and_history() {
                             kind: crate::policy::RuleKind::Apology,
                             eta: None,
                             codes: Vec::new(),
+                            id: None,
+                            waiting: false,
+                            occurred_at: None,
                         })
                         .collect(),
                     ..History::default()

@@ -12,6 +12,8 @@
 //! - `facts`: what a condition sees; `condition`: CEL compile, check and evaluate;
 //! - `offer`: offer kinds and amounts; `budget`: limits and checks; `code`: coupon codes;
 //! - `frequency`: one apology per order per window, upgrades; `channel`: channel choice;
+//! - `schedule`: when each channel's message is due (a rule's delay, quiet hours);
+//! - `supersede`: a newer incident replacing the still-waiting messages of earlier ones;
 //! - `explain`: the explanation stored with every decision.
 
 mod budget;
@@ -25,7 +27,9 @@ mod facts;
 mod file;
 mod frequency;
 mod offer;
+mod schedule;
 mod settlement;
+mod supersede;
 
 #[cfg(test)]
 mod fuzz;
@@ -51,7 +55,9 @@ pub use facts::{EtaNews, Facts, History, PriorCode, PriorIncident};
 pub use file::version_of;
 pub use frequency::{Frequency, severity};
 pub use offer::{Amounts, Offer, OfferKind, OfferSpec, account_for_given, total_cost};
+pub use schedule::{Due, QuietDefaults, QuietOverride, local};
 pub use settlement::{DeclinedOffer, Reservation, Settled, Settlement, Step};
+pub use supersede::supersedes;
 
 /// A policy that could not be loaded; one line naming where and why.
 #[derive(Debug, thiserror::Error)]
@@ -213,6 +219,8 @@ pub struct Rule {
     pub escalate: Option<String>,
     /// Delay before sending.
     pub delay: Duration,
+    /// Its own quiet hours per channel, over the configured ones.
+    pub quiet_hours: QuietOverride,
     /// Line of the rule in its file.
     pub line: usize,
 }

@@ -40,6 +40,9 @@ fn prior(event_type: IncidentType, at: &str) -> PriorIncident {
         kind: RuleKind::Apology,
         eta: None,
         codes: Vec::new(),
+        id: None,
+        waiting: false,
+        occurred_at: None,
     }
 }
 

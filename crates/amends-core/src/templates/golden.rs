@@ -230,6 +230,9 @@ fn history(earlier: u32, now: DateTime<Utc>) -> History {
                 kind: Default::default(),
                 eta: None,
                 codes: Vec::new(),
+                id: None,
+                waiting: false,
+                occurred_at: None,
             })
             .collect(),
         ..History::default()

@@ -165,6 +165,9 @@ pub fn closed_history(now: DateTime<Utc>) -> History {
                 percent: None,
                 expires_at: Some(now + Duration::days(89)),
             }],
+            id: None,
+            waiting: false,
+            occurred_at: None,
         }],
         ..History::default()
     }
