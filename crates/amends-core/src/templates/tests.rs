@@ -132,19 +132,81 @@ fn money_and_dates_follow_the_customers_locale() {
     );
 }
 
+/// The delay email and SMS with a gift card that expires on 21 February 2027, for a customer
+/// of `locale`, from the shipped texts of a store whose default locale is `default`.
+fn with_gift(default: &str, locale: &str) -> (Rendered, Rendered) {
+    let settings = Settings::new(&Locale::parse(default).unwrap());
+    let templates = Templates::load(&crate::shipped("templates"), &settings).unwrap();
+    let incident = in_locale("order.delayed", locale);
+    let mut gift = samples::offer(
+        crate::policy::OfferKind::GiftCertificate,
+        &incident,
+        samples::now(),
+    );
+    gift.code = Some("SORRY-ABCD2345".to_owned());
+    gift.expires_at = Some("2027-02-21T10:00:00Z".parse().unwrap());
+    let offers = [gift];
+    let extras = Extras {
+        offers: &offers,
+        ..Extras::apology(samples::now())
+    };
+    let store = samples::store();
+    let render = |channel| {
+        templates
+            .render("order-delayed", channel, &incident, &store, &extras)
+            .unwrap()
+    };
+    (render(Channel::Email), render(Channel::Sms))
+}
+
 #[test]
-fn a_locale_without_templates_falls_back_to_the_default_in_its_language() {
-    let templates = shipped();
-    let french = plain(
-        &templates,
-        "order-delayed",
-        Channel::Email,
-        &in_locale("order.delayed", "fr-CA"),
-    )
-    .unwrap();
-    assert_eq!(french.locale, "en");
-    // English text, so English formatting: never "129,90 €" inside an English sentence.
-    assert!(french.text.contains("€129.90"), "{}", french.text);
+fn a_language_without_texts_reads_the_default_language_in_the_default_locales_formats() {
+    // Italian has no texts: the store's default language, written as its default locale
+    // writes money and dates, never as the bare language (US English) or as Italian.
+    for (default, template, sms_has, email_has) in [
+        (
+            "en-GB",
+            "en",
+            ["€25.00", "valid until 21/02/2027"],
+            "Sunday 29 November",
+        ),
+        (
+            "es-ES",
+            "es",
+            ["25,00 €", "hasta el 21/2/27"],
+            "domingo, 29 de noviembre",
+        ),
+    ] {
+        let (email, sms) = with_gift(default, "it-IT");
+        assert_eq!(email.locale, template);
+        assert_eq!(sms.locale, template);
+        for expected in sms_has {
+            assert!(sms.text.contains(expected), "{default}: {}", sms.text);
+        }
+        assert!(!sms.text.contains("2/21/27"), "{default}: {}", sms.text);
+        assert!(email.text.contains(email_has), "{default}: {}", email.text);
+        let html = email.html.unwrap_or_default();
+        assert!(html.contains(&format!("lang=\"{default}\"")), "{default}");
+    }
+    // The shipped default, `en`, formats as CLDR's `en` does: the default locale, no other.
+    let (email, sms) = with_gift("en", "it-IT");
+    assert_eq!(email.locale, "en");
+    assert!(sms.text.contains("valid until 2/21/27"), "{}", sms.text);
+}
+
+#[test]
+fn a_regional_default_locale_is_served_by_its_languages_texts() {
+    // The texts are filed as `en`; a store whose default is `en-GB` still has every template
+    // the policy names, so it starts.
+    let policy = crate::policy::Policy::load(&crate::shipped("policy/default.toml")).unwrap();
+    let settings = Settings::new(&Locale::parse("en-GB").unwrap());
+    let templates = Templates::load(&crate::shipped("templates"), &settings).unwrap();
+    assert!(templates.has("order-delayed", Channel::Sms));
+    templates.cover(&policy).unwrap();
+    let settings = Settings::new(&Locale::parse("it-IT").unwrap());
+    let italian = Templates::load(&crate::shipped("templates"), &settings).unwrap();
+    assert!(!italian.has("order-delayed", Channel::Sms));
+    assert!(italian.cover(&policy).is_err());
 }
 
 #[test]
