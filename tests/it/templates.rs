@@ -32,7 +32,7 @@ fn the_shipped_templates_pass_the_check_and_report_each_sms() {
     assert!(output.status.success(), "{text}");
     assert!(text.contains(": 0 error(s), 0 warning(s)"), "{text}");
     for key in ["order-delayed", "order-stockout", "order-cancelled"] {
-        for locale in ["en", "es"] {
+        for locale in ["en", "es", "fr", "de", "pt", "pt-BR"] {
             assert!(
                 text.contains(&format!("{key} sms {locale}: up to ")),
                 "{key} {locale}: {text}"
@@ -118,6 +118,45 @@ fn preview_writes_the_email_and_prints_the_sms_segments() {
     assert!(text.contains("--- segment 1/"), "{text}");
     // The default policy gives a VIP cancelled by the store a gift certificate: its code shows.
     assert!(text.contains("rule vip-merchant-cancellation"), "{text}");
+}
+
+#[test]
+fn preview_in_german_reads_german_with_german_formats() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let output = amends(
+        &["templates", "preview", "order-delayed", "--locale", "de-DE"],
+        Some(dir.path()),
+    );
+    let text = output_of(&output);
+    assert!(output.status.success(), "{text}");
+    assert!(text.contains("locale de (customer de-DE)"), "{text}");
+    assert!(
+        text.contains("Ihre Bestellung #10042 verspätet sich"),
+        "{text}"
+    );
+    // The sample's new date and the order's total, as a German customer writes them.
+    assert!(text.contains("Sonntag, 29. November"), "{text}");
+    assert!(text.contains("129,90\u{a0}€"), "{text}");
+    let html = std::fs::read_to_string(dir.path().join("var/preview/order-delayed.de-DE.html"))
+        .expect("html written");
+    assert!(html.contains("lang=\"de-DE\""), "{html}");
+
+    let output = amends(
+        &[
+            "templates",
+            "preview",
+            "order-delayed",
+            "--channel",
+            "sms",
+            "--locale",
+            "de-DE",
+        ],
+        Some(dir.path()),
+    );
+    let text = output_of(&output);
+    assert!(output.status.success(), "{text}");
+    assert!(text.contains("segment(s), GSM-7"), "{text}");
+    assert!(text.contains("Antworten Sie STOP."), "{text}");
 }
 
 #[test]

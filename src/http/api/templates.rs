@@ -20,8 +20,11 @@ use crate::policy::Channel;
 use crate::templates::samples::{self, SampleDecision};
 use crate::templates::{Role, Templates, sms};
 
-/// Locales offered for previews (any other can be typed in).
-const PREVIEW_LOCALES: [&str; 4] = ["en-GB", "en-US", "es-ES", "es-MX"];
+/// Locales offered for previews (any other can be typed in): a region for every shipped
+/// language, so a file is previewed in its own language (`pt` as `pt-PT`, before `pt-BR`).
+const PREVIEW_LOCALES: [&str; 8] = [
+    "en-GB", "en-US", "es-ES", "es-MX", "fr-FR", "de-DE", "pt-PT", "pt-BR",
+];
 
 /// One template file in the list.
 #[derive(Debug, Serialize, ToSchema)]

@@ -291,10 +291,17 @@ impl Templates {
         Ok(())
     }
 
-    /// True when a template exists for `key` and `channel` in the default locale.
+    /// True when a template exists for `key` and `channel` in the default locale or the
+    /// language it falls back to: a store whose default is `en-GB` is served by `en` files.
     pub fn has(&self, key: &str, channel: Channel) -> bool {
+        let default = &self.settings.default_locale;
         self.variants
             .get(&(key.to_owned(), channel))
-            .is_some_and(|l| l.contains_key(&self.settings.default_locale.to_string()))
+            .is_some_and(|l| {
+                default
+                    .fallback_chain(default)
+                    .iter()
+                    .any(|tag| l.contains_key(&tag.to_string()))
+            })
     }
 }

@@ -27,14 +27,12 @@ impl Templates {
         };
         let (template_locale, tag, variant) = found.ok_or_else(missing)?;
         let registry = self.registries.get(&tag).ok_or_else(missing)?;
-        // Format in the customer's own locale (es-MX money and dates) when the template speaks
-        // their language; in the template's when it is a fallback to another language.
         let reading = Reading {
-            locale: if template_locale.language() == customer_locale.language() {
-                customer_locale.to_string()
-            } else {
-                tag.clone()
-            },
+            locale: reading_locale(
+                customer_locale,
+                template_locale,
+                &self.settings.default_locale,
+            ),
             timezone: incident.customer.timezone.as_str().to_owned(),
             now: extras.sent_at,
         };
@@ -100,6 +98,25 @@ impl Templates {
     }
 }
 
+/// The locale money and dates are formatted in, given the customer's locale, the locale of the
+/// template chosen for them and the store's default.
+///
+/// A template in the customer's language is read with the customer's own conventions (an es-MX
+/// customer reading the `es` text sees Mexican formats). A customer whose language has no texts
+/// gets the default language's, and reads them with the default locale's conventions: a store
+/// whose default is `en-GB` writes `21/02/2027` to an Italian customer, never the `2/21/27` of
+/// the bare `en` its texts are filed under, and never the formats of the customer's own
+/// language inside an English sentence.
+fn reading_locale(customer: &Locale, template: &Locale, default: &Locale) -> String {
+    // The fallback chain is the customer's locales and then the default's, so a template not in
+    // the customer's language is in the default's.
+    if template.language() == customer.language() {
+        customer.to_string()
+    } else {
+        default.to_string()
+    }
+}
+
 fn render_error(name: &str, e: &handlebars::RenderError) -> TemplateError {
     let at = match (e.line_no, e.column_no) {
         (Some(line), Some(column)) => format!("line {line}, column {column}: "),
@@ -147,4 +164,30 @@ pub(super) fn one_line(s: &str) -> String {
         .filter(|l| !l.is_empty())
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reading(customer: &str, template: &str, default: &str) -> String {
+        let parse = |s: &str| Locale::parse(s).unwrap();
+        reading_locale(&parse(customer), &parse(template), &parse(default))
+    }
+
+    #[test]
+    fn the_customers_locale_formats_a_text_in_their_language() {
+        assert_eq!(reading("es-MX", "es", "en"), "es-MX");
+        assert_eq!(reading("pt-BR", "pt-BR", "en-GB"), "pt-BR");
+        assert_eq!(reading("pt-AO", "pt", "en-GB"), "pt-AO");
+        assert_eq!(reading("en-US", "en", "en-GB"), "en-US");
+    }
+
+    #[test]
+    fn the_default_locale_formats_a_fallback_text() {
+        // Never the bare tag of the text (`en`, US formats) nor the customer's own locale.
+        assert_eq!(reading("it-IT", "en", "en-GB"), "en-GB");
+        assert_eq!(reading("nl-NL", "es", "es-ES"), "es-ES");
+        assert_eq!(reading("it-IT", "en", "en"), "en");
+    }
 }
