@@ -7,18 +7,21 @@ use serde_json::Value;
 use super::*;
 use crate::incident::{Currency, Incident, IncidentType, Locale, Money, parse, sample};
 
-fn incident(event_type: &str, edit: impl FnOnce(&mut Value)) -> Incident {
+/// The shipped sample event of `event_type`, edited, parsed (shared by the policy's test files).
+pub(super) fn incident(event_type: &str, edit: impl FnOnce(&mut Value)) -> Incident {
     let mut event: Value = serde_json::from_str(sample(event_type).unwrap()).unwrap();
     edit(&mut event);
     let body = serde_json::to_vec(&event).unwrap();
     parse(&body, None, &Locale::parse("en").unwrap()).unwrap()
 }
 
-fn now() -> DateTime<Utc> {
+/// The time the tables are decided at.
+pub(super) fn now() -> DateTime<Utc> {
     "2026-11-23T10:00:00Z".parse().unwrap()
 }
 
-fn shipped() -> Policy {
+/// The shipped default policy.
+pub(super) fn shipped() -> Policy {
     Policy::load(&crate::shipped("policy/default.toml")).unwrap()
 }
 

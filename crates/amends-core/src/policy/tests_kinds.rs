@@ -1,27 +1,12 @@
 //! Rule kinds (apology, update, follow-up), `send = "all"`, promotion, and the facts they read:
 //! table-style, against the shipped policy and small policies written for each case.
 
-use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde_json::Value;
 
+use super::tests::{incident, now, shipped};
 use super::*;
-use crate::incident::{Eta, Incident, IncidentType, Locale, parse, sample};
-
-fn incident(event_type: &str, edit: impl FnOnce(&mut Value)) -> Incident {
-    let mut event: Value = serde_json::from_str(sample(event_type).unwrap()).unwrap();
-    edit(&mut event);
-    let body = serde_json::to_vec(&event).unwrap();
-    parse(&body, None, &Locale::parse("en").unwrap()).unwrap()
-}
-
-fn now() -> DateTime<Utc> {
-    "2026-11-23T10:00:00Z".parse().unwrap()
-}
-
-fn shipped() -> Policy {
-    Policy::load(&crate::shipped("policy/default.toml")).unwrap()
-}
+use crate::incident::{Eta, Incident, IncidentType};
 
 /// A delay whose new date is `new_eta` (`None`: unknown), original ETA 2026-11-24, no tier.
 fn delay(new_eta: Option<&str>) -> Incident {
