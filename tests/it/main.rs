@@ -8,6 +8,7 @@ mod console;
 mod health;
 mod helpers;
 mod hostile;
+mod listeners;
 mod pipeline;
 mod process;
 mod promises;
