@@ -93,7 +93,14 @@ async fn the_webhook_listener_serves_only_the_webhooks() {
         .header("content-type", "application/json")
         .body("[]");
     assert_eq!(status(unsigned).await, StatusCode::FORBIDDEN);
+
+    // Stopping drains and closes both listeners (stop() returns only once run() has).
+    let hooks = format!("127.0.0.1:{}", app.webhook_port.unwrap_or(0));
     app.stop().await;
+    assert!(
+        tokio::net::TcpStream::connect(&hooks).await.is_err(),
+        "the webhook listener is closed after the stop"
+    );
 }
 
 #[tokio::test]
