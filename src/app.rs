@@ -272,13 +272,21 @@ impl App {
             announcer_token.clone(),
             announcer.run(announcer_token.clone()),
         );
+        // Both listeners give handlers the peer's address (`ConnectInfo`), so a handler reads it
+        // alike on either.
         let http_token = token.child_token();
-        let server = axum::serve(self.listener, http::router(state.clone()))
-            .with_graceful_shutdown(async move { http_token.cancelled().await });
+        let server = axum::serve(
+            self.listener,
+            http::router(state.clone()).into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move { http_token.cancelled().await });
         let hooks_server = self.webhook_listener.map(|listener| {
             let hooks_token = token.child_token();
-            axum::serve(listener, http::webhook_router(state))
-                .with_graceful_shutdown(async move { hooks_token.cancelled().await })
+            axum::serve(
+                listener,
+                http::webhook_router(state).into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(async move { hooks_token.cancelled().await })
         });
 
         // Both listeners drain on the one token; whichever ends first (an error) ends the other,
