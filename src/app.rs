@@ -192,14 +192,15 @@ impl App {
         let hooks = &self.config.webhooks;
         let webhooks = http::WebhookKeys {
             public_url: self.config.public_url.clone(),
-            twilio_auth_token: hooks.twilio_auth_token.clone(),
+            twilio_auth_tokens: hooks.twilio_auth_tokens.clone(),
             // Checked when the configuration was loaded.
-            sendgrid_public_key: hooks
-                .sendgrid_public_key
-                .as_deref()
-                .and_then(|key| crate::signature::sendgrid_key(key).ok()),
+            sendgrid_public_keys: hooks
+                .sendgrid_public_keys
+                .iter()
+                .filter_map(|key| crate::signature::sendgrid_key(key).ok())
+                .collect(),
             postmark_basic_auth: hooks.postmark_basic_auth.clone(),
-            vonage_signature_secret: hooks.vonage_signature_secret.clone(),
+            vonage_signature_secrets: hooks.vonage_signature_secrets.clone(),
         };
         let admin = self.config.admin_token.clone().map(|token| {
             let secure = self.config.public_url.scheme() == "https";

@@ -157,6 +157,65 @@ fn unknown_transport_is_named() {
 }
 
 #[test]
+fn previous_webhook_credentials_stand_beside_the_current_ones() {
+    let config = Config::from_sources(
+        None,
+        env(&[
+            ("AMENDS_TWILIO_AUTH_TOKEN", "new-token"),
+            ("AMENDS_TWILIO_AUTH_TOKEN_PREVIOUS", "old-token"),
+            ("AMENDS_POSTMARK_WEBHOOK_USER", "postmark"),
+            ("AMENDS_POSTMARK_WEBHOOK_PASSWORD", "new-password"),
+            ("AMENDS_POSTMARK_WEBHOOK_PASSWORD_PREVIOUS", "old-password"),
+            ("AMENDS_VONAGE_API_SECRET", "api-secret"),
+            ("AMENDS_VONAGE_SIGNATURE_SECRET_PREVIOUS", "old-signature"),
+        ]),
+    )
+    .unwrap();
+    let hooks = &config.webhooks;
+    let tokens: Vec<&str> = hooks
+        .twilio_auth_tokens
+        .iter()
+        .map(|t| t.expose_secret())
+        .collect();
+    assert_eq!(tokens, ["new-token", "old-token"], "the current one first");
+    let postmark: Vec<(&str, &str)> = hooks
+        .postmark_basic_auth
+        .iter()
+        .map(|(user, password)| (user.as_str(), password.expose_secret()))
+        .collect();
+    assert_eq!(
+        postmark,
+        [("postmark", "new-password"), ("postmark", "old-password")]
+    );
+    assert_eq!(hooks.vonage_signature_secrets.len(), 2);
+    assert!(hooks.sendgrid_public_keys.is_empty());
+    let debug = format!("{config:?}");
+    assert!(!debug.contains("old-token") && !debug.contains("old-password"));
+
+    // A previous credential alone is a mistake: it names the key.
+    let err = Config::from_sources(
+        None,
+        env(&[("AMENDS_TWILIO_AUTH_TOKEN_PREVIOUS", "old-token")]),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("AMENDS_TWILIO_AUTH_TOKEN_PREVIOUS"), "{err}");
+    let err = Config::from_sources(
+        None,
+        env(&[
+            ("AMENDS_SENDGRID_WEBHOOK_PUBLIC_KEY", "bm90IGEga2V5"),
+            (
+                "AMENDS_SENDGRID_WEBHOOK_PUBLIC_KEY_PREVIOUS",
+                "bm90IGEga2V5",
+            ),
+        ]),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("AMENDS_SENDGRID_WEBHOOK_PUBLIC_KEY"), "{err}");
+}
+
+#[test]
 fn admin_users_are_names_with_password_hashes_and_need_the_token() {
     let hash = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$0000000000000000000000000000000000000000000";
     let users = format!("Marta:{hash};\n Luis:{hash}\n");
@@ -279,20 +338,24 @@ const KNOWN_KEYS: &[(&str, Option<&str>)] = &[
     ("sms_from", Some("amends")),
     ("twilio_account_sid", None),
     ("twilio_auth_token", None),
+    ("twilio_auth_token_previous", None),
     ("twilio_from", None),
     ("twilio_base_url", Some("https://api.twilio.com")),
     ("sendgrid_api_key", None),
     ("sendgrid_base_url", Some("https://api.sendgrid.com")),
     ("sendgrid_webhook_public_key", None),
+    ("sendgrid_webhook_public_key_previous", None),
     ("postmark_server_token", None),
     ("postmark_base_url", Some("https://api.postmarkapp.com")),
     ("postmark_webhook_user", None),
     ("postmark_webhook_password", None),
+    ("postmark_webhook_password_previous", None),
     ("vonage_api_key", None),
     ("vonage_api_secret", None),
     ("vonage_from", None),
     ("vonage_base_url", Some("https://rest.nexmo.com")),
     ("vonage_signature_secret", None),
+    ("vonage_signature_secret_previous", None),
     ("public_url", None),
     ("admin_token", None),
     ("admin_users", None),

@@ -25,7 +25,10 @@ pub use console::{
     DecisionRecord, DeliveryEventRecord, EscalationRecord, IncidentRecord, IncidentSearch,
     IncidentSummary, MessageRecord, Overview, TemplateEditSummary,
 };
-pub use delivery::{DeliveryReport, Suppression, SuppressionReason, contact_key};
+pub use delivery::{
+    DeliveryReport, DeliveryTx, Lift, Recorded, Suppression, SuppressionReason, contact_key,
+    status_rank, supersedes,
+};
 pub use events::OutcomeEvent;
 pub use outbox::{AttemptOutcome, ClaimedMessage, FinishedAttempt, Reaped};
 pub use record::{Begun, HistoryWindows, IncidentTx, NewMessage, Outcome, Superseded};
