@@ -794,6 +794,10 @@ async fn the_openapi_document_describes_every_route() {
         "/api/dead-letters/replay",
         "/api/compensation",
         "/api/messages",
+        "/api/session/sign-out-everywhere",
+        "/api/suppressions",
+        "/api/suppressions/lift",
+        "/api/audit",
     ] {
         assert!(paths.contains_key(path), "{path} missing");
     }
