@@ -446,11 +446,11 @@ impl AdminAuth {
     }
 }
 
-/// Argon2id with the argon2 crate's defaults, which are OWASP's recommended minimum: m = 19456
-/// KiB (19 MiB), t = 2 iterations, p = 1 lane; the parameters travel in the PHC string, so
-/// hashes made with others still verify.
-///
 /// The Argon2id hash of `password`, as a PHC string (what `AMENDS_ADMIN_USERS` holds).
+///
+/// The argon2 crate's default parameters, OWASP's recommended minimum for Argon2id: m = 19456
+/// KiB (19 MiB of memory per hash or check), t = 2 iterations, p = 1 lane. The parameters
+/// travel in the PHC string, so hashes made with others still verify.
 pub fn hash_password(password: &str) -> Result<String, String> {
     use argon2::PasswordHasher;
     use argon2::password_hash::SaltString;
