@@ -558,3 +558,48 @@ async fn an_admin_token_shorter_than_32_characters_stops_start_up() {
     assert!(lines[0].contains("32"), "{stderr}");
     assert!(!stderr.contains("too-short-to-be-safe"), "{stderr}");
 }
+
+#[tokio::test]
+async fn the_admin_token_is_rotated_without_signing_anyone_out() {
+    const OLD: &str = "the-old-admin-token-0123456789abcdef";
+    let app = spawn_app(&[("AMENDS_ADMIN_TOKEN", OLD)]).await;
+    let (status, marta, _) = sign_in(&app, json!({"name": "Marta", "token": OLD}), None).await;
+    assert_eq!(status, StatusCode::OK);
+    let marta = marta.unwrap();
+    let bearer = |app: &TestApp, token: &'static str| {
+        http_client()
+            .get(app.url("/api/overview"))
+            .bearer_auth(token)
+            .send()
+    };
+
+    // During the rotation (replicas sharing the database): both tokens, and the old sessions.
+    let rotating = app
+        .spawn_replica(&[
+            ("AMENDS_ADMIN_TOKEN", TOKEN),
+            ("AMENDS_ADMIN_TOKEN_PREVIOUS", OLD),
+        ])
+        .await;
+    assert_eq!(whoami(&rotating, &marta).await, StatusCode::OK);
+    for token in [OLD, TOKEN] {
+        assert_eq!(
+            bearer(&rotating, token).await.unwrap().status(),
+            StatusCode::OK
+        );
+    }
+    rotating.stop().await;
+
+    // Once the old token is removed, what only it signed ends.
+    let rotated = app.spawn_replica(&[("AMENDS_ADMIN_TOKEN", TOKEN)]).await;
+    assert_eq!(whoami(&rotated, &marta).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        bearer(&rotated, OLD).await.unwrap().status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        bearer(&rotated, TOKEN).await.unwrap().status(),
+        StatusCode::OK
+    );
+    rotated.stop().await;
+    app.stop().await;
+}
