@@ -23,9 +23,12 @@
 //! be forged (it is signed like sessions) and a stolen one buys its thief only that one device's
 //! few attempts a minute.
 //!
-//! Password checks (Argon2id, about 19 MiB each) run on the blocking pool, at most one per core
-//! at a time: an attempt that waits longer than [`VERIFY_WAIT`] for its turn is refused with 429,
-//! so sign-in never queues without bound, exhausts memory or starves the daemon.
+//! Password checks (Argon2id, about 19 MiB each) run on threads of their own, one per core, and
+//! at most that many at a time (a semaphore): an attempt that waits longer than [`VERIFY_WAIT`]
+//! for its turn is refused with 429, so sign-in never queues without bound, exhausts memory or
+//! starves the daemon. Each of those threads allocates its Argon2 memory once and reuses it, so
+//! the process holds at most one 19 MiB buffer per core however many sign-ins it has checked
+//! (allocated per check, freed buffers stayed with the allocator and the process kept growing).
 //!
 //! **Bearer tokens** are limited per client address the same way: each request with
 //! `Authorization: Bearer` takes a cell before the token is compared. The client address is the
@@ -194,6 +197,59 @@ fn refused(not_until: governor::NotUntil<governor::clock::QuantaInstant>) -> Api
     }
 }
 
+/// A job for a verifier thread.
+type Job = Box<dyn FnOnce() + Send>;
+
+/// A fixed set of threads that check passwords, fed through a channel; they end when it closes
+/// (when the [`AdminAuth`] that owns them is dropped).
+struct Verifiers {
+    jobs: std::sync::mpsc::Sender<Job>,
+}
+
+impl Verifiers {
+    fn start(threads: usize) -> Verifiers {
+        let (jobs, queue) = std::sync::mpsc::channel::<Job>();
+        let queue = Arc::new(std::sync::Mutex::new(queue));
+        for i in 0..threads.max(1) {
+            let queue = queue.clone();
+            let started = std::thread::Builder::new()
+                .name(format!("amends-password-{i}"))
+                .spawn(move || {
+                    loop {
+                        // The lock is held only while waiting for the next job.
+                        let next = queue
+                            .lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner)
+                            .recv();
+                        match next {
+                            Ok(job) => job(),
+                            Err(_) => return,
+                        }
+                    }
+                });
+            if let Err(e) = started {
+                tracing::error!(error = %e, "could not start a password-checking thread");
+            }
+        }
+        Verifiers { jobs }
+    }
+
+    /// Runs `check` on a verifier thread and waits for its answer.
+    async fn run<T: Send + 'static>(
+        &self,
+        check: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        self.jobs
+            .send(Box::new(move || {
+                // The sign-in may have given up waiting; its answer is simply dropped.
+                let _ = answer.send(check());
+            }))
+            .map_err(|_| ApiError::internal("the password-checking threads have stopped"))?;
+        answered.await.map_err(ApiError::internal)
+    }
+}
+
 /// What [`AdminAuth`] is built from.
 pub struct AuthSettings {
     /// The admin token.
@@ -238,7 +294,9 @@ pub struct AdminAuth {
     trusted_proxies: Vec<ipnet::IpNet>,
     limits: Limits,
     /// One permit per core: password verifications running at once.
-    verifiers: Arc<Semaphore>,
+    permits: Arc<Semaphore>,
+    /// The threads that check passwords.
+    verifiers: Verifiers,
     /// Checked for a name nobody has, so an unknown name takes as long as a wrong password.
     decoy: Option<String>,
 }
@@ -278,7 +336,8 @@ impl AdminAuth {
             sessions: settings.sessions,
             trusted_proxies: settings.trusted_proxies,
             limits: Limits::new(settings.limits),
-            verifiers: Arc::new(Semaphore::new(cores)),
+            permits: Arc::new(Semaphore::new(cores)),
+            verifiers: Verifiers::start(cores),
             decoy,
         }
     }
@@ -461,14 +520,59 @@ pub fn hash_password(password: &str) -> Result<String, String> {
         .map_err(|e| e.to_string())
 }
 
-/// Whether `password` is the one `hash` (a PHC string) was made from.
+thread_local! {
+    /// This thread's Argon2 memory (19 MiB with the default parameters), allocated once and
+    /// reused by every check on the thread: allocating it per check left the freed buffers in
+    /// the allocator, so the process grew by 19 MiB with each check on a new thread's arena.
+    /// Only the verifier threads check passwords, so the process holds one per core.
+    static ARGON2_MEMORY: std::cell::RefCell<Vec<argon2::Block>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Whether `password` is the one `hash` (a PHC string) was made from, with the algorithm,
+/// version and parameters the string names.
 fn verify_password(password: &str, hash: &str) -> bool {
-    use argon2::PasswordVerifier;
-    argon2::PasswordHash::new(hash).is_ok_and(|hash| {
-        argon2::Argon2::default()
-            .verify_password(password.as_bytes(), &hash)
-            .is_ok()
-    })
+    let Ok(parsed) = argon2::PasswordHash::new(hash) else {
+        return false;
+    };
+    let (Some(expected), Some(salt)) = (parsed.hash, parsed.salt) else {
+        return false;
+    };
+    let Ok(algorithm) = argon2::Algorithm::try_from(parsed.algorithm) else {
+        return false;
+    };
+    let version = match parsed.version.map(argon2::Version::try_from) {
+        None => argon2::Version::default(),
+        Some(Ok(version)) => version,
+        Some(Err(_)) => return false,
+    };
+    let Ok(params) = argon2::Params::try_from(&parsed) else {
+        return false;
+    };
+    let mut salt_buffer = [0u8; 64];
+    let Ok(salt) = salt.decode_b64(&mut salt_buffer) else {
+        return false;
+    };
+    let blocks = params.block_count();
+    let argon2 = argon2::Argon2::new(algorithm, version, params);
+    let mut out = vec![0u8; expected.len()];
+    let computed = ARGON2_MEMORY.with_borrow_mut(|memory| {
+        if memory.len() < blocks {
+            memory.resize(blocks, argon2::Block::default());
+        }
+        let done = argon2
+            .hash_password_into_with_memory(
+                password.as_bytes(),
+                salt,
+                &mut out,
+                &mut memory[..blocks],
+            )
+            .is_ok();
+        // What the password was mixed into does not stay behind.
+        memory[..blocks].fill(argon2::Block::default());
+        done
+    });
+    computed && bool::from(out.as_slice().ct_eq(expected.as_bytes()))
 }
 
 /// What a password-mode session holds of its person's entry: changing the entry (a new
@@ -716,18 +820,18 @@ pub async fn sign_in(
             // At most one verification per core at once; an attempt that cannot start soon is
             // refused rather than queued, so a flood never holds more than that many 19 MiB
             // Argon2 buffers.
-            let permit = tokio::time::timeout(VERIFY_WAIT, auth.verifiers.clone().acquire_owned())
+            let permit = tokio::time::timeout(VERIFY_WAIT, auth.permits.clone().acquire_owned())
                 .await
                 .map_err(|_| ApiError::TooMany { retry_after: 1 })?
                 .map_err(ApiError::internal)?;
             let password = form.password.unwrap_or_default();
             let (checker, who) = (auth.clone(), name.to_owned());
-            tokio::task::spawn_blocking(move || {
-                let _permit = permit;
-                checker.person(&who, &password)
-            })
-            .await
-            .map_err(ApiError::internal)?
+            auth.verifiers
+                .run(move || {
+                    let _permit = permit;
+                    checker.person(&who, &password)
+                })
+                .await?
         }
     };
     let Some((person, fingerprint)) = person else {
@@ -975,6 +1079,39 @@ mod tests {
             auth.verify_device(&format!("{payload}.forged"), "Marta", now)
                 .is_none()
         );
+    }
+
+    #[tokio::test]
+    async fn passwords_are_checked_on_the_verifier_threads() {
+        let verifiers = Verifiers::start(2);
+        let thread = verifiers
+            .run(|| std::thread::current().name().map(str::to_owned))
+            .await
+            .unwrap();
+        assert!(thread.is_some_and(|t| t.starts_with("amends-password-")));
+    }
+
+    #[test]
+    fn a_password_is_verified_against_its_phc_string() {
+        let hash = hash_password("correct horse battery").unwrap();
+        assert!(verify_password("correct horse battery", &hash));
+        assert!(!verify_password("correct horse batter", &hash));
+        assert!(!verify_password(
+            "correct horse battery",
+            "not a phc string"
+        ));
+        // Other parameters than the defaults, as the string says.
+        let argon2 = argon2::Argon2::new(
+            argon2::Algorithm::Argon2id,
+            argon2::Version::V0x13,
+            argon2::Params::new(8192, 1, 1, None).unwrap(),
+        );
+        let salt = argon2::password_hash::SaltString::from_b64("c2FsdHNhbHRzYWx0").unwrap();
+        let other = argon2::PasswordHasher::hash_password(&argon2, b"pw", &salt)
+            .unwrap()
+            .to_string();
+        assert!(verify_password("pw", &other));
+        assert!(!verify_password("pW", &other));
     }
 
     #[test]
