@@ -202,14 +202,8 @@ impl App {
             postmark_basic_auth: hooks.postmark_basic_auth.clone(),
             vonage_signature_secrets: hooks.vonage_signature_secrets.clone(),
         };
-        let admin = self.config.admin_token.clone().map(|token| {
-            let secure = self.config.public_url.scheme() == "https";
-            Arc::new(http::auth::AdminAuth::new(
-                token,
-                secure,
-                self.config.admin_users.clone(),
-            ))
-        });
+        let admin = http::auth::AuthSettings::from_config(&self.config)
+            .map(|settings| Arc::new(http::auth::AdminAuth::new(settings)));
         let router = http::router(AppState {
             store: self.store.clone(),
             metrics: self.metrics.clone(),
@@ -251,8 +245,12 @@ impl App {
             announcer.run(announcer_token.clone()),
         );
         let http_token = token.child_token();
-        let server = axum::serve(self.listener, router)
-            .with_graceful_shutdown(async move { http_token.cancelled().await });
+        // The peer's address is what sign-in and bearer-token limits count by.
+        let server = axum::serve(
+            self.listener,
+            router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move { http_token.cancelled().await });
 
         let served = server.await.map_err(AppError::Serve);
         // However the server ended, the others must stop too.

@@ -221,7 +221,10 @@ fn admin_users_are_names_with_password_hashes_and_need_the_token() {
     let users = format!("Marta:{hash};\n Luis:{hash}\n");
     let config = Config::from_sources(
         None,
-        env(&[("AMENDS_ADMIN_TOKEN", "t"), ("AMENDS_ADMIN_USERS", &users)]),
+        env(&[
+            ("AMENDS_ADMIN_TOKEN", LONG_TOKEN),
+            ("AMENDS_ADMIN_USERS", &users),
+        ]),
     )
     .unwrap();
     let names: Vec<&str> = config.admin_users.iter().map(|u| u.name.as_str()).collect();
@@ -236,7 +239,7 @@ fn admin_users_are_names_with_password_hashes_and_need_the_token() {
         let token = if problem.starts_with("needs") {
             ""
         } else {
-            "t"
+            LONG_TOKEN
         };
         let err = Config::from_sources(
             None,
@@ -358,6 +361,14 @@ const KNOWN_KEYS: &[(&str, Option<&str>)] = &[
     ("vonage_signature_secret_previous", None),
     ("public_url", None),
     ("admin_token", None),
+    ("admin_token_previous", None),
+    ("trusted_proxies", None),
+    ("session_lifetime", Some("12h")),
+    ("session_idle_timeout", Some("30m")),
+    ("sign_in_attempts", Some("10")),
+    ("sign_in_refill", Some("6s")),
+    ("bearer_attempts", Some("60")),
+    ("bearer_refill", Some("100ms")),
     ("admin_users", None),
     ("instance_name", None),
     ("default_locale", Some("en")),
@@ -476,7 +487,10 @@ fn secrets_are_not_in_debug_output() {
     let config = Config::from_sources(
         None,
         env(&[
-            ("AMENDS_ADMIN_TOKEN", "hunter2"),
+            (
+                "AMENDS_ADMIN_TOKEN",
+                "hunter2-hunter2-hunter2-hunter2-hunter2",
+            ),
             ("AMENDS_AMQP_URL", "amqp://u:pw-secret@h/"),
         ]),
     )
@@ -559,4 +573,90 @@ fn quiet_and_calling_hours_parse_and_a_bad_one_names_its_key() {
             .starts_with("AMENDS_CALL_HOURS: \"off\" is not a window"),
         "{err}"
     );
+}
+
+/// An admin token long enough to be accepted.
+const LONG_TOKEN: &str = "0123456789abcdef0123456789abcdef";
+
+#[test]
+fn an_admin_token_shorter_than_32_characters_is_refused_naming_it() {
+    for (key, extra) in [
+        ("AMENDS_ADMIN_TOKEN", None),
+        (
+            "AMENDS_ADMIN_TOKEN_PREVIOUS",
+            Some(("AMENDS_ADMIN_TOKEN", LONG_TOKEN)),
+        ),
+    ] {
+        let mut vars = vec![(key, &LONG_TOKEN[..31])];
+        vars.extend(extra);
+        let err = Config::from_sources(None, env(&vars))
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with(&format!("{key}: ")), "{err}");
+        assert!(err.contains("at least 32 characters"), "{err}");
+        assert!(
+            !err.contains(&LONG_TOKEN[..31]),
+            "the token is not shown: {err}"
+        );
+        assert_eq!(err.lines().count(), 1, "{err}");
+    }
+    let config = Config::from_sources(
+        None,
+        env(&[
+            ("AMENDS_ADMIN_TOKEN", LONG_TOKEN),
+            (
+                "AMENDS_ADMIN_TOKEN_PREVIOUS",
+                "fedcba9876543210fedcba9876543210",
+            ),
+        ]),
+    )
+    .unwrap();
+    assert!(config.admin_token_previous.is_some());
+    let err = Config::from_sources(None, env(&[("AMENDS_ADMIN_TOKEN_PREVIOUS", LONG_TOKEN)]))
+        .unwrap_err()
+        .to_string();
+    assert!(err.starts_with("AMENDS_ADMIN_TOKEN_PREVIOUS: "), "{err}");
+}
+
+#[test]
+fn trusted_proxies_and_session_durations_are_checked() {
+    let config = Config::from_sources(
+        None,
+        env(&[("AMENDS_TRUSTED_PROXIES", "10.0.0.0/8, 192.168.1.10,::1")]),
+    )
+    .unwrap();
+    let proxies: Vec<String> = config
+        .trusted_proxies
+        .iter()
+        .map(|p| p.to_string())
+        .collect();
+    assert_eq!(proxies, ["10.0.0.0/8", "192.168.1.10/32", "::1/128"]);
+    assert_eq!(config.sessions.lifetime, Duration::from_secs(12 * 3600));
+    assert_eq!(config.sessions.idle_timeout, Duration::from_secs(30 * 60));
+    for (vars, key) in [
+        (
+            vec![("AMENDS_TRUSTED_PROXIES", "10.0.0.0/8,nope")],
+            "AMENDS_TRUSTED_PROXIES",
+        ),
+        (
+            vec![("AMENDS_SESSION_IDLE_TIMEOUT", "10s")],
+            "AMENDS_SESSION_IDLE_TIMEOUT",
+        ),
+        (
+            vec![
+                ("AMENDS_SESSION_LIFETIME", "1h"),
+                ("AMENDS_SESSION_IDLE_TIMEOUT", "2h"),
+            ],
+            "AMENDS_SESSION_IDLE_TIMEOUT",
+        ),
+        (
+            vec![("AMENDS_SESSION_LIFETIME", "soon")],
+            "AMENDS_SESSION_LIFETIME",
+        ),
+    ] {
+        let err = Config::from_sources(None, env(&vars))
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with(&format!("{key}: ")), "{err}");
+    }
 }

@@ -2,6 +2,7 @@
 //! `AMENDS_ADMIN_TOKEN` is set) the admin API under `/api/` and the coordinator's console at `/`.
 
 pub mod api;
+pub mod audit;
 pub mod auth;
 mod console;
 pub mod error;

@@ -12,7 +12,7 @@ use amends::clock::{Clock, ManualTime};
 
 use crate::helpers::{TestApp, event, files, http_client, spawn_app_with_clock, wait_until};
 
-const TOKEN: &str = "timing-test-token";
+const TOKEN: &str = "timing-test-token-0123456789abcdef";
 
 /// The customer's zone in the sample events.
 fn madrid() -> amends::incident::TimeZone {

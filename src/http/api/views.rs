@@ -53,6 +53,11 @@ impl Contact {
         }
     }
 
+    /// The contact as shown.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
     /// The contact as given. Private: only [`Shown::InFull`], for what a person opened, uses it.
     fn in_full(text: String) -> Contact {
         Contact(text)
