@@ -14,6 +14,7 @@ use crate::http::AppState;
 use crate::http::auth::Admin;
 use crate::http::error::{ApiError, Body, ErrorBody};
 use crate::policy::Channel;
+use crate::store::Lift;
 use crate::store::{Suppression, SuppressionReason};
 
 /// What the console records as the source of the suppressions people add and lift.
@@ -196,7 +197,11 @@ pub async fn lift(
     let channel = channel(&request.channel)?;
     let text = request.contact.trim();
     let masked = Contact::recipient(channel.as_str(), text);
-    if !state.store.lift_suppression(channel, text, SOURCE).await? {
+    if !state
+        .store
+        .lift_suppression(channel, text, Lift::Person { who: &admin.user })
+        .await?
+    {
         return Err(ApiError::NotFound(format!(
             "no {} suppression in force for that contact",
             channel.as_str()
