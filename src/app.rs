@@ -213,23 +213,18 @@ impl App {
         let hooks = &self.config.webhooks;
         let webhooks = http::WebhookKeys {
             public_url: self.config.public_url.clone(),
-            twilio_auth_token: hooks.twilio_auth_token.clone(),
+            twilio_auth_tokens: hooks.twilio_auth_tokens.clone(),
             // Checked when the configuration was loaded.
-            sendgrid_public_key: hooks
-                .sendgrid_public_key
-                .as_deref()
-                .and_then(|key| crate::signature::sendgrid_key(key).ok()),
+            sendgrid_public_keys: hooks
+                .sendgrid_public_keys
+                .iter()
+                .filter_map(|key| crate::signature::sendgrid_key(key).ok())
+                .collect(),
             postmark_basic_auth: hooks.postmark_basic_auth.clone(),
-            vonage_signature_secret: hooks.vonage_signature_secret.clone(),
+            vonage_signature_secrets: hooks.vonage_signature_secrets.clone(),
         };
-        let admin = self.config.admin_token.clone().map(|token| {
-            let secure = self.config.public_url.scheme() == "https";
-            Arc::new(http::auth::AdminAuth::new(
-                token,
-                secure,
-                self.config.admin_users.clone(),
-            ))
-        });
+        let admin = http::auth::AuthSettings::from_config(&self.config)
+            .map(|settings| Arc::new(http::auth::AdminAuth::new(settings)));
         let state = AppState {
             store: self.store.clone(),
             metrics: self.metrics.clone(),
@@ -272,8 +267,8 @@ impl App {
             announcer_token.clone(),
             announcer.run(announcer_token.clone()),
         );
-        // Both listeners give handlers the peer's address (`ConnectInfo`), so a handler reads it
-        // alike on either.
+        // The peer's address is what sign-in and bearer-token limits count by; the webhook
+        // listener gives it too, so a handler reads it alike on either.
         let http_token = token.child_token();
         let server = axum::serve(
             self.listener,

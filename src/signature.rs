@@ -8,14 +8,32 @@
 //! - Vonage (SMS API, "SHA-256 HMAC" signing): `sig` = hex HMAC-SHA256(signature secret, every
 //!   other parameter as `&name=value`, sorted by name, with `&` and `=` in values replaced by `_`).
 //!
-//! Comparisons of secrets are constant-time.
+//! Comparisons of secrets are constant-time. SendGrid and Vonage sign a timestamp as well: a
+//! request whose signed timestamp is further than [`MAX_SKEW`] from our clock is a replay
+//! ([`fresh`]); Twilio and Postmark sign none, and replays of theirs are caught by the provider's
+//! event id when recorded.
+
+use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
 use p256::ecdsa::signature::Verifier;
 use p256::ecdsa::{Signature, VerifyingKey};
 use p256::pkcs8::DecodePublicKey;
+
+/// How far a signed timestamp may be from our clock, behind or ahead, before the request is
+/// refused as a replay (CONTRACT §5).
+pub const MAX_SKEW: Duration = Duration::from_secs(10 * 60);
+
+/// Whether a request signed at `signed_at` (Unix seconds, as SendGrid's
+/// `X-Twilio-Email-Event-Webhook-Timestamp` and Vonage's `timestamp` give it) is fresh at `now`;
+/// `None` when it is no timestamp at all.
+pub fn fresh(signed_at: &str, now: DateTime<Utc>) -> Option<bool> {
+    let signed_at: i64 = signed_at.trim().parse().ok()?;
+    Some(now.timestamp().abs_diff(signed_at) <= MAX_SKEW.as_secs())
+}
 
 /// SendGrid's verification key could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -208,6 +226,28 @@ mod tests {
         tampered[1].1 = "failed".to_owned();
         assert!(!vonage_valid("sig-secret", &tampered));
         assert!(!vonage_valid("sig-secret", &p[..4]), "no sig at all");
+    }
+
+    #[test]
+    fn a_signed_timestamp_is_fresh_within_ten_minutes_either_way() {
+        let now = DateTime::<Utc>::from_timestamp(1_800_000_000, 0).unwrap();
+        assert_eq!(fresh("1800000000", now), Some(true));
+        assert_eq!(
+            fresh(" 1799999400 ", now),
+            Some(true),
+            "exactly 10 minutes old"
+        );
+        assert_eq!(
+            fresh("1800000600", now),
+            Some(true),
+            "exactly 10 minutes ahead"
+        );
+        assert_eq!(fresh("1799999399", now), Some(false));
+        assert_eq!(fresh("1800000601", now), Some(false));
+        assert_eq!(fresh("1799996400", now), Some(false), "an hour old");
+        assert_eq!(fresh(&i64::MIN.to_string(), now), Some(false));
+        assert_eq!(fresh("", now), None);
+        assert_eq!(fresh("2026-12-07T10:00:00Z", now), None);
     }
 
     #[test]

@@ -49,6 +49,15 @@ pub struct OutcomeLabels {
     pub outcome: String,
 }
 
+/// Labels of refused webhook requests.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct WebhookRejectionLabels {
+    /// `twilio`, `sendgrid`, `postmark` or `vonage`.
+    pub provider: String,
+    /// Why: `not_configured`, `no_signature`, `bad_signature`, `bad_timestamp` or `stale`.
+    pub reason: String,
+}
+
 /// Every metric amends exports.
 #[derive(Debug)]
 pub struct Metrics {
@@ -101,6 +110,8 @@ pub struct Metrics {
     pub policy_reloads: Counter,
     /// New sets of template texts put in force while running.
     pub template_reloads: Counter,
+    /// Provider webhook requests refused (403), by provider and reason.
+    pub webhook_rejections: Family<WebhookRejectionLabels, Counter>,
 }
 
 impl Metrics {
@@ -132,6 +143,7 @@ impl Metrics {
             sends_in_flight: Gauge::default(),
             policy_reloads: Counter::default(),
             template_reloads: Counter::default(),
+            webhook_rejections: Family::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -243,6 +255,11 @@ impl Metrics {
             "template_reloads",
             "Sets of published template texts put in force while running",
             metrics.template_reloads.clone(),
+        );
+        registry.register(
+            "webhook_rejections",
+            "Provider webhook requests refused with 403, by provider and reason (a stale timestamp is a replay; a bad signature, a misconfiguration or a forgery)",
+            metrics.webhook_rejections.clone(),
         );
         Arc::new(Metrics {
             registry,

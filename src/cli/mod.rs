@@ -100,7 +100,8 @@ pub enum SuppressionCommand {
         #[arg(long)]
         note: Option<String>,
     },
-    /// Write to a contact again (a person's decision).
+    /// Write to a contact again (a person's decision): lifts every suppression of the contact,
+    /// whoever put it there.
     Lift {
         /// `email` or `sms`.
         #[arg(long, value_parser = ["email", "sms"])]

@@ -119,7 +119,11 @@ pub(super) async fn suppression(
             contact,
         } => {
             if store
-                .lift_suppression(channel(&name)?, &contact, "cli")
+                .lift_suppression(
+                    channel(&name)?,
+                    &contact,
+                    crate::store::Lift::Person { who: "cli" },
+                )
                 .await?
             {
                 println!("{name} to that contact is allowed again");

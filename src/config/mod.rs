@@ -202,6 +202,29 @@ pub struct InDoubt {
     pub sms: InDoubtRule,
 }
 
+/// How long console sessions last.
+#[derive(Debug, Clone, Copy)]
+pub struct SessionConfig {
+    /// From sign-in, however busy the session.
+    pub lifetime: Duration,
+    /// Without a request.
+    pub idle_timeout: Duration,
+}
+
+/// Sign-in and bearer-token limits: each bucket holds this many attempts and gets one back
+/// every refill period.
+#[derive(Debug, Clone, Copy)]
+pub struct AccessLimits {
+    /// Sign-in attempts per client address, per account name and per device.
+    pub sign_in_attempts: u32,
+    /// How often a sign-in bucket gets an attempt back.
+    pub sign_in_refill: Duration,
+    /// Bearer-token requests per client address.
+    pub bearer_attempts: u32,
+    /// How often a bearer-token bucket gets a request back.
+    pub bearer_refill: Duration,
+}
+
 /// The whole validated configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -247,6 +270,14 @@ pub struct Config {
     pub admin_token: Option<SecretString>,
     /// People who sign in to the console with their own password; none: with the admin token.
     pub admin_users: Vec<AdminUser>,
+    /// The token in force before the current one, still accepted during a rotation.
+    pub admin_token_previous: Option<SecretString>,
+    /// Reverse proxies whose `X-Forwarded-For` names the client's address.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// How long console sessions last.
+    pub sessions: SessionConfig,
+    /// How many sign-ins and bearer-token requests a client may try.
+    pub access_limits: AccessLimits,
     /// Name of this replica, the `source` of outcome events and the owner of outbox claims.
     pub instance_name: String,
     /// Locale for customers who did not say.

@@ -97,18 +97,19 @@ pub struct VonageConfig {
     pub base_url: Url,
 }
 
-/// What provider webhooks are verified with (each optional: a provider without its key has its
-/// webhook answer 403).
+/// What provider webhooks are verified with. Each list holds the current credential first, then
+/// the previous one while a provider is switched to a new one (`*_previous`); an empty list (a
+/// provider without its key) has that webhook answer 403.
 #[derive(Debug, Clone)]
 pub struct WebhookConfig {
-    /// Twilio's auth token (signs `X-Twilio-Signature`).
-    pub twilio_auth_token: Option<SecretString>,
-    /// SendGrid's Event Webhook verification key, base64 DER, checked at start-up.
-    pub sendgrid_public_key: Option<String>,
-    /// Postmark's webhook user and password (HTTP Basic).
-    pub postmark_basic_auth: Option<(String, SecretString)>,
-    /// The secret Vonage signs delivery receipts with (SHA-256 HMAC); the API secret unless set.
-    pub vonage_signature_secret: Option<SecretString>,
+    /// Twilio's auth tokens (sign `X-Twilio-Signature`).
+    pub twilio_auth_tokens: Vec<SecretString>,
+    /// SendGrid's Event Webhook verification keys, base64 DER, checked at start-up.
+    pub sendgrid_public_keys: Vec<String>,
+    /// Postmark's webhook user and passwords (HTTP Basic).
+    pub postmark_basic_auth: Vec<(String, SecretString)>,
+    /// The secrets Vonage signs delivery receipts with (SHA-256 HMAC); the API secret unless set.
+    pub vonage_signature_secrets: Vec<SecretString>,
 }
 
 /// The transport lists and the settings of every provider they name.
@@ -254,12 +255,37 @@ fn smtp(layers: &Layers) -> Result<SmtpConfig, ConfigError> {
     })
 }
 
+/// The current credential `current` and, while it is rotated, the previous one `previous`
+/// (which makes no sense alone: it names `previous` when `current` is missing).
+fn with_previous<T>(
+    layers: &Layers,
+    current: Option<T>,
+    previous_key: &str,
+    previous: Option<T>,
+) -> Result<Vec<T>, ConfigError> {
+    match (current, previous) {
+        (Some(current), previous) => Ok(std::iter::once(current).chain(previous).collect()),
+        (None, None) => Ok(Vec::new()),
+        (None, Some(_)) => Err(layers.invalid(
+            previous_key,
+            "is the credential being replaced; set the current one beside it",
+        )),
+    }
+}
+
 /// The keys provider webhooks are checked with; each is optional.
 pub(super) fn webhooks(layers: &Layers) -> Result<WebhookConfig, ConfigError> {
-    let sendgrid_public_key = layers.string("sendgrid_webhook_public_key");
-    if let Some(key) = &sendgrid_public_key {
-        crate::signature::sendgrid_key(key)
-            .map_err(|e| layers.invalid("sendgrid_webhook_public_key", e.to_string()))?;
+    let sendgrid_public_keys = with_previous(
+        layers,
+        layers.string("sendgrid_webhook_public_key"),
+        "sendgrid_webhook_public_key_previous",
+        layers.string("sendgrid_webhook_public_key_previous"),
+    )?;
+    for (key, name) in sendgrid_public_keys.iter().zip([
+        "sendgrid_webhook_public_key",
+        "sendgrid_webhook_public_key_previous",
+    ]) {
+        crate::signature::sendgrid_key(key).map_err(|e| layers.invalid(name, e.to_string()))?;
     }
     let postmark_basic_auth = match (
         layers.string("postmark_webhook_user"),
@@ -280,13 +306,39 @@ pub(super) fn webhooks(layers: &Layers) -> Result<WebhookConfig, ConfigError> {
             });
         }
     };
+    let postmark_passwords = with_previous(
+        layers,
+        postmark_basic_auth
+            .as_ref()
+            .map(|(_, password)| password.clone()),
+        "postmark_webhook_password_previous",
+        layers.secret("postmark_webhook_password_previous"),
+    )?;
+    // The same user with either password.
+    let postmark_basic_auth = match postmark_basic_auth {
+        Some((user, _)) => postmark_passwords
+            .into_iter()
+            .map(|password| (user.clone(), password))
+            .collect(),
+        None => Vec::new(),
+    };
     Ok(WebhookConfig {
-        twilio_auth_token: layers.secret("twilio_auth_token"),
-        sendgrid_public_key,
+        twilio_auth_tokens: with_previous(
+            layers,
+            layers.secret("twilio_auth_token"),
+            "twilio_auth_token_previous",
+            layers.secret("twilio_auth_token_previous"),
+        )?,
+        sendgrid_public_keys,
         postmark_basic_auth,
-        vonage_signature_secret: layers
-            .secret("vonage_signature_secret")
-            .or_else(|| layers.secret("vonage_api_secret")),
+        vonage_signature_secrets: with_previous(
+            layers,
+            layers
+                .secret("vonage_signature_secret")
+                .or_else(|| layers.secret("vonage_api_secret")),
+            "vonage_signature_secret_previous",
+            layers.secret("vonage_signature_secret_previous"),
+        )?,
     })
 }
 

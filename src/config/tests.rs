@@ -184,12 +184,74 @@ fn unknown_transport_is_named() {
 }
 
 #[test]
+fn previous_webhook_credentials_stand_beside_the_current_ones() {
+    let config = Config::from_sources(
+        None,
+        env(&[
+            ("AMENDS_TWILIO_AUTH_TOKEN", "new-token"),
+            ("AMENDS_TWILIO_AUTH_TOKEN_PREVIOUS", "old-token"),
+            ("AMENDS_POSTMARK_WEBHOOK_USER", "postmark"),
+            ("AMENDS_POSTMARK_WEBHOOK_PASSWORD", "new-password"),
+            ("AMENDS_POSTMARK_WEBHOOK_PASSWORD_PREVIOUS", "old-password"),
+            ("AMENDS_VONAGE_API_SECRET", "api-secret"),
+            ("AMENDS_VONAGE_SIGNATURE_SECRET_PREVIOUS", "old-signature"),
+        ]),
+    )
+    .unwrap();
+    let hooks = &config.webhooks;
+    let tokens: Vec<&str> = hooks
+        .twilio_auth_tokens
+        .iter()
+        .map(|t| t.expose_secret())
+        .collect();
+    assert_eq!(tokens, ["new-token", "old-token"], "the current one first");
+    let postmark: Vec<(&str, &str)> = hooks
+        .postmark_basic_auth
+        .iter()
+        .map(|(user, password)| (user.as_str(), password.expose_secret()))
+        .collect();
+    assert_eq!(
+        postmark,
+        [("postmark", "new-password"), ("postmark", "old-password")]
+    );
+    assert_eq!(hooks.vonage_signature_secrets.len(), 2);
+    assert!(hooks.sendgrid_public_keys.is_empty());
+    let debug = format!("{config:?}");
+    assert!(!debug.contains("old-token") && !debug.contains("old-password"));
+
+    // A previous credential alone is a mistake: it names the key.
+    let err = Config::from_sources(
+        None,
+        env(&[("AMENDS_TWILIO_AUTH_TOKEN_PREVIOUS", "old-token")]),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("AMENDS_TWILIO_AUTH_TOKEN_PREVIOUS"), "{err}");
+    let err = Config::from_sources(
+        None,
+        env(&[
+            ("AMENDS_SENDGRID_WEBHOOK_PUBLIC_KEY", "bm90IGEga2V5"),
+            (
+                "AMENDS_SENDGRID_WEBHOOK_PUBLIC_KEY_PREVIOUS",
+                "bm90IGEga2V5",
+            ),
+        ]),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("AMENDS_SENDGRID_WEBHOOK_PUBLIC_KEY"), "{err}");
+}
+
+#[test]
 fn admin_users_are_names_with_password_hashes_and_need_the_token() {
     let hash = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$0000000000000000000000000000000000000000000";
     let users = format!("Marta:{hash};\n Luis:{hash}\n");
     let config = Config::from_sources(
         None,
-        env(&[("AMENDS_ADMIN_TOKEN", "t"), ("AMENDS_ADMIN_USERS", &users)]),
+        env(&[
+            ("AMENDS_ADMIN_TOKEN", LONG_TOKEN),
+            ("AMENDS_ADMIN_USERS", &users),
+        ]),
     )
     .unwrap();
     let names: Vec<&str> = config.admin_users.iter().map(|u| u.name.as_str()).collect();
@@ -204,7 +266,7 @@ fn admin_users_are_names_with_password_hashes_and_need_the_token() {
         let token = if problem.starts_with("needs") {
             ""
         } else {
-            "t"
+            LONG_TOKEN
         };
         let err = Config::from_sources(
             None,
@@ -307,22 +369,34 @@ const KNOWN_KEYS: &[(&str, Option<&str>)] = &[
     ("sms_from", Some("amends")),
     ("twilio_account_sid", None),
     ("twilio_auth_token", None),
+    ("twilio_auth_token_previous", None),
     ("twilio_from", None),
     ("twilio_base_url", Some("https://api.twilio.com")),
     ("sendgrid_api_key", None),
     ("sendgrid_base_url", Some("https://api.sendgrid.com")),
     ("sendgrid_webhook_public_key", None),
+    ("sendgrid_webhook_public_key_previous", None),
     ("postmark_server_token", None),
     ("postmark_base_url", Some("https://api.postmarkapp.com")),
     ("postmark_webhook_user", None),
     ("postmark_webhook_password", None),
+    ("postmark_webhook_password_previous", None),
     ("vonage_api_key", None),
     ("vonage_api_secret", None),
     ("vonage_from", None),
     ("vonage_base_url", Some("https://rest.nexmo.com")),
     ("vonage_signature_secret", None),
+    ("vonage_signature_secret_previous", None),
     ("public_url", None),
     ("admin_token", None),
+    ("admin_token_previous", None),
+    ("trusted_proxies", None),
+    ("session_lifetime", Some("12h")),
+    ("session_idle_timeout", Some("30m")),
+    ("sign_in_attempts", Some("10")),
+    ("sign_in_refill", Some("6s")),
+    ("bearer_attempts", Some("60")),
+    ("bearer_refill", Some("100ms")),
     ("admin_users", None),
     ("instance_name", None),
     ("default_locale", Some("en")),
@@ -441,7 +515,10 @@ fn secrets_are_not_in_debug_output() {
     let config = Config::from_sources(
         None,
         env(&[
-            ("AMENDS_ADMIN_TOKEN", "hunter2"),
+            (
+                "AMENDS_ADMIN_TOKEN",
+                "hunter2-hunter2-hunter2-hunter2-hunter2",
+            ),
             ("AMENDS_AMQP_URL", "amqp://u:pw-secret@h/"),
         ]),
     )
@@ -524,4 +601,90 @@ fn quiet_and_calling_hours_parse_and_a_bad_one_names_its_key() {
             .starts_with("AMENDS_CALL_HOURS: \"off\" is not a window"),
         "{err}"
     );
+}
+
+/// An admin token long enough to be accepted.
+const LONG_TOKEN: &str = "0123456789abcdef0123456789abcdef";
+
+#[test]
+fn an_admin_token_shorter_than_32_characters_is_refused_naming_it() {
+    for (key, extra) in [
+        ("AMENDS_ADMIN_TOKEN", None),
+        (
+            "AMENDS_ADMIN_TOKEN_PREVIOUS",
+            Some(("AMENDS_ADMIN_TOKEN", LONG_TOKEN)),
+        ),
+    ] {
+        let mut vars = vec![(key, &LONG_TOKEN[..31])];
+        vars.extend(extra);
+        let err = Config::from_sources(None, env(&vars))
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with(&format!("{key}: ")), "{err}");
+        assert!(err.contains("at least 32 characters"), "{err}");
+        assert!(
+            !err.contains(&LONG_TOKEN[..31]),
+            "the token is not shown: {err}"
+        );
+        assert_eq!(err.lines().count(), 1, "{err}");
+    }
+    let config = Config::from_sources(
+        None,
+        env(&[
+            ("AMENDS_ADMIN_TOKEN", LONG_TOKEN),
+            (
+                "AMENDS_ADMIN_TOKEN_PREVIOUS",
+                "fedcba9876543210fedcba9876543210",
+            ),
+        ]),
+    )
+    .unwrap();
+    assert!(config.admin_token_previous.is_some());
+    let err = Config::from_sources(None, env(&[("AMENDS_ADMIN_TOKEN_PREVIOUS", LONG_TOKEN)]))
+        .unwrap_err()
+        .to_string();
+    assert!(err.starts_with("AMENDS_ADMIN_TOKEN_PREVIOUS: "), "{err}");
+}
+
+#[test]
+fn trusted_proxies_and_session_durations_are_checked() {
+    let config = Config::from_sources(
+        None,
+        env(&[("AMENDS_TRUSTED_PROXIES", "10.0.0.0/8, 192.168.1.10,::1")]),
+    )
+    .unwrap();
+    let proxies: Vec<String> = config
+        .trusted_proxies
+        .iter()
+        .map(|p| p.to_string())
+        .collect();
+    assert_eq!(proxies, ["10.0.0.0/8", "192.168.1.10/32", "::1/128"]);
+    assert_eq!(config.sessions.lifetime, Duration::from_secs(12 * 3600));
+    assert_eq!(config.sessions.idle_timeout, Duration::from_secs(30 * 60));
+    for (vars, key) in [
+        (
+            vec![("AMENDS_TRUSTED_PROXIES", "10.0.0.0/8,nope")],
+            "AMENDS_TRUSTED_PROXIES",
+        ),
+        (
+            vec![("AMENDS_SESSION_IDLE_TIMEOUT", "10s")],
+            "AMENDS_SESSION_IDLE_TIMEOUT",
+        ),
+        (
+            vec![
+                ("AMENDS_SESSION_LIFETIME", "1h"),
+                ("AMENDS_SESSION_IDLE_TIMEOUT", "2h"),
+            ],
+            "AMENDS_SESSION_IDLE_TIMEOUT",
+        ),
+        (
+            vec![("AMENDS_SESSION_LIFETIME", "soon")],
+            "AMENDS_SESSION_LIFETIME",
+        ),
+    ] {
+        let err = Config::from_sources(None, env(&vars))
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with(&format!("{key}: ")), "{err}");
+    }
 }

@@ -4,14 +4,14 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use url::Url;
 
 use super::layers::Layers;
 use super::providers::{self, EmailTransportKind, Providers};
 use super::{
-    AdminUser, AmqpNames, Config, ConfigError, DispatchConfig, FeedbackUrl, InDoubt, LogFormat,
-    SmsConfig,
+    AccessLimits, AdminUser, AmqpNames, Config, ConfigError, DispatchConfig, FeedbackUrl, InDoubt,
+    LogFormat, SessionConfig, SmsConfig,
 };
 use crate::incident::Locale;
 use crate::policy::QuietDefaults;
@@ -35,7 +35,11 @@ impl Config {
         providers::check_base_urls(layers)?;
         let store = store(layers)?;
         let email_from = email_from(layers, &store.name, &email_transports)?;
-        let (admin_token, admin_users) = admin(layers)?;
+        let Admin {
+            token: admin_token,
+            previous: admin_token_previous,
+            users: admin_users,
+        } = admin(layers)?;
 
         Ok(Config {
             amqp_url: connections.amqp_url,
@@ -59,6 +63,10 @@ impl Config {
             public_url: connections.public_url,
             admin_token,
             admin_users,
+            admin_token_previous,
+            trusted_proxies: trusted_proxies(layers)?,
+            sessions: sessions(layers)?,
+            access_limits: access_limits(layers)?,
             instance_name: layers
                 .string("instance_name")
                 .unwrap_or_else(default_instance_name),
@@ -266,9 +274,42 @@ fn call_hours(layers: &Layers) -> Result<CallingHours, ConfigError> {
     CallingHours::parse(text).map_err(|e| layers.invalid("call_hours", e.to_string()))
 }
 
+/// The shortest admin token accepted: 32 characters (e.g. `openssl rand -hex 16`) cannot be
+/// guessed through the bearer limits in any lifetime.
+pub const MIN_ADMIN_TOKEN_LEN: usize = 32;
+
+/// The admin tokens and the console's people.
+struct Admin {
+    token: Option<SecretString>,
+    previous: Option<SecretString>,
+    users: Vec<AdminUser>,
+}
+
 /// The admin token and the console's people, who need it: it signs their sessions.
-fn admin(layers: &Layers) -> Result<(Option<SecretString>, Vec<AdminUser>), ConfigError> {
+fn admin(layers: &Layers) -> Result<Admin, ConfigError> {
     let admin_token = layers.secret("admin_token");
+    let previous = layers.secret("admin_token_previous");
+    for (key, token) in [
+        ("admin_token", &admin_token),
+        ("admin_token_previous", &previous),
+    ] {
+        if let Some(token) = token
+            && token.expose_secret().chars().count() < MIN_ADMIN_TOKEN_LEN
+        {
+            return Err(layers.invalid(
+                key,
+                format!(
+                    "must be at least {MIN_ADMIN_TOKEN_LEN} characters (e.g. `openssl rand -hex 32`)"
+                ),
+            ));
+        }
+    }
+    if previous.is_some() && admin_token.is_none() {
+        return Err(layers.invalid(
+            "admin_token_previous",
+            "needs AMENDS_ADMIN_TOKEN too: it is the token being rotated away from",
+        ));
+    }
     let admin_users = match layers.get("admin_users") {
         Some(text) => AdminUser::parse_list(text).map_err(|e| layers.invalid("admin_users", e))?,
         None => Vec::new(),
@@ -279,7 +320,75 @@ fn admin(layers: &Layers) -> Result<(Option<SecretString>, Vec<AdminUser>), Conf
             "needs AMENDS_ADMIN_TOKEN too: it signs the console's sessions and is the API's bearer token",
         ));
     }
-    Ok((admin_token, admin_users))
+    Ok(Admin {
+        token: admin_token,
+        previous,
+        users: admin_users,
+    })
+}
+
+/// `trusted_proxies`: comma-separated addresses or networks (`10.0.0.0/8`).
+fn trusted_proxies(layers: &Layers) -> Result<Vec<ipnet::IpNet>, ConfigError> {
+    let Some(list) = layers.get("trusted_proxies") else {
+        return Ok(Vec::new());
+    };
+    list.split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            p.parse::<ipnet::IpNet>()
+                .or_else(|_| p.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| {
+                    layers.invalid(
+                        "trusted_proxies",
+                        format!("{p:?} is not an IP address or network (10.0.0.0/8)"),
+                    )
+                })
+        })
+        .collect()
+}
+
+/// How many sign-ins and bearer-token requests a client may try.
+fn access_limits(layers: &Layers) -> Result<AccessLimits, ConfigError> {
+    let limits = AccessLimits {
+        sign_in_attempts: layers.positive("sign_in_attempts")?,
+        sign_in_refill: layers.duration("sign_in_refill")?,
+        bearer_attempts: layers.positive("bearer_attempts")?,
+        bearer_refill: layers.duration("bearer_refill")?,
+    };
+    for (key, refill) in [
+        ("sign_in_refill", limits.sign_in_refill),
+        ("bearer_refill", limits.bearer_refill),
+    ] {
+        if refill < std::time::Duration::from_millis(1) {
+            return Err(layers.invalid(key, "must be at least 1ms"));
+        }
+    }
+    Ok(limits)
+}
+
+/// How long console sessions last: an idle timeout within the lifetime, neither below a minute
+/// (the last use is recorded about once a minute).
+fn sessions(layers: &Layers) -> Result<SessionConfig, ConfigError> {
+    let lifetime = layers.duration("session_lifetime")?;
+    let idle_timeout = layers.duration("session_idle_timeout")?;
+    let minute = std::time::Duration::from_secs(60);
+    if lifetime < minute {
+        return Err(layers.invalid("session_lifetime", "must be at least 1m"));
+    }
+    if idle_timeout < minute {
+        return Err(layers.invalid("session_idle_timeout", "must be at least 1m"));
+    }
+    if idle_timeout > lifetime {
+        return Err(layers.invalid(
+            "session_idle_timeout",
+            "must not be longer than session_lifetime",
+        ));
+    }
+    Ok(SessionConfig {
+        lifetime,
+        idle_timeout,
+    })
 }
 
 fn log_format(layers: &Layers) -> Result<LogFormat, ConfigError> {

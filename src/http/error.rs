@@ -28,9 +28,13 @@ pub enum ApiError {
     /// Signed in, but the request fails a check (CSRF).
     #[error("{0}")]
     Forbidden(&'static str),
-    /// Too many failed sign-ins.
-    #[error("too many failed sign-ins; wait a minute")]
-    TooMany,
+    /// Too many attempts (sign-ins, bearer tokens) from this client, account or device, or
+    /// too many password checks under way.
+    #[error("too many attempts; try again in {retry_after} s")]
+    TooMany {
+        /// Seconds to wait, sent as `Retry-After`.
+        retry_after: u64,
+    },
     /// The thing asked for does not exist.
     #[error("{0}")]
     NotFound(String),
@@ -122,7 +126,7 @@ impl ApiError {
             ApiError::Off | ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Unauthorized | ApiError::BadCredentials(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
-            ApiError::TooMany => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::TooMany { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::Invalid(_) | ApiError::Rejected { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -146,7 +150,14 @@ impl IntoResponse for ApiError {
             error: self.to_string(),
             diagnostics,
         };
-        (self.status(), Json(body)).into_response()
+        let mut response = (self.status(), Json(body)).into_response();
+        if let ApiError::TooMany { retry_after } = self {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(retry_after),
+            );
+        }
+        response
     }
 }
 

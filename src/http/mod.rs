@@ -5,6 +5,7 @@
 //! the optional internet-facing listener on `webhook_bind`.
 
 pub mod api;
+pub mod audit;
 pub mod auth;
 mod console;
 pub mod error;

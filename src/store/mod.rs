@@ -1,10 +1,11 @@
 //! PostgreSQL: incidents, decisions, the compensation ledger and budgets, escalations, the outbox
-//! and its attempts, and outcome events.
+//! and its attempts, outcome events, the console's sessions and the audit record.
 //!
 //! Every statement lives in `queries/` as one `.sql` file, checked at compile time by sqlx
 //! against the migrations (offline data in `.sqlx/`). The rest of the crate sees typed functions
 //! only, never tables.
 
+mod admin;
 mod console;
 mod delivery;
 mod events;
@@ -20,12 +21,16 @@ use sqlx::migrate::MigrateDatabase;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, Postgres};
 
+pub use admin::{AuditEntry, AuditQuery, AuditRecord, NewSession, SessionRecord};
 pub use console::{
     AttemptRecord, AttentionRecord, BudgetDayRecord, CompensationRecord, CustomerGivenRecord,
     DecisionRecord, DeliveryEventRecord, EscalationRecord, IncidentRecord, IncidentSearch,
     IncidentSummary, MessageRecord, Overview, TemplateEditSummary,
 };
-pub use delivery::{DeliveryReport, Suppression, SuppressionReason, contact_key};
+pub use delivery::{
+    DeliveryReport, DeliveryTx, Lift, Recorded, Suppression, SuppressionReason, contact_key,
+    status_rank, supersedes,
+};
 pub use events::OutcomeEvent;
 pub use outbox::{AttemptOutcome, ClaimedMessage, FinishedAttempt, Reaped};
 pub use record::{Begun, HistoryWindows, IncidentTx, NewMessage, Outcome, Superseded};

@@ -169,11 +169,31 @@ try {
     ["#/escalations", "#escalation-list", "escalations"],
     ["#/dead-letters", "#dead-letter-queue", "dead-letters"],
     ["#/messages/unknown", "#attention-list", "unknown-outcomes"],
+    ["#/suppressions", "#suppression-form", "suppressions"],
+    ["#/audit", "#audit", "audit"],
   ]) {
     await page.goto(`${base}/${route}`);
     await page.locator(ready).first().waitFor(WAIT);
     await shot(page, name);
   }
+  step("the audit record shows what Marta did");
+  await page.goto(`${base}/#/audit`);
+  await page.locator("#audit", { hasText: "Template published" }).waitFor(WAIT);
+  const published = page.locator("#audit tr", { hasText: "Template published" }).first();
+  assert.match(await published.innerText(), /Marta/);
+  assert.match(await published.innerText(), /order-delayed\/email\.es\.hbs/);
+
+  step("suppress a contact and lift it again");
+  await page.goto(`${base}/#/suppressions`);
+  await page.getByLabel("Email address or phone number").fill("Ana.Garcia@example.com");
+  await page.getByLabel("Note").fill("asked us to stop");
+  await page.locator("#suppression-add").click();
+  await page.locator("#suppressions", { hasText: "a***@example.com" }).waitFor(WAIT);
+  assert.ok(!(await page.locator("#suppressions").innerText()).includes("Ana.Garcia"), "contacts are listed masked");
+  await page.getByLabel("Email address or phone number").fill("ana.garcia@example.com");
+  await page.locator("#suppression-lift").click();
+  await page.locator("#suppression-list", { hasText: "No contact is suppressed" }).waitFor(WAIT);
+
   step("no serious accessibility problem on any page (axe-core)");
   // A context of its own that lets the checker's script in past the console's CSP.
   const audit = await browser.newContext({ bypassCSP: true, viewport: { width: 1280, height: 860 } });
@@ -191,6 +211,8 @@ try {
     ["#/compensation", "#ledger"],
     ["#/escalations", "#escalation-list"],
     ["#/dead-letters", "#dead-letter-queue"],
+    ["#/suppressions", "#suppression-form"],
+    ["#/audit", "#audit"],
   ]) {
     await checked.goto(`${base}/${route}`);
     await checked.locator(ready).first().waitFor(WAIT);
@@ -204,6 +226,23 @@ try {
   }
   await audit.close();
   assert.deepEqual(problems, [], "accessibility problems");
+
+  step("sign out everywhere ends the other browser's session too");
+  const elsewhere = await browser.newContext({ viewport: { width: 1280, height: 860 } });
+  const other = await elsewhere.newPage();
+  await other.goto(`${base}/`);
+  await other.getByLabel("Your name").fill("Marta");
+  await other.getByLabel("Admin token").fill(token);
+  await other.getByRole("button", { name: "Sign in" }).click();
+  await other.locator("#incidents").waitFor(WAIT);
+  await page.goto(`${base}/#/activity`);
+  await page.locator("#incidents").waitFor(WAIT);
+  await page.locator("#sign-out-everywhere").click();
+  await page.locator("#sign-in").waitFor(WAIT);
+  await page.locator("#status", { hasText: "signed out everywhere" }).waitFor(WAIT);
+  await other.goto(`${base}/#/templates`);
+  await other.locator("#sign-in").waitFor(WAIT);
+  await elsewhere.close();
 
   if (shots) {
     const phone = await browser.newPage({ viewport: { width: 390, height: 844 }, isMobile: true });

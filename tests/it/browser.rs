@@ -10,7 +10,7 @@ use std::process::Command;
 
 use crate::helpers::{AMQP_URL, repo, spawn_app};
 
-const TOKEN: &str = "browser-test-token";
+const TOKEN: &str = "browser-test-token-0123456789abcdef";
 
 fn missing_tools() -> Option<String> {
     let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".to_owned());

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, event, http_client, spawn_app, wait_until};
 
-const TOKEN: &str = "console-test-token";
+const TOKEN: &str = "console-test-token-0123456789abcdef";
 
 /// A client signed in through the API as a person would be: the session cookie and the CSRF
 /// token it was given.
@@ -794,6 +794,10 @@ async fn the_openapi_document_describes_every_route() {
         "/api/dead-letters/replay",
         "/api/compensation",
         "/api/messages",
+        "/api/session/sign-out-everywhere",
+        "/api/suppressions",
+        "/api/suppressions/lift",
+        "/api/audit",
     ] {
         assert!(paths.contains_key(path), "{path} missing");
     }

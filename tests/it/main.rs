@@ -2,6 +2,7 @@
 //!
 //! One binary (so the crate is linked once); each test isolates itself with [`helpers::Names`].
 
+mod access;
 mod browser;
 mod compensation;
 mod console;

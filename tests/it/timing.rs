@@ -12,7 +12,7 @@ use amends::clock::{Clock, ManualTime};
 
 use crate::helpers::{TestApp, event, files, http_client, spawn_app_with_clock, wait_until};
 
-const TOKEN: &str = "timing-test-token";
+const TOKEN: &str = "timing-test-token-0123456789abcdef";
 
 /// The customer's zone in the sample events.
 fn madrid() -> amends::incident::TimeZone {
@@ -205,6 +205,48 @@ async fn a_night_sms_waits_for_the_end_of_the_quiet_hours_and_goes_once() {
     let done = message_of(&app, delay["id"].as_str().unwrap(), "sms").await;
     assert_eq!((done.status.as_str(), done.attempts), ("sent", 1));
     assert_eq!(files(&app.sms_dir()).len(), 1);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_night_sms_is_not_sent_to_a_number_that_opted_out_while_it_waited() {
+    let night = next_in_madrid(3, 10);
+    let morning = in_madrid(night, 8, 0);
+    let time = ManualTime::new(night);
+    let app = spawn_at(&time, &[]).await;
+
+    let delay = sms_only("order.delayed", |_| {});
+    app.publish(&delay).await;
+    let sms = message_of(&app, delay["id"].as_str().unwrap(), "sms").await;
+    assert_eq!((sms.status.as_str(), sms.due_at), ("pending", morning));
+
+    // The customer replies STOP (to an earlier message) during the night.
+    let phone = delay["data"]["customer"]["phone"]
+        .as_str()
+        .expect("a phone");
+    sqlx::query(
+        "insert into suppression (channel, contact, reason, source) values ('sms', $1, 'stop', 'twilio')",
+    )
+    .bind(phone)
+    .execute(&app.pool)
+    .await
+    .expect("suppressed");
+
+    // Morning: the message is withheld and says why; nothing reaches the transport.
+    time.set(morning + chrono::Duration::seconds(30));
+    witness(&app, 1).await;
+    let withheld = wait_until("the SMS withheld", || async {
+        let m = message_of(&app, delay["id"].as_str().unwrap(), "sms").await;
+        (m.status == "cancelled").then_some(m)
+    })
+    .await;
+    assert_eq!(withheld.attempts, 0);
+    assert_eq!(
+        withheld.cancelled_reason.as_deref(),
+        Some("the recipient was suppressed before it went out")
+    );
+    witness(&app, 2).await;
+    assert!(files(&app.sms_dir()).is_empty());
     app.stop().await;
 }
 

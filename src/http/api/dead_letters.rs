@@ -120,7 +120,7 @@ pub async fn list(
               (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub async fn replay(
     State(state): State<AppState>,
-    _admin: Admin,
+    admin: Admin,
     Body(request): Body<Replay>,
 ) -> Result<Json<Replayed>, ApiError> {
     let only = match (request.id, request.all) {
@@ -134,6 +134,7 @@ pub async fn replay(
     };
     let names = state.config.amqp.clone();
     let wanted = only.clone();
+    let subject = only.clone().unwrap_or_else(|| "all".to_owned());
     let replayed = with_channel(&state, async |channel| {
         crate::dead_letters::replay(channel, &names, wanted.as_deref()).await
     })
@@ -146,5 +147,13 @@ pub async fn replay(
         )));
     }
     tracing::info!(replayed, "dead letters replayed");
+    crate::http::audit::by(
+        &state,
+        &admin,
+        "dead_letters.replay",
+        Some(&subject),
+        serde_json::json!({ "replayed": replayed }),
+    )
+    .await;
     Ok(Json(Replayed { replayed }))
 }

@@ -112,6 +112,14 @@ pub async fn handle(
         };
     }
     tracing::info!(escalation = %id, "escalation handled");
+    crate::http::audit::by(
+        &state,
+        &admin,
+        "escalation.handle",
+        Some(&id.to_string()),
+        serde_json::json!({ "note": note }),
+    )
+    .await;
     state
         .store
         .escalation(id)

@@ -1,12 +1,15 @@
-//! The admin API under `/api/`: sign-in, template texts, activity, compensation, escalations
-//! and dead letters, described by the OpenAPI document at `/api/openapi.json` (generated from
-//! these handlers and their types). The console uses nothing else. What the API answers about
-//! the store's rows is shaped, and its contacts masked, in [`views`].
+//! The admin API under `/api/`: sign-in, template texts, activity, compensation, escalations,
+//! dead letters, suppressions and the audit record, described by the OpenAPI document at
+//! `/api/openapi.json` (generated from these handlers and their types). The console uses
+//! nothing else. What the API answers about the store's rows is shaped, and its contacts
+//! masked, in [`views`].
 
 pub mod activity;
+pub mod audit;
 pub mod compensation;
 pub mod dead_letters;
 pub mod escalations;
+pub mod suppressions;
 pub mod templates;
 pub mod views;
 
@@ -23,12 +26,14 @@ use super::auth;
 #[openapi(
     info(
         title = "amends admin API",
-        description = "Template texts, incidents, compensation, escalations and dead letters. \
+        description = "Template texts, incidents, compensation, escalations, dead letters, \
+            suppressions and the audit record. \
             Sign in with POST /api/session (a session cookie; send X-CSRF-Token with every change) \
             or send `Authorization: Bearer <AMENDS_ADMIN_TOKEN>`."
     ),
     paths(
-        auth::sign_in, auth::whoami, auth::sign_out, auth::sign_in_form,
+        auth::sign_in, auth::whoami, auth::sign_out, auth::sign_out_everywhere,
+        auth::sign_in_form,
         activity::overview, activity::recent, activity::search, activity::incident,
         activity::needing_attention,
         templates::list, templates::detail, templates::version, templates::save_draft,
@@ -37,6 +42,8 @@ use super::auth;
         compensation::view,
         escalations::list, escalations::one, escalations::handle,
         dead_letters::list, dead_letters::replay,
+        suppressions::list, suppressions::add, suppressions::lift,
+        audit::list,
     ),
     modifiers(&BearerAuth),
     tags(
@@ -46,6 +53,8 @@ use super::auth;
         (name = "compensation", description = "Offers and budgets"),
         (name = "escalations", description = "Incidents marked for a person"),
         (name = "dead letters", description = "Events that could not be processed"),
+        (name = "suppressions", description = "Contacts nothing is sent to"),
+        (name = "audit", description = "Who did what in the console and the API"),
     )
 )]
 pub struct ApiDoc;
@@ -86,6 +95,10 @@ pub fn router() -> Router<AppState> {
             "/session",
             get(auth::whoami).post(auth::sign_in).delete(auth::sign_out),
         )
+        .route(
+            "/session/sign-out-everywhere",
+            post(auth::sign_out_everywhere),
+        )
         .route("/sign-in", get(auth::sign_in_form))
         .route("/overview", get(activity::overview))
         .route("/incidents", get(activity::recent))
@@ -112,5 +125,11 @@ pub fn router() -> Router<AppState> {
         .route("/escalations/{id}/handle", post(escalations::handle))
         .route("/dead-letters", get(dead_letters::list))
         .route("/dead-letters/replay", post(dead_letters::replay))
+        .route(
+            "/suppressions",
+            get(suppressions::list).post(suppressions::add),
+        )
+        .route("/suppressions/lift", post(suppressions::lift))
+        .route("/audit", get(audit::list))
         .fallback(|| async { super::error::ApiError::NotFound("no such API route".to_owned()) })
 }

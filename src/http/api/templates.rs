@@ -432,6 +432,14 @@ pub async fn save_draft(
         .save_template_draft(&name, &change.body, &admin.user, change.note.as_deref())
         .await?;
     tracing::info!(template = %name, version, "template draft saved");
+    crate::http::audit::by(
+        &state,
+        &admin,
+        "template.draft_saved",
+        Some(&name),
+        serde_json::json!({ "version": version, "note": change.note }),
+    )
+    .await;
     Ok(Json(DraftSaved {
         version,
         diagnostics: diagnostics(&report.diagnostics),
@@ -444,11 +452,19 @@ pub async fn save_draft(
     responses((status = 204), (status = 404, body = ErrorBody)))]
 pub async fn discard_draft(
     State(state): State<AppState>,
-    _admin: Admin,
+    admin: Admin,
     Path((group, file)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
     let (name, _) = name_of(&group, &file)?;
     if state.store.discard_template_draft(&name).await? {
+        crate::http::audit::by(
+            &state,
+            &admin,
+            "template.draft_discarded",
+            Some(&name),
+            serde_json::json!({}),
+        )
+        .await;
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::NotFound(format!("{name} has no draft")))
@@ -574,6 +590,14 @@ pub async fn publish(
         .publish(state.policy.load_full(), edit, true)
         .await?;
     tracing::info!(template = %name, version, "template published");
+    crate::http::audit::by(
+        &state,
+        &admin,
+        "template.publish",
+        Some(&name),
+        serde_json::json!({ "version": version, "note": change.note }),
+    )
+    .await;
     Ok(Json(Published {
         version,
         diagnostics: diagnostics(&warnings),
@@ -604,6 +628,14 @@ pub async fn rollback(
         )
         .await?;
     tracing::info!(template = %name, from = request.version, version, "template rolled back");
+    crate::http::audit::by(
+        &state,
+        &admin,
+        "template.rollback",
+        Some(&name),
+        serde_json::json!({ "from": request.version, "version": version, "note": request.note }),
+    )
+    .await;
     Ok(Json(Published {
         version,
         diagnostics: Vec::new(),
@@ -617,7 +649,7 @@ pub async fn rollback(
               (status = 503, body = ErrorBody)))]
 pub async fn send_test(
     State(state): State<AppState>,
-    _admin: Admin,
+    admin: Admin,
     Body(request): Body<TestRequest>,
 ) -> Result<Json<TestSent>, ApiError> {
     let channel = channel_of(&request.channel)?;
@@ -655,6 +687,21 @@ pub async fn send_test(
         .await
         .map_err(|e| ApiError::Unavailable(format!("the test was not sent: {e}")))?;
     tracing::info!(template = %request.template, %channel, %provider, "test message sent");
+    // The address or number it went to is the person's own, but masked all the same.
+    let to = super::views::Contact::recipient(&channel.to_string(), &request.to);
+    crate::http::audit::by(
+        &state,
+        &admin,
+        "template.test_sent",
+        Some(&request.template),
+        serde_json::json!({
+            "channel": channel.to_string(),
+            "locale": request.locale,
+            "to": to.as_str(),
+            "provider": provider.to_string(),
+        }),
+    )
+    .await;
     Ok(Json(TestSent {
         provider: provider.to_string(),
         id,

@@ -53,6 +53,11 @@ impl Contact {
         }
     }
 
+    /// The contact as shown.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
     /// The contact as given. Private: only [`Shown::InFull`], for what a person opened, uses it.
     fn in_full(text: String) -> Contact {
         Contact(text)
@@ -246,7 +251,8 @@ pub struct MessageRecord {
     /// Set while it waits, never attempted, for a time later than the decision (quiet hours, a
     /// rule's delay): "scheduled until …".
     pub scheduled: Option<Scheduled>,
-    /// Set when it was cancelled because a newer incident on the order replaced it.
+    /// Set when it was cancelled before it went out: a newer incident on the order replaced it,
+    /// or its recipient was suppressed while it waited.
     pub cancelled: Option<Cancelled>,
     /// Every attempt to send it.
     pub attempt_log: Vec<AttemptRecord>,
@@ -320,12 +326,13 @@ pub struct Scheduled {
     pub reason: String,
 }
 
-/// A message cancelled before it went out, because a newer incident replaced it.
+/// A message cancelled before it went out: replaced by a newer incident, or withheld because its
+/// recipient was suppressed while it waited.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Cancelled {
     /// Why.
     pub reason: String,
-    /// The incident that replaced it.
+    /// The incident that replaced it, when one did.
     pub superseded_by: Option<Uuid>,
     /// That incident's type, e.g. `order.cancelled`.
     pub superseded_by_type: Option<String>,

@@ -1,11 +1,12 @@
 // The console's entry point: wires the views, the session and the page chrome together, then starts.
-// The amends console shows incidents, templates, compensation, escalations and dead letters to
-// the communications coordinator. Plain DOM, no framework.
+// The amends console shows incidents, templates, compensation, escalations, dead letters,
+// suppressions and the audit record to the communications coordinator. Plain DOM, no framework.
 // Everything the API returns is untrusted text: it is only ever put in the page
 // with textContent or attributes, and email HTML only inside an empty sandbox.
 
 import { viewActivity, viewAttention } from "./activity.js";
 import { api, whenTurnedAway } from "./api.js";
+import { viewAudit } from "./audit.js";
 import { viewCompensation } from "./compensation.js";
 import { viewDeadLetters } from "./dead-letters.js";
 import { viewEditor } from "./editor.js";
@@ -13,8 +14,9 @@ import { viewEscalations } from "./escalations.js";
 import { viewIncident } from "./incident.js";
 import { main, mount } from "./page.js";
 import { loadError, onHashChange, render, setViews, viewNotFound } from "./router.js";
-import { setSession, showConsoleOff, showSignIn, signOut } from "./session.js";
+import { setSession, showConsoleOff, showSignIn, signOut, signOutEverywhere } from "./session.js";
 import { state } from "./state.js";
+import { viewSuppressions } from "./suppressions.js";
 import { viewTemplates } from "./templates.js";
 import { clearFlash } from "./toast.js";
 
@@ -27,12 +29,15 @@ setViews({
   compensation: viewCompensation,
   escalations: viewEscalations,
   deadLetters: viewDeadLetters,
+  suppressions: viewSuppressions,
+  audit: viewAudit,
   notFound: viewNotFound,
 });
 whenTurnedAway({ signIn: showSignIn, consoleOff: showConsoleOff });
 
 function wireChrome() {
   document.getElementById("sign-out").addEventListener("click", signOut);
+  document.getElementById("sign-out-everywhere").addEventListener("click", signOutEverywhere);
   document.getElementById("status-dismiss").addEventListener("click", clearFlash);
   document.getElementById("skip-link").addEventListener("click", (event) => {
     event.preventDefault(); // the hash belongs to the router

@@ -37,6 +37,10 @@ function parseRoute(hash) {
       return { name: "escalations", section: "escalations" };
     case "dead-letters":
       return { name: "deadLetters", section: "dead-letters" };
+    case "suppressions":
+      return { name: "suppressions", section: "suppressions" };
+    case "audit":
+      return { name: "audit", section: "audit" };
     default:
       return { name: "notFound", section: null };
   }

@@ -66,7 +66,9 @@ export function showSignIn(notice) {
     } catch (err) {
       if (err.handled) return;
       problem.textContent =
-        err.status === 401
+        err.status === 429
+          ? "Too many sign-in attempts. Wait a minute, then try again."
+          : err.status === 401
           ? withPassword
             ? "That name and password were not accepted. Check them and try again."
             : "That admin token was not accepted. Check it and try again."
@@ -108,6 +110,22 @@ export async function signOut() {
   state.unsaved = null;
   showSignIn();
   flash("You are signed out.", "info");
+}
+
+// Ends every session of the signed-in person: other browsers, and copies of this one's cookie.
+export async function signOutEverywhere() {
+  if (state.unsaved?.() && !confirm("You have unsaved changes to this template. Sign out anyway?")) return;
+  if (!confirm("Sign out on every browser and device where you are signed in, this one included?")) return;
+  let ended;
+  try {
+    ended = (await api("POST", "/api/session/sign-out-everywhere"))?.ended ?? 0;
+  } catch (err) {
+    if (!err.handled) report(err, "Could not sign out everywhere");
+    return;
+  }
+  state.unsaved = null;
+  showSignIn();
+  flash(`You are signed out everywhere (${ended === 1 ? "1 session" : `${ended} sessions`} ended).`, "info");
 }
 
 export function showConsoleOff() {

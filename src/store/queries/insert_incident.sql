@@ -4,7 +4,8 @@
 -- kind of rule that decided each, the date a delay told, the codes issued for it, whether a
 -- message of it is on its way or out, and whether one still waits, never attempted, which a
 -- newer incident may replace), and the
--- channels on which the customer's address ($12, lower case) or number ($13) is suppressed. The
+-- channels on which the customer's address ($12, lower case) or number ($13) is suppressed (by
+-- any suppression in force, whoever put it there). The
 -- reads see the database as it was before this statement, so the new incident is not among them.
 with inserted as (
     insert into incident (incident_id, source, event_id, event_type, order_id, customer_id, payload, occurred_at)
@@ -49,6 +50,6 @@ select
                             and c.currency = $10 and c.code is not null))
             order by i.created_at), '[]'::jsonb)
       from incident i where i.order_id = $5 and i.customer_id = $6) as "order_incidents!",
-    (select coalesce(array_agg(s.channel order by s.channel), '{}') from suppression s
+    (select coalesce(array_agg(distinct s.channel order by s.channel), '{}') from suppression s
       where s.lifted_at is null
         and ((s.channel = 'email' and s.contact = $12) or (s.channel = 'sms' and s.contact = $13))) as "suppressed!"

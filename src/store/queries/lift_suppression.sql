@@ -1,5 +1,7 @@
--- Lifts a contact's suppression on a channel (SMS START, or a person's decision); true when one
--- was in force.
-update suppression set lifted_at = now(), updated_at = now(), source = $3
+-- Lifts a contact's suppressions on a channel, recording $3 as who lifted them. A person ($4
+-- null) lifts every one in force; a provider ($4) lifts only its own, for reason $5, and never a
+-- person's: an opt-in undoes only the opt-out it answers. The ids of the rows lifted.
+update suppression set lifted_at = now(), updated_at = now(), lifted_by = $3
  where channel = $1 and contact = $2 and lifted_at is null
-returning channel
+   and ($4::text is null or (source = $4 and reason = $5 and reason <> 'manual'))
+returning suppression_id
