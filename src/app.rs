@@ -1,5 +1,6 @@
 //! The running daemon: builds every part from a [`Config`], then runs the consumer, the
-//! dispatcher and the HTTP server until a cancellation token fires, and drains them.
+//! dispatcher and the HTTP server (with, when `webhook_bind` is set, a second listener serving
+//! only the provider webhooks) until a cancellation token fires, and drains them.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -37,9 +38,11 @@ pub enum AppError {
     /// The database could not be opened or migrated.
     #[error(transparent)]
     Store(#[from] StoreError),
-    /// The HTTP address could not be bound.
-    #[error("cannot listen on {addr}: {source}")]
+    /// An HTTP address could not be bound.
+    #[error("{key}: cannot listen on {addr}: {source}")]
     Bind {
+        /// The configuration key that gave the address (`http_bind`, `webhook_bind`).
+        key: &'static str,
         /// The address.
         addr: SocketAddr,
         /// The I/O error.
@@ -80,11 +83,21 @@ pub struct App {
     transports: Arc<Transports>,
     metrics: Arc<Metrics>,
     listener: TcpListener,
+    /// The webhook-only listener, when `webhook_bind` is set.
+    webhook_listener: Option<TcpListener>,
     clock: Clock,
 }
 
+/// Binds `addr`, or says which key gave the address that could not be bound.
+async fn bind(key: &'static str, addr: SocketAddr) -> Result<TcpListener, AppError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| AppError::Bind { key, addr, source })
+}
+
 impl App {
-    /// Loads content, opens (creating and migrating) the database and binds the HTTP port.
+    /// Loads content, opens (creating and migrating) the database and binds the HTTP port (and
+    /// the webhook port, when configured).
     pub async fn build(config: Config) -> Result<App, AppError> {
         let policy = Policy::load(&config.policy)?;
         let transports = Arc::new(Transports::from_config(&config)?);
@@ -101,12 +114,11 @@ impl App {
         )
         .await?;
         templates.cover(&policy)?;
-        let listener = TcpListener::bind(config.http_bind)
-            .await
-            .map_err(|source| AppError::Bind {
-                addr: config.http_bind,
-                source,
-            })?;
+        let listener = bind("http_bind", config.http_bind).await?;
+        let webhook_listener = match config.webhook_bind {
+            Some(addr) => Some(bind("webhook_bind", addr).await?),
+            None => None,
+        };
         Ok(App {
             config: Arc::new(config),
             store,
@@ -115,6 +127,7 @@ impl App {
             transports,
             metrics: Metrics::new(),
             listener,
+            webhook_listener,
             clock: Clock::system(),
         })
     }
@@ -131,13 +144,21 @@ impl App {
         self.listener.local_addr().map(|a| a.port()).unwrap_or(0)
     }
 
+    /// The bound port of the webhook-only listener, when `webhook_bind` is set.
+    pub fn webhook_port(&self) -> Option<u16> {
+        self.webhook_listener
+            .as_ref()
+            .and_then(|l| l.local_addr().ok())
+            .map(|a| a.port())
+    }
+
     /// The store, for inspection in tests.
     pub fn store(&self) -> Store {
         self.store.clone()
     }
 
     /// Runs until `token` is cancelled: the consumer stops taking messages and finishes those in
-    /// flight, the dispatcher finishes its sends, the HTTP server drains; then returns.
+    /// flight, the dispatcher finishes its sends, the HTTP listeners drain; then returns.
     pub async fn run(self, token: CancellationToken) -> Result<(), AppError> {
         let wakeups = Wakeups::default();
         let announce = wakeups.announcer.clone();
@@ -204,7 +225,7 @@ impl App {
         };
         let admin = http::auth::AuthSettings::from_config(&self.config)
             .map(|settings| Arc::new(http::auth::AdminAuth::new(settings)));
-        let router = http::router(AppState {
+        let state = AppState {
             store: self.store.clone(),
             metrics: self.metrics.clone(),
             health: health.clone(),
@@ -219,10 +240,12 @@ impl App {
             transports: self.transports.clone(),
             admin,
             clock: self.clock.clone(),
-        });
+        };
+        let address = |l: &TcpListener| l.local_addr().map(|a| a.to_string()).unwrap_or_default();
         tracing::info!(
             instance = %self.config.instance_name,
-            http = %self.listener.local_addr().map(|a| a.to_string()).unwrap_or_default(),
+            http = %address(&self.listener),
+            webhooks = %self.webhook_listener.as_ref().map(address).unwrap_or_default(),
             "amends running"
         );
 
@@ -244,17 +267,40 @@ impl App {
             announcer_token.clone(),
             announcer.run(announcer_token.clone()),
         );
+        // The peer's address is what sign-in and bearer-token limits count by; the webhook
+        // listener gives it too, so a handler reads it alike on either.
         let http_token = token.child_token();
-        // The peer's address is what sign-in and bearer-token limits count by.
         let server = axum::serve(
             self.listener,
-            router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+            http::router(state.clone()).into_make_service_with_connect_info::<SocketAddr>(),
         )
         .with_graceful_shutdown(async move { http_token.cancelled().await });
+        let hooks_server = self.webhook_listener.map(|listener| {
+            let hooks_token = token.child_token();
+            axum::serve(
+                listener,
+                http::webhook_router(state).into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(async move { hooks_token.cancelled().await })
+        });
 
-        let served = server.await.map_err(AppError::Serve);
-        // However the server ended, the others must stop too.
-        token.cancel();
+        // Both listeners drain on the one token; whichever ends first (an error) ends the other,
+        // and the workers, too.
+        let main = async {
+            let served = server.await.map_err(AppError::Serve);
+            token.cancel();
+            served
+        };
+        let hooks = async {
+            let Some(hooks_server) = hooks_server else {
+                return Ok(());
+            };
+            let served = hooks_server.await.map_err(AppError::Serve);
+            token.cancel();
+            served
+        };
+        let (served, hooks_served) = tokio::join!(main, hooks);
+        let served = served.and(hooks_served);
         for task in [consumer, sender, watcher, template_watcher] {
             if let Err(e) = task.await {
                 tracing::error!(error = %e, "a task panicked");

@@ -234,6 +234,8 @@ pub struct Config {
     pub database_url: SecretString,
     /// Address of the HTTP server.
     pub http_bind: SocketAddr,
+    /// Address of a second listener serving only the provider webhooks, for the internet.
+    pub webhook_bind: Option<SocketAddr>,
     /// Directory of the shipped templates.
     pub templates_dir: PathBuf,
     /// The policy file.

@@ -54,6 +54,33 @@ fn bad_env_value_names_the_variable() {
 }
 
 #[test]
+fn the_webhook_listener_is_off_unless_set() {
+    let config = Config::from_sources(None, env(&[])).unwrap();
+    assert_eq!(config.webhook_bind, None);
+    let config =
+        Config::from_sources(None, env(&[("AMENDS_WEBHOOK_BIND", "0.0.0.0:8081")])).unwrap();
+    assert_eq!(config.webhook_bind, Some("0.0.0.0:8081".parse().unwrap()));
+}
+
+#[test]
+fn a_bad_webhook_bind_names_the_key() {
+    let err = Config::from_sources(None, env(&[("AMENDS_WEBHOOK_BIND", "8081")])).unwrap_err();
+    let line = err.to_string();
+    assert!(line.starts_with("AMENDS_WEBHOOK_BIND: "), "{line}");
+    let err = Config::from_sources(
+        None,
+        env(&[
+            ("AMENDS_HTTP_BIND", "0.0.0.0:8080"),
+            ("AMENDS_WEBHOOK_BIND", "0.0.0.0:8080"),
+        ]),
+    )
+    .unwrap_err();
+    let line = err.to_string();
+    assert!(line.starts_with("AMENDS_WEBHOOK_BIND: "), "{line}");
+    assert!(line.contains("its own port"), "{line}");
+}
+
+#[test]
 fn bad_file_value_names_the_key_and_file() {
     let err =
         Config::from_sources(Some((Path::new("a.toml"), "prefetch = 0\n")), env(&[])).unwrap_err();
@@ -330,6 +357,7 @@ const KNOWN_KEYS: &[(&str, Option<&str>)] = &[
         Some("postgres://postgres@127.0.0.1:5432/amends"),
     ),
     ("http_bind", Some("127.0.0.1:8080")),
+    ("webhook_bind", None),
     ("templates_dir", Some("templates")),
     ("policy", Some("policy/default.toml")),
     ("policy_reload_interval", Some("2s")),

@@ -45,6 +45,7 @@ impl Config {
             amqp_url: connections.amqp_url,
             database_url: connections.database_url,
             http_bind: connections.http_bind,
+            webhook_bind: connections.webhook_bind,
             templates_dir: PathBuf::from(layers.require("templates_dir", "")?),
             policy: PathBuf::from(layers.require("policy", "")?),
             policy_reload_interval: layers.duration("policy_reload_interval")?,
@@ -88,6 +89,7 @@ impl Config {
 /// Where amends listens, and how it reaches the broker and the database.
 struct Connections {
     http_bind: SocketAddr,
+    webhook_bind: Option<SocketAddr>,
     public_url: Url,
     amqp_url: SecretString,
     database_url: SecretString,
@@ -96,6 +98,21 @@ struct Connections {
 
 fn connections(layers: &Layers) -> Result<Connections, ConfigError> {
     let http_bind: SocketAddr = layers.parse("http_bind", "a socket address (host:port)")?;
+    let webhook_bind: Option<SocketAddr> = match layers.get("webhook_bind") {
+        Some(_) => Some(layers.parse("webhook_bind", "a socket address (host:port)")?),
+        None => None,
+    };
+    // Two listeners on one address would fail at bind time with a less telling error; port 0
+    // (the OS chooses) is the exception, as each bind then gets its own port.
+    if let Some(hooks) = webhook_bind
+        && hooks == http_bind
+        && hooks.port() != 0
+    {
+        return Err(layers.invalid(
+            "webhook_bind",
+            format!("{hooks} is also http_bind: give the webhook listener its own port"),
+        ));
+    }
     let public_url = match layers.url("public_url")? {
         Some(url) => url,
         None => Url::parse(&format!("http://{http_bind}"))
@@ -111,6 +128,7 @@ fn connections(layers: &Layers) -> Result<Connections, ConfigError> {
     }
     Ok(Connections {
         http_bind,
+        webhook_bind,
         public_url,
         amqp_url: SecretString::from(amqp_url.to_owned()),
         database_url: SecretString::from(database_url.to_owned()),

@@ -1,5 +1,8 @@
 //! The HTTP server: health, readiness and metrics, the provider webhooks, and (when
 //! `AMENDS_ADMIN_TOKEN` is set) the admin API under `/api/` and the coordinator's console at `/`.
+//!
+//! [`router`] serves all of it on `http_bind`; [`webhook_router`] serves only the webhooks, for
+//! the optional internet-facing listener on `webhook_bind`.
 
 pub mod api;
 pub mod audit;
@@ -92,9 +95,26 @@ pub fn router(state: AppState) -> Router {
         .merge(webhooks::router())
         .merge(hardened(console::router(), "no-cache"))
         .nest("/api", hardened(api::router(), "no-store"))
-        .layer(TimeoutLayer::with_status_code(
-            axum::http::StatusCode::REQUEST_TIMEOUT,
-            REQUEST_TIMEOUT,
-        ))
+        .layer(timeout())
         .with_state(state)
+}
+
+/// Only the provider webhooks under `/webhooks/`: what the internet may reach. Every other path,
+/// `/metrics`, `/api/` and the console included, is 404 here, so a listener serving this router
+/// can face the internet while the full one stays internal.
+pub fn webhook_router(state: AppState) -> Router {
+    webhooks::router()
+        .fallback(not_found)
+        .layer(timeout())
+        .with_state(state)
+}
+
+/// The same bare 404 for every path the webhook listener does not serve.
+async fn not_found() -> (axum::http::StatusCode, &'static str) {
+    (axum::http::StatusCode::NOT_FOUND, "not found\n")
+}
+
+/// The one request deadline of both routers.
+fn timeout() -> TimeoutLayer {
+    TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT)
 }

@@ -126,6 +126,8 @@ pub struct TestApp {
     /// Whether this app removes the database and queues when it stops (replicas share them).
     owner: bool,
     pub port: u16,
+    /// The webhook-only listener's port, when the test set `AMENDS_WEBHOOK_BIND`.
+    pub webhook_port: Option<u16>,
     pub pool: PgPool,
     token: CancellationToken,
     task: Option<JoinHandle<()>>,
@@ -164,6 +166,7 @@ async fn start_app(
         .expect("app builds")
         .with_clock(clock);
     let port = app.port();
+    let webhook_port = app.webhook_port();
     let pool = app.store().pool().clone();
     let token = CancellationToken::new();
     let run_token = token.clone();
@@ -184,6 +187,7 @@ async fn start_app(
         outbox,
         owner,
         port,
+        webhook_port,
         pool,
         token,
         task: Some(task),

@@ -9,6 +9,7 @@ mod console;
 mod health;
 mod helpers;
 mod hostile;
+mod listeners;
 mod pipeline;
 mod process;
 mod promises;
