@@ -25,6 +25,8 @@
 //! published to the instant its message reached the SMTP sink (email) or its file was written
 //! (SMS, the file outbox): measured outside the daemon, never from its own metrics.
 
+#[path = "../tests/support/metrics.rs"]
+mod metrics;
 #[path = "../tests/support/smtp.rs"]
 mod smtp;
 
@@ -288,6 +290,10 @@ struct AmendsResult {
     /// Rows inserted, updated and deleted per event.
     rows_per_event: f64,
     round_trips_per_event: Option<f64>,
+    /// Time from a send's outcome to its record in the first replica
+    /// (`amends_send_record_lag_seconds`): bucket bounds of the median and the 99th percentile,
+    /// in seconds. A crash in that window leaves a sent message in doubt.
+    record_lag: Vec<Option<f64>>,
     /// Publish → handed over of every message, sorted, in milliseconds (the paced run only).
     latency: Option<Vec<f64>>,
 }
@@ -295,14 +301,20 @@ struct AmendsResult {
 impl AmendsResult {
     fn costs(&self) -> String {
         let ready: Vec<String> = self.ready_ms.iter().map(|ms| format!("{ms:.0}")).collect();
+        let lag = |i: usize| match self.record_lag.get(i).copied().flatten() {
+            Some(seconds) => format!("≤ {:.1} ms", seconds * 1000.0),
+            None => "n/a".to_owned(),
+        };
         format!(
-            "{:.2} ms CPU per event, peak RSS {:.1} MiB, ready after {} ms, {:.2} transactions and {:.1} rows written per event, {} messages",
+            "{:.2} ms CPU per event, peak RSS {:.1} MiB, ready after {} ms, {:.2} transactions and {:.1} rows written per event, {} messages, send → record p50 {} p99 {}",
             self.cpu_ms_per_event,
             self.peak_rss_kib as f64 / 1024.0,
             ready.join("/"),
             self.transactions_per_event,
             self.rows_per_event,
             self.messages,
+            lag(0),
+            lag(1),
         )
     }
 }
@@ -379,6 +391,7 @@ async fn amends_run(plan: Plan) -> anyhow::Result<AmendsResult> {
         .timeout(Duration::from_secs(2))
         .build()?;
     let mut children = Vec::new();
+    let mut ports: Vec<u16> = Vec::new();
     let mut ready_ms = Vec::new();
     for _ in 0..plan.replicas {
         let port = free_port()?;
@@ -401,10 +414,15 @@ async fn amends_run(plan: Plan) -> anyhow::Result<AmendsResult> {
         }
         ready_ms.push(spawned.elapsed().as_secs_f64() * 1000.0);
         children.push(child);
+        ports.push(port);
     }
     let pids: Vec<u32> = children.iter().filter_map(|c| c.id()).collect();
+    let profiler = match (std::env::var_os("BENCH_PERF"), pids.first()) {
+        (Some(path), Some(pid)) => Some(start_profiler(&path, *pid)?),
+        _ => None,
+    };
 
-    let result = drive(
+    let mut result = drive(
         &plan,
         &id,
         &database,
@@ -414,6 +432,19 @@ async fn amends_run(plan: Plan) -> anyhow::Result<AmendsResult> {
         counter.as_ref(),
     )
     .await;
+    if let Some(profiler) = profiler {
+        stop_profiler(profiler).await;
+    }
+    if let (Ok(result), Some(port)) = (&mut result, ports.first()) {
+        let text = http
+            .get(format!("http://127.0.0.1:{port}/metrics"))
+            .send()
+            .await?
+            .text()
+            .await?;
+        result.record_lag =
+            metrics::histogram_quantiles(&text, "amends_send_record_lag_seconds", &[0.5, 0.99]);
+    }
 
     for child in &mut children {
         let _ = child.start_kill();
@@ -571,8 +602,33 @@ async fn drive(
         transactions_per_event: transactions as f64 / plan.events as f64,
         rows_per_event: rows as f64 / plan.events as f64,
         round_trips_per_event,
+        record_lag: Vec::new(),
         latency,
     })
+}
+
+/// `perf record` (sampling the CPU clock, as virtual machines often have no hardware counters)
+/// of process `pid` into `path`, when the environment asks for it with `BENCH_PERF=path`.
+fn start_profiler(path: &std::ffi::OsStr, pid: u32) -> anyhow::Result<tokio::process::Child> {
+    Ok(tokio::process::Command::new("perf")
+        .args(["record", "-e", "cpu-clock", "-F", "999", "-g", "-o"])
+        .arg(path)
+        .args(["-p", &pid.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()?)
+}
+
+/// Ends `perf record` as Ctrl-C does, so it writes its file.
+async fn stop_profiler(mut profiler: tokio::process::Child) {
+    if let Some(pid) = profiler.id() {
+        let _ = tokio::process::Command::new("kill")
+            .args(["-INT", &pid.to_string()])
+            .status()
+            .await;
+    }
+    let _ = profiler.wait().await;
 }
 
 /// Transactions (committed + rolled back) and rows written on `database` so far.
