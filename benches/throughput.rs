@@ -278,6 +278,8 @@ struct AmendsResult {
     offered_rate: f64,
     /// Messages handed over (sent outbox rows).
     messages: i64,
+    /// Events that issued a code (cost money), of all events.
+    costing_share: f64,
     /// CPU time of every replica together, per event (user + system).
     cpu_ms_per_event: f64,
     /// The largest VmHWM of the replicas.
@@ -306,13 +308,14 @@ impl AmendsResult {
             None => "n/a".to_owned(),
         };
         format!(
-            "{:.2} ms CPU per event, peak RSS {:.1} MiB, ready after {} ms, {:.2} transactions and {:.1} rows written per event, {} messages, send → record p50 {} p99 {}",
+            "{:.2} ms CPU per event, peak RSS {:.1} MiB, ready after {} ms, {:.2} transactions and {:.1} rows written per event, {} messages, {:.0} % of events issued a code, send → record p50 {} p99 {}",
             self.cpu_ms_per_event,
             self.peak_rss_kib as f64 / 1024.0,
             ready.join("/"),
             self.transactions_per_event,
             self.rows_per_event,
             self.messages,
+            self.costing_share * 100.0,
             lag(0),
             lag(1),
         )
@@ -569,6 +572,11 @@ async fn drive(
     let transactions = stats_after.0 - stats_before.0 - polls as i64 - 1;
     let rows = stats_after.1 - stats_before.1;
 
+    let (costing,): (i64,) = sqlx::query_as(
+        "select count(distinct incident_id) from compensation where status = 'issued'",
+    )
+    .fetch_one(&pool)
+    .await?;
     let handed_over = handed_over(sink, outbox).await?;
     let latency = plan.rate.map(|_| {
         let mut latency: Vec<f64> = handed_over
@@ -596,6 +604,7 @@ async fn drive(
         delivered_rate: plan.events as f64 / elapsed.as_secs_f64(),
         offered_rate: plan.events as f64 / published.as_secs_f64(),
         messages,
+        costing_share: costing as f64 / plan.events as f64,
         cpu_ms_per_event: cpu * 1000.0 / plan.events as f64,
         peak_rss_kib,
         ready_ms: Vec::new(),
