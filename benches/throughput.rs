@@ -169,8 +169,7 @@ async fn throughput(kind: Kind, options: &Options) -> anyhow::Result<()> {
             .collect::<anyhow::Result<Vec<_>>>()?,
     );
     let sink = smtp::SmtpSink::start(smtp::SmtpBehaviour::default()).await;
-    let bare = bare::run(events, sink.port()).await?;
-    drop(sink);
+    let bare = bare::run(Arc::clone(&events), sink.port(), None).await?;
     println!(
         "bare (same work): ingested {:.0} events/s, delivered {:.0} events/s",
         bare.ingest_rate, bare.delivered_rate
@@ -204,20 +203,31 @@ async fn throughput(kind: Kind, options: &Options) -> anyhow::Result<()> {
             result.costs(),
         );
     }
+    let counted_events = options.events.min(1_000);
     let counted = amends_run(Plan {
         kind,
-        events: options.events.min(1_000),
+        events: counted_events,
         replicas: 1,
         rate: None,
         count_round_trips: true,
         verify: false,
     })
     .await?;
+    // The same count for the bare pipeline, to read amends' against: one statement per event,
+    // one mark per message, and one claim per batch, which holds few rows (and some claims
+    // none) when the dispatchers keep up with recording.
+    let counter = pgcount::RoundTripCounter::start("127.0.0.1:5432".parse()?).await?;
+    let subset = Arc::new(
+        (0..counted_events)
+            .map(|seq| workload::event(kind, &run, seq + options.events))
+            .collect::<anyhow::Result<Vec<_>>>()?,
+    );
+    bare::run(subset, sink.port(), Some(counter.port())).await?;
     println!(
-        "amends, 1 replica, through the counting proxy ({} events): {:.2} database round trips per event ({} messages)",
-        options.events.min(1_000),
+        "database round trips per event, through the counting proxy ({counted_events} events): amends {:.2} ({} messages), bare {:.2}",
         counted.round_trips_per_event.unwrap_or(f64::NAN),
         counted.messages,
+        counter.round_trips() as f64 / counted_events as f64,
     );
     Ok(())
 }

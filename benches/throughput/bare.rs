@@ -129,12 +129,21 @@ fn registry() -> anyhow::Result<Handlebars<'static>> {
 }
 
 /// Runs the bare pipeline over `events` (published here, to a queue of its own) and returns its
-/// rates. `sink` is the SMTP sink's port.
-pub async fn run(events: Arc<Vec<Event>>, sink: u16) -> anyhow::Result<BareResult> {
+/// rates. `sink` is the SMTP sink's port; `proxy`, when given, the port of a proxy in front of
+/// PostgreSQL that the pipeline's connections go through (without TLS).
+pub async fn run(
+    events: Arc<Vec<Event>>,
+    sink: u16,
+    proxy: Option<u16>,
+) -> anyhow::Result<BareResult> {
     let total = events.len();
     let database = unique("amends_bare");
     create_database(&database).await?;
-    let result = run_in(events, sink, &database).await;
+    let url = match proxy {
+        Some(port) => format!("postgres://postgres@127.0.0.1:{port}/{database}?sslmode=disable"),
+        None => format!("{PG}/{database}"),
+    };
+    let result = run_in(events, sink, &url).await;
     drop_database(&database).await;
     let (ingested, delivered) = result?;
     Ok(BareResult {
@@ -146,19 +155,19 @@ pub async fn run(events: Arc<Vec<Event>>, sink: u16) -> anyhow::Result<BareResul
 async fn run_in(
     events: Arc<Vec<Event>>,
     sink: u16,
-    database: &str,
+    url: &str,
 ) -> anyhow::Result<(Duration, Duration)> {
     let total = events.len();
     // As amends: 8 connections for recording, and the dispatchers' own.
     let pool = PgPoolOptions::new()
         .max_connections(8)
         .test_before_acquire(false)
-        .connect(&format!("{PG}/{database}"))
+        .connect(url)
         .await?;
     let dispatch_pool = PgPoolOptions::new()
         .max_connections(3)
         .test_before_acquire(false)
-        .connect(&format!("{PG}/{database}"))
+        .connect(url)
         .await?;
     sqlx::raw_sql(SCHEMA).execute(&pool).await?;
     let registry = Arc::new(registry()?);
@@ -196,6 +205,8 @@ async fn run_in(
         .await?;
 
     let sent = Arc::new(AtomicUsize::new(0));
+    // Recording wakes an idle dispatcher, as amends' record step does, instead of it polling.
+    let wakeup = Arc::new(tokio::sync::Notify::new());
     let from: Mailbox = "Northwind Outfitters <care@shop.example>".parse()?;
     let start = Instant::now();
     let mut dispatchers = Vec::new();
@@ -206,6 +217,7 @@ async fn run_in(
             sink,
             from.clone(),
             Arc::clone(&sent),
+            Arc::clone(&wakeup),
             total,
         )));
     }
@@ -242,9 +254,11 @@ async fn run_in(
         let registry = Arc::clone(&registry);
         let recorded = Arc::clone(&recorded);
         let failed = Arc::clone(&failed);
+        let wakeup = Arc::clone(&wakeup);
         tokio::spawn(async move {
             match record(&pool, &registry, &delivery.data).await {
                 Ok(()) => {
+                    wakeup.notify_one();
                     let _ = delivery.ack(BasicAckOptions::default()).await;
                 }
                 Err(error) => {
@@ -353,6 +367,7 @@ async fn dispatch(
     sink: u16,
     from: Mailbox,
     sent: Arc<AtomicUsize>,
+    wakeup: Arc<tokio::sync::Notify>,
     total: usize,
 ) -> anyhow::Result<()> {
     type Row = (
@@ -376,8 +391,8 @@ async fn dispatch(
     while sent.load(Ordering::Relaxed) < total {
         let rows: Vec<Row> = sqlx::query_as(CLAIM).bind(&name).fetch_all(&pool).await?;
         if rows.is_empty() {
-            // Nothing due yet: look again shortly.
-            tokio::time::sleep(Duration::from_millis(5)).await;
+            // Nothing due: wait to be woken by a new record (or look again in a while).
+            let _ = tokio::time::timeout(Duration::from_millis(100), wakeup.notified()).await;
             continue;
         }
         for (id, channel, recipient, subject, body_text, body_html) in rows {
