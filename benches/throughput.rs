@@ -24,6 +24,9 @@
 //! (`throughput/pgcount.rs`). Latency, in the sustained run, is from the instant each event was
 //! published to the instant its message reached the SMTP sink (email) or its file was written
 //! (SMS, the file outbox): measured outside the daemon, never from its own metrics.
+//!
+//! `BENCH_PERF=FILE` records the first replica of each measured run with `perf record` into FILE
+//! (the last run's profile remains), for `perf report -i FILE`.
 
 #[path = "../tests/support/metrics.rs"]
 mod metrics;
@@ -430,8 +433,9 @@ async fn amends_run(plan: Plan) -> anyhow::Result<AmendsResult> {
         ports.push(port);
     }
     let pids: Vec<u32> = children.iter().filter_map(|c| c.id()).collect();
+    // The counting runs are not profiled: their file would replace the measured run's.
     let profiler = match (std::env::var_os("BENCH_PERF"), pids.first()) {
-        (Some(path), Some(pid)) => Some(start_profiler(&path, *pid)?),
+        (Some(path), Some(pid)) if !plan.count_round_trips => Some(start_profiler(&path, *pid)?),
         _ => None,
     };
 
