@@ -58,6 +58,8 @@ pub struct ReceivedMail {
     pub rcpt_to: Vec<String>,
     /// The message as transmitted (CRLF line endings, dot-stuffing undone, final CRLF kept).
     pub data: String,
+    /// When its end of data arrived: the moment the client handed it over.
+    pub received_at: std::time::SystemTime,
 }
 
 struct Shared {
@@ -260,6 +262,7 @@ async fn session(stream: TcpStream, shared: &Shared) -> io::Result<()> {
                                 mail_from: open.mail_from,
                                 rcpt_to: open.rcpt_to,
                                 data: String::from_utf8_lossy(&bytes).into_owned(),
+                                received_at: std::time::SystemTime::now(),
                             });
                             reply(&mut writer, "250 2.0.0 OK: queued").await?;
                         }
