@@ -99,11 +99,7 @@ pub fn vonage_signature(secret: &str, params: &[(String, String)]) -> String {
         mac.update(b"=");
         mac.update(value.replace(['&', '='], "_").as_bytes());
     }
-    mac.finalize()
-        .into_bytes()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex::encode(mac.finalize().into_bytes())
 }
 
 /// Whether the request's `sig` parameter is Vonage's signature of the others.

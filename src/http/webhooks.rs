@@ -162,9 +162,10 @@ fn fresh(state: &AppState, provider: &'static str, signed_at: &str) -> Result<()
 /// An event's id when its provider gives none we can use: the digest of the event as received,
 /// so the very same event sent again is still recognised.
 fn digest(event: &Value) -> String {
-    let hash = Sha256::digest(event.to_string().as_bytes());
-    let hex: String = hash.iter().map(|b| format!("{b:02x}")).collect();
-    format!("sha256:{hex}")
+    format!(
+        "sha256:{}",
+        hex::encode(Sha256::digest(event.to_string().as_bytes()))
+    )
 }
 
 /// Whether an email delivery status means the address must not be written to again.

@@ -104,7 +104,7 @@ impl TokenKeys {
     /// What a token-mode session holds of the token it was signed in with: a keyed hash, so the
     /// table reveals nothing of the token.
     fn fingerprint(&self) -> String {
-        hex_string(&hmac_sha256(
+        hex::encode(hmac_sha256(
             self.token.expose_secret().as_bytes(),
             b"amends session fingerprint",
         ))
@@ -364,10 +364,6 @@ impl AdminAuth {
         }
         Some(peer)
     }
-}
-
-fn hex_string(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn hmac_sha256(key: &[u8], data: &[u8]) -> Vec<u8> {

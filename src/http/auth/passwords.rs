@@ -5,7 +5,6 @@ use std::sync::Arc;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use super::hex_string;
 use crate::config::AdminUser;
 use crate::http::error::ApiError;
 
@@ -135,7 +134,7 @@ pub(super) fn verify_password(password: &str, hash: &str) -> bool {
 /// What a password-mode session holds of its person's entry: changing the entry (a new
 /// password) or removing it ends their sessions.
 pub(super) fn user_fingerprint(user: &AdminUser) -> String {
-    hex_string(&Sha256::digest(
+    hex::encode(Sha256::digest(
         format!("{}:{}", user.name, user.password_hash).as_bytes(),
     ))
 }

@@ -467,10 +467,7 @@ fn sample_history() -> History {
 
 /// The version of a policy text: its SHA-256, in hex.
 pub fn version_of(text: &str) -> String {
-    Sha256::digest(text.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex::encode(Sha256::digest(text.as_bytes()))
 }
 
 /// 1-based line number of a byte offset.

@@ -246,11 +246,7 @@ impl Templates {
             digest.update((source.text.len() as u64).to_le_bytes());
             digest.update(source.text.as_bytes());
         }
-        let version = digest
-            .finalize()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
+        let version = hex::encode(digest.finalize());
         let inliner = css_inline::CSSInliner::options()
             // Media queries (mobile, dark mode) cannot be inlined; keep them in a <style>.
             .keep_at_rules(true)
