@@ -11,7 +11,9 @@ use amends::http::auth::hash_password;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, event, http_client, spawn_app, spawn_app_with_clock, wait_until};
+use crate::helpers::{
+    TestApp, call_signed_in, event, http_client, spawn_app, spawn_app_with_clock, wait_until,
+};
 
 const TOKEN: &str = "access-test-token-0123456789abcdef";
 
@@ -81,19 +83,15 @@ async fn call(
     path: &str,
     body: Option<Value>,
 ) -> (StatusCode, Value) {
-    let mut request = http_client()
-        .request(method.clone(), app.url(path))
-        .header("cookie", &browser.session);
-    if method != Method::GET {
-        request = request.header("x-csrf-token", &browser.csrf);
-    }
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let response = request.send().await.expect("request");
-    let status = response.status();
-    let text = response.text().await.expect("body");
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    call_signed_in(
+        &http_client(),
+        app.url(path),
+        &browser.session,
+        &browser.csrf,
+        method,
+        body,
+    )
+    .await
 }
 
 /// Whether `browser`'s session is still good.

@@ -5,7 +5,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, event, http_client, spawn_app, wait_until};
+use crate::helpers::{TestApp, call_signed_in, event, http_client, spawn_app, wait_until};
 
 const TOKEN: &str = "console-test-token-0123456789abcdef";
 
@@ -55,20 +55,15 @@ impl Console {
 
     /// A request with the session cookie and, for changes, the CSRF token.
     async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
-        let mut request = self
-            .http
-            .request(method.clone(), self.app.url(path))
-            .header("cookie", &self.cookie);
-        if method != Method::GET {
-            request = request.header("x-csrf-token", &self.csrf);
-        }
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await.expect("request");
-        let status = response.status();
-        let text = response.text().await.expect("body");
-        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+        call_signed_in(
+            &self.http,
+            self.app.url(path),
+            &self.cookie,
+            &self.csrf,
+            method,
+            body,
+        )
+        .await
     }
 
     async fn get(&self, path: &str) -> Value {

@@ -528,6 +528,29 @@ pub fn http_client() -> reqwest::Client {
     reqwest::Client::new()
 }
 
+/// A request to the admin API as a signed-in browser: the session cookie (`name=value`) and,
+/// for a change, the CSRF token; the status and the JSON answer (null when not JSON).
+pub async fn call_signed_in(
+    http: &reqwest::Client,
+    url: String,
+    cookie: &str,
+    csrf: &str,
+    method: reqwest::Method,
+    body: Option<Value>,
+) -> (reqwest::StatusCode, Value) {
+    let mut request = http.request(method.clone(), url).header("cookie", cookie);
+    if method != reqwest::Method::GET {
+        request = request.header("x-csrf-token", csrf);
+    }
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.expect("request");
+    let status = response.status();
+    let text = response.text().await.expect("body");
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
 /// Makes the sample customer no VIP: one message per event, the other channel held in reserve
 /// (a VIP's long delay or cancellation by us goes by SMS and email at once).
 pub fn not_vip(event: &mut Value) {
