@@ -67,23 +67,35 @@ impl FileOutbox {
 
     async fn write(&self, kind: &str, name: &str, bytes: &[u8]) -> Result<String, SendError> {
         let dir = self.dir.join(kind);
-        let io = |e: std::io::Error| SendError::Retryable {
-            message: format!("writing to {}: {e}", dir.display()),
-            retry_after: None,
-        };
-        tokio::fs::create_dir_all(&dir).await.map_err(io)?;
         let target = dir.join(name);
         // A hidden temporary name in the same directory: rename is atomic within a file system,
         // and readers that list `*.eml` / `*.json` never see it.
         let temp = dir.join(format!(".{name}.tmp"));
-        let mut file = tokio::fs::File::create(&temp).await.map_err(io)?;
-        tokio::io::AsyncWriteExt::write_all(&mut file, bytes)
-            .await
-            .map_err(io)?;
-        // Flushed to disk before it becomes visible: a crash leaves no empty message behind.
-        file.sync_all().await.map_err(io)?;
-        drop(file);
-        tokio::fs::rename(&temp, &target).await.map_err(io)?;
-        Ok(target.display().to_string())
+        let bytes = bytes.to_vec();
+        let shown = target.display().to_string();
+        // The whole write on one blocking thread: five file operations each handed to a thread
+        // of their own cost more than the writing.
+        let written = tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+            use std::io::Write;
+            std::fs::create_dir_all(&dir)?;
+            let mut file = std::fs::File::create(&temp)?;
+            file.write_all(&bytes)?;
+            // Flushed to disk before it becomes visible: a crash leaves no empty message behind.
+            file.sync_all()?;
+            drop(file);
+            std::fs::rename(&temp, &target)
+        })
+        .await;
+        match written {
+            Ok(Ok(())) => Ok(shown),
+            Ok(Err(e)) => Err(SendError::Retryable {
+                message: format!("writing {shown}: {e}"),
+                retry_after: None,
+            }),
+            Err(e) => Err(SendError::Retryable {
+                message: format!("writing {shown}: the writer stopped: {e}"),
+                retry_after: None,
+            }),
+        }
     }
 }
