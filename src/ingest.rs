@@ -134,6 +134,8 @@ impl Ingest {
                 }
             }
         }
+        // No incident is being recorded any more: what the wallet holds goes back to the day.
+        this.recorder.close().await;
         tracing::info!("consumer stopped");
     }
 

@@ -1,8 +1,10 @@
 //! Recording: one parsed incident becomes its recorded decision, in one transaction.
 //!
 //! History → supersession (waiting messages of earlier incidents on the order that this one
-//! replaces are cancelled) → policy → budgets (the plans tried in order until one fits) → codes →
-//! due times (a rule's delay, quiet hours in the customer's zone) → messages → record and commit.
+//! replaces are cancelled) → policy → budgets as read with the history (the plans tried in order
+//! until one fits) → codes → due times (a rule's delay, quiet hours in the customer's zone) →
+//! messages → the budget reserved from this replica's wallet (settled again if it disagrees) →
+//! record and commit.
 //! The policy, the templates, the budget checks and the timing are pure; this module sequences
 //! them around the store's transaction.
 
@@ -13,16 +15,21 @@ use uuid::Uuid;
 
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::incident::Currency;
 use crate::incident::Incident;
 use crate::policy::{
     AmountError, Channel, Decision, DeclinedOffer, Due, History, Offer, Policy, Reservation,
-    RuleKind, SendMode, Settlement, Step,
+    RuleKind, SendMode, Settled, Settlement, Step,
 };
 use crate::reload::PolicyCell;
 use crate::reload::TemplatesCell;
 use crate::store::{Begun, HistoryWindows, IncidentTx, NewMessage, Outcome, Store, StoreError};
 use crate::templates::{Extras, TemplateError, Templates};
 use crate::timing::QuietHours;
+
+mod budget;
+
+use budget::{BUDGET_CONNECTIONS, Taken, Wallet};
 
 /// How many times a collision of generated codes is retried with new codes.
 const CODE_ATTEMPTS: usize = 5;
@@ -82,6 +89,27 @@ struct Granted {
     lines: Vec<String>,
 }
 
+impl Granted {
+    /// The settled plan, with a fresh code for each offer that issues one.
+    fn from_settled(settled: &Settled<'_>, policy: &Policy) -> Granted {
+        Granted {
+            offers: settled.grant(&policy.settings().codes, &mut rand::rng()),
+            escalation: settled.escalation().map(str::to_owned),
+            declined: settled.declined.clone(),
+            fallback_reason: settled.fallback_reason.clone(),
+            lines: settled.lines.clone(),
+        }
+    }
+
+    /// Keeps the offers and codes granted, and takes what the reservation said of the same plan
+    /// (the day's spending it saw, what it refused on the way).
+    fn take_lines(&mut self, settled: Settled<'_>) {
+        self.declined = settled.declined;
+        self.fallback_reason = settled.fallback_reason;
+        self.lines = settled.lines;
+    }
+}
+
 /// Records incidents: shared by the consumer's handler tasks.
 pub struct Recorder {
     config: Arc<Config>,
@@ -89,6 +117,7 @@ pub struct Recorder {
     policy: PolicyCell,
     templates: TemplatesCell,
     clock: Clock,
+    budget: Wallet,
 }
 
 impl Recorder {
@@ -100,6 +129,7 @@ impl Recorder {
         templates: TemplatesCell,
     ) -> Recorder {
         Recorder {
+            budget: Wallet::new(store.with_own_pool(BUDGET_CONNECTIONS)),
             config,
             store,
             policy,
@@ -150,15 +180,16 @@ impl Recorder {
             history: settings.history_window,
             customer: settings.budget.customer_window,
         };
+        let now = self.clock.now();
+        let day = settings.budget.day(now);
         let (mut tx, mut history) = match self
             .store
-            .begin_incident(Uuid::now_v7(), incident, payload, windows)
+            .begin_incident(Uuid::now_v7(), incident, payload, windows, day)
             .await?
         {
             Begun::Duplicate => return Ok(Recorded::Duplicate),
             Begun::New(tx, history) => (tx, history),
         };
-        let now = self.clock.now();
         let superseded = supersede(&mut tx, &mut history, incident).await?;
         let decision = policy.try_decide(incident, &history, now)?;
         if let Some(reason) = decision.ignored.clone() {
@@ -169,52 +200,111 @@ impl Recorder {
             (Some(url), RuleKind::FollowUp) => Some(url.for_incident(tx.incident_id())),
             _ => None,
         };
-        let settled = settle(&policy, &decision, &history, incident, &mut tx, now).await?;
+        // Settled and rendered against the day's spending as read with the history; the budget
+        // is reserved last, so the rendering holds no reservation up. Should the reservation
+        // disagree (others spent meanwhile), the plan it allows is granted and rendered again.
+        let currency = incident.order.total.currency();
+        let expected = policy.settle_offline(&decision, &history, currency);
+        let mut granted = Granted::from_settled(&expected, &policy);
         let due = decision.schedule(now, &incident.customer.timezone, &self.config.quiet_hours);
-        let messages = self.render(
-            &templates,
-            incident,
-            &decision,
-            &settled,
-            &due,
-            feedback_url.as_deref(),
-        )?;
-        let mut explanation = decision.explanation.clone();
-        explanation.budget = settled.lines.clone();
-        explanation.escalation = settled.escalation.clone();
-        explanation.superseded = superseded;
-        explanation.timing = due.iter().map(|d| d.line.clone()).collect();
-        let explanation = serde_json::to_value(&explanation).map_err(|e| StoreError::Encode {
-            what: "explanation",
-            message: e.to_string(),
-        })?;
-        let codes = settled.offers.iter().filter(|o| o.code.is_some()).count();
-        let escalated = settled.escalation.is_some();
-        let queued = tx
-            .finish(
+        let render = |granted: &Granted| {
+            self.render(
+                &templates,
                 incident,
-                Outcome {
-                    decision: &decision,
-                    explanation,
-                    offers: &settled.offers,
-                    fallback_reason: settled.fallback_reason,
-                    declined: settled.declined,
-                    escalation: settled.escalation,
-                    messages,
-                    template_version: templates.version(),
-                    instance: &self.config.instance_name,
-                    timezone: incident.customer.timezone.as_str(),
-                },
+                &decision,
+                granted,
+                &due,
+                feedback_url.as_deref(),
             )
-            .await?;
+        };
+        let mut messages = render(&granted)?;
+        let (settled, taken) =
+            reserve(&self.budget, &policy, &decision, &history, currency, now).await?;
+        let written = async {
+            if settled.same_plan(&expected) {
+                granted.take_lines(settled);
+            } else {
+                tracing::info!(
+                    rule = %decision.rule,
+                    "the budget changed while the incident was decided: settled again"
+                );
+                granted = Granted::from_settled(&settled, &policy);
+                messages = render(&granted)?;
+            }
+            let mut explanation = decision.explanation.clone();
+            explanation.budget = granted.lines.clone();
+            explanation.escalation = granted.escalation.clone();
+            explanation.superseded = superseded;
+            explanation.timing = due.iter().map(|d| d.line.clone()).collect();
+            let explanation =
+                serde_json::to_value(&explanation).map_err(|e| StoreError::Encode {
+                    what: "explanation",
+                    message: e.to_string(),
+                })?;
+            let queued = tx
+                .finish(
+                    incident,
+                    Outcome {
+                        decision: &decision,
+                        explanation,
+                        offers: &granted.offers,
+                        fallback_reason: granted.fallback_reason.clone(),
+                        declined: std::mem::take(&mut granted.declined),
+                        escalation: granted.escalation.clone(),
+                        messages,
+                        template_version: templates.version(),
+                        instance: &self.config.instance_name,
+                        timezone: incident.customer.timezone.as_str(),
+                    },
+                )
+                .await?;
+            Ok::<_, RecordError>((tx, queued))
+        }
+        .await;
+        let queued = match written {
+            Ok((tx, queued)) => match tx.commit().await {
+                Ok(()) => queued,
+                Err(e) => {
+                    self.commit_failed(taken, &e).await;
+                    return Err(e.into());
+                }
+            },
+            Err(e) => {
+                if let Some(taken) = taken {
+                    self.budget.give_back(taken).await;
+                }
+                return Err(e);
+            }
+        };
+        let codes = granted.offers.iter().filter(|o| o.code.is_some()).count();
         Ok(Recorded::New {
             rule: decision.rule.clone(),
             queued,
             codes,
-            escalated,
+            escalated: granted.escalation.is_some(),
             coalesced: decision.coalesced.clone(),
             unreachable: decision.unreachable(),
         })
+    }
+
+    /// After a failed commit: the budget taken goes back when the server said the transaction
+    /// rolled back; when the outcome is unknown (the connection broke), it stays given, so the
+    /// day may end short by it, never over.
+    async fn commit_failed(&self, taken: Option<Taken>, error: &StoreError) {
+        let Some(taken) = taken else { return };
+        if matches!(error, StoreError::Query(sqlx::Error::Database(_))) {
+            self.budget.give_back(taken).await;
+        } else {
+            tracing::warn!(
+                error = %error,
+                "the commit's outcome is unknown: the budget reserved for it stays spent"
+            );
+        }
+    }
+
+    /// Returns the budget this replica reserved and did not give: call when it stops.
+    pub async fn close(&self) {
+        self.budget.return_unused().await;
     }
 
     /// Renders one message per chosen channel, with the offers that were granted and what the
@@ -358,36 +448,32 @@ async fn supersede(
     Ok(lines)
 }
 
-/// Settles the decision's plans against the budgets, reserving today's in the transaction
-/// (the pure steps are [`Settlement`]'s), and issues codes for the plan given.
-async fn settle(
-    policy: &Policy,
-    decision: &Decision,
+/// Settles the decision's plans against the budgets, reserving today's from the wallet (the pure
+/// steps are [`Settlement`]'s): the plan that fit, and the budget taken for it.
+async fn reserve<'d>(
+    wallet: &Wallet,
+    policy: &'d Policy,
+    decision: &'d Decision,
     history: &History,
-    incident: &Incident,
-    tx: &mut IncidentTx,
+    currency: Currency,
     now: DateTime<Utc>,
-) -> Result<Granted, RecordError> {
+) -> Result<(Settled<'d>, Option<Taken>), RecordError> {
     let budget = &policy.settings().budget;
-    let currency = incident.order.total.currency();
     let mut settlement = Settlement::new(budget, decision, currency, history.compensation);
-    let settled = loop {
+    let mut taken = None;
+    loop {
         match settlement.step() {
             Step::Reserve { cost, limit } => {
-                let reservation = match tx.reserve_budget(budget.day(now), &cost, limit).await? {
-                    Ok(spent) => Reservation::Reserved { spent },
+                let reservation = match wallet.take(budget.day(now), &cost, limit).await? {
+                    Ok((took, spent)) => {
+                        taken = Some(took);
+                        Reservation::Reserved { spent }
+                    }
                     Err(spent) => Reservation::Refused { spent },
                 };
                 settlement.answer(reservation);
             }
-            Step::Done(settled) => break settled,
+            Step::Done(settled) => return Ok((settled, taken)),
         }
-    };
-    Ok(Granted {
-        offers: settled.grant(&policy.settings().codes, &mut rand::rng()),
-        escalation: settled.escalation().map(str::to_owned),
-        declined: settled.declined,
-        fallback_reason: settled.fallback_reason,
-        lines: settled.lines,
-    })
+    }
 }

@@ -2,18 +2,18 @@
 //!
 //! 1. lock the customer (advisory, to commit), so their history cannot change under us;
 //! 2. insert the incident, or find it is a duplicate, and read the history in the same statement;
-//! 3. (the caller decides) reserve the global budget, as often as plans need;
+//! 3. (the caller decides, and reserves the global budget outside the transaction);
 //! 4. write decision, messages, ledger, escalation and outcome events in one statement; commit.
 
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
-use sqlx::{Postgres, Transaction};
+use sqlx::{AssertSqlSafe, Postgres, Transaction};
 use uuid::Uuid;
 
 use super::{Store, StoreError};
-use crate::incident::{Incident, Money};
+use crate::incident::{Currency, Incident};
 use crate::policy::{Channel, Decision, DeclinedOffer, History, Offer, PriorIncident};
 
 /// A rendered message to queue for sending.
@@ -111,6 +111,28 @@ pub enum Begun {
     Duplicate,
 }
 
+/// The statement that begins an incident's transaction and takes its customer's lock.
+///
+/// Serialises the incidents of one customer for the rest of the transaction, so the history read
+/// next (per-customer caps, one apology per order) cannot change under us. A transaction-level
+/// advisory lock: released at commit or rollback, never left behind. Sent as one simple query
+/// with `BEGIN`, which cannot take parameters: the id goes in hex-encoded, so no byte of it can
+/// end the literal.
+fn lock_customer(customer_id: &str) -> String {
+    format!(
+        "begin; select pg_advisory_xact_lock(hashtextextended('amends.customer:' || \
+         convert_from(decode('{}', 'hex'), 'UTF8'), 0))",
+        hex::encode(customer_id)
+    )
+}
+
+/// A `numeric` read as text (`12.0000`), as the amount it is (`12`).
+fn decimal(text: &str) -> Result<Decimal, String> {
+    text.parse::<Decimal>()
+        .map(|d| d.normalize())
+        .map_err(|e| e.to_string())
+}
+
 /// Encodes a value for a jsonb parameter.
 fn json<T: serde::Serialize>(
     what: &'static str,
@@ -130,10 +152,12 @@ impl Store {
         incident: &Incident,
         payload: &str,
         windows: HistoryWindows,
+        budget_day: NaiveDate,
     ) -> Result<Begun, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query_file!("src/store/queries/lock_customer.sql", incident.customer.id)
-            .fetch_one(&mut *tx)
+        // BEGIN and the lock travel together: one round trip instead of two.
+        let mut tx = self
+            .pool
+            .begin_with(AssertSqlSafe(lock_customer(&incident.customer.id)))
             .await?;
         let currency = incident.order.total.currency();
         let row = sqlx::query_file!(
@@ -155,6 +179,7 @@ impl Store {
                 .as_ref()
                 .map(|e| e.as_str().to_lowercase()),
             incident.customer.phone.as_ref().map(|p| p.as_str()),
+            budget_day,
         )
         .fetch_one(&mut *tx)
         .await?;
@@ -173,13 +198,11 @@ impl Store {
         let history = History {
             incidents: row.customer_incidents,
             messages: row.customer_messages,
-            compensation: row
-                .customer_compensation
-                .parse::<Decimal>()
-                .map_err(|e| decode("customer compensation", e.to_string()))?
-                .normalize(),
+            compensation: decimal(&row.customer_compensation)
+                .map_err(|e| decode("customer compensation", e))?,
             order_incidents,
-            budget_spent_today: Decimal::ZERO,
+            budget_spent_today: decimal(&row.budget_spent)
+                .map_err(|e| decode("budget spent", e))?,
             suppressed: row
                 .suppressed
                 .iter()
@@ -187,6 +210,67 @@ impl Store {
                 .collect(),
         };
         Ok(Begun::New(IncidentTx { tx, incident_id }, history))
+    }
+
+    /// Reserves `amount` from day `day`'s budget in `currency` if the day's total stays within
+    /// `limit`: the new total, or `None` when it would not.
+    pub async fn reserve_budget(
+        &self,
+        day: NaiveDate,
+        currency: Currency,
+        amount: Decimal,
+        limit: Decimal,
+    ) -> Result<Option<Decimal>, StoreError> {
+        let total = sqlx::query_file_scalar!(
+            "src/store/queries/reserve_budget.sql",
+            day,
+            currency.code(),
+            amount.to_string(),
+            limit.to_string(),
+        )
+        .fetch_optional(&self.pool)
+        .await?;
+        total
+            .map(|t| decimal(&t))
+            .transpose()
+            .map_err(|message| StoreError::Encode {
+                what: "budget total",
+                message,
+            })
+    }
+
+    /// What day `day` has reserved from its budget in `currency`.
+    pub async fn budget_spent(
+        &self,
+        day: NaiveDate,
+        currency: Currency,
+    ) -> Result<Decimal, StoreError> {
+        let spent =
+            sqlx::query_file_scalar!("src/store/queries/budget_spent.sql", day, currency.code())
+                .fetch_one(&self.pool)
+                .await?;
+        decimal(&spent).map_err(|message| StoreError::Encode {
+            what: "budget spent",
+            message,
+        })
+    }
+
+    /// Returns `amount`, reserved from day `day`'s budget in `currency` and not given.
+    pub async fn release_budget(
+        &self,
+        day: NaiveDate,
+        currency: Currency,
+        amount: Decimal,
+    ) -> Result<(), StoreError> {
+        sqlx::query_file!(
+            "src/store/queries/release_budget.sql",
+            day,
+            currency.code(),
+            amount.to_string()
+        )
+        .execute(&self.pool)
+        .await?;
+        Ok(())
     }
 }
 
@@ -225,48 +309,6 @@ impl IncidentTx {
             .collect())
     }
 
-    /// Reserves `cost` from day `day`'s budget if the day stays within `limit`: `Ok(spent)`
-    /// with what the day had spent before, or `Err(spent)` with what it had when it would not.
-    pub async fn reserve_budget(
-        &mut self,
-        day: NaiveDate,
-        cost: &Money,
-        limit: Decimal,
-    ) -> Result<Result<Decimal, Decimal>, StoreError> {
-        // A day's spending only grows: when it is already too high, say so without queueing on
-        // the day's row lock (every reservation of the day takes that one row).
-        let spent = self.budget_spent(day, cost).await?;
-        if spent + cost.amount() > limit {
-            return Ok(Err(spent));
-        }
-        let reserved = sqlx::query_file!(
-            "src/store/queries/reserve_budget.sql",
-            day,
-            cost.currency().code(),
-            cost.amount().to_string(),
-            limit.to_string(),
-        )
-        .fetch_optional(&mut *self.tx)
-        .await?;
-        if reserved.is_some() {
-            return Ok(Ok(spent));
-        }
-        // Others reserved the rest meanwhile.
-        Ok(Err(self.budget_spent(day, cost).await?))
-    }
-
-    async fn budget_spent(&mut self, day: NaiveDate, cost: &Money) -> Result<Decimal, StoreError> {
-        let spent = sqlx::query_file_scalar!(
-            "src/store/queries/budget_spent.sql",
-            day,
-            cost.currency().code()
-        )
-        .fetch_one(&mut *self.tx)
-        .await?;
-        // numeric(20, 4) comes back as 12.0000.
-        Ok(spent.parse::<Decimal>().unwrap_or_default().normalize())
-    }
-
     /// Records nothing after all: rolls the transaction back, the incident's row with it (an
     /// event the policy ignores is not an incident).
     pub async fn abandon(self) -> Result<(), StoreError> {
@@ -274,9 +316,10 @@ impl IncidentTx {
         Ok(())
     }
 
-    /// Writes everything decided and commits; returns how many messages were queued.
+    /// Writes everything decided, to be committed with [`IncidentTx::commit`]; returns how many
+    /// messages were queued.
     pub async fn finish(
-        mut self,
+        &mut self,
         incident: &Incident,
         outcome: Outcome<'_>,
     ) -> Result<i64, StoreError> {
@@ -401,7 +444,26 @@ impl IncidentTx {
         )
         .fetch_one(&mut *self.tx)
         .await?;
-        self.tx.commit().await?;
         Ok(row.queued)
+    }
+
+    /// Commits what [`IncidentTx::finish`] wrote.
+    pub async fn commit(self) -> Result<(), StoreError> {
+        self.tx.commit().await?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::lock_customer;
+
+    #[test]
+    fn the_customer_id_reaches_the_lock_only_hex_encoded() {
+        let statement = lock_customer("c-1'); drop table incident; --");
+        assert!(!statement.contains("drop table"), "{statement}");
+        assert_eq!(statement.matches('\'').count(), 8, "{statement}");
+        assert!(statement.starts_with("begin; select pg_advisory_xact_lock("));
+        assert!(statement.contains(&hex::encode("c-1'); drop table incident; --")));
     }
 }

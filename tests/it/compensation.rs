@@ -5,11 +5,17 @@ use std::path::Path;
 
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
+use sqlx::PgPool;
 
-use crate::helpers::{TestApp, event, repo, spawn_app, wait_until};
+use crate::helpers::{TestApp, daemon_database, event, repo, spawn_app, wait_until};
 
 /// A policy that gives everyone a 10.00 EUR gift certificate, within the given budgets.
 fn gift_policy(daily: &str, per_customer: &str) -> String {
+    gift_policy_of("10.00", daily, per_customer)
+}
+
+/// A policy that gives everyone a gift certificate of `amount` EUR, within the given budgets.
+fn gift_policy_of(amount: &str, daily: &str, per_customer: &str) -> String {
     format!(
         r#"
 [budget]
@@ -20,7 +26,7 @@ per_customer = {{ EUR = "{per_customer}" }}
 name = "gift"
 template = "order-delayed"
 channels = ["email"]
-offers = [{{ kind = "gift_certificate", amount = "10.00" }}]
+offers = [{{ kind = "gift_certificate", amount = "{amount}" }}]
 "#
     )
 }
@@ -74,6 +80,113 @@ async fn ledger(app: &TestApp) -> Vec<(String, String, Option<String>, Decimal, 
         .fetch_all(&app.pool)
         .await
         .expect("ledger")
+}
+
+/// What the day's budget row says was reserved (every replica's share, given or not).
+async fn reserved_today(db: &PgPool) -> Decimal {
+    sqlx::query_scalar("select coalesce(sum(spent), 0) from budget_day")
+        .fetch_one(db)
+        .await
+        .expect("budget row")
+}
+
+/// What the ledger says was given.
+async fn given(db: &PgPool) -> Decimal {
+    sqlx::query_scalar("select coalesce(sum(cost), 0) from compensation where status = 'issued'")
+        .fetch_one(db)
+        .await
+        .expect("ledger sum")
+}
+
+#[tokio::test]
+async fn a_replica_gives_from_the_budget_it_holds_though_the_day_reads_as_spent() {
+    // 2000.00 a day: the replica reserves a hundredth (20.00) at once and gives 10.00 an event.
+    let (app, _dir, _path) = with_policy(&gift_policy("2000.00", "1000.00"), &[]).await;
+    let first = event("order.delayed", |_| {});
+    app.publish(&first).await;
+    decision_of(&app, &first["id"]).await;
+    assert_eq!(reserved_today(&app.pool).await, Decimal::new(2000, 2));
+    // Other replicas reserve the rest of the day: the history reads it as spent, but this
+    // replica still holds 10.00 of its own; the reservation wins and the plan is settled again.
+    sqlx::query("update budget_day set spent = 2000")
+        .execute(&app.pool)
+        .await
+        .expect("others spend");
+    let second = event("order.delayed", |_| {});
+    app.publish(&second).await;
+    let decided = decision_of(&app, &second["id"]).await;
+    let lines = decided["explanation"]["budget"].to_string();
+    assert!(lines.contains("fits"), "{lines}");
+    // Now nothing is left anywhere.
+    let third = event("order.delayed", |_| {});
+    app.publish(&third).await;
+    let decided = decision_of(&app, &third["id"]).await;
+    let lines = decided["explanation"]["budget"].to_string();
+    assert!(
+        lines.contains("over the daily budget of 2000.00 EUR"),
+        "{lines}"
+    );
+
+    let rows = ledger(&app).await;
+    let statuses: Vec<&str> = rows.iter().map(|r| r.1.as_str()).collect();
+    assert_eq!(statuses, ["issued", "issued", "declined"], "{rows:?}");
+    // The messages say what was granted, the settled-again one included.
+    app.wait_for_count("select count(*) from outbox", 3).await;
+    let with_codes = app
+        .count("select count(*) from outbox where body_text like '%SORRY-%'")
+        .await;
+    assert_eq!(with_codes, 2);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn replicas_reserve_the_budget_in_chunks_never_over_it_and_return_what_they_did_not_give() {
+    // 10.00 a day, 0.05 an event: each replica reserves 0.10 at once, so 200 fit the day.
+    let (mut app, _dir, path) = with_policy(&gift_policy_of("0.05", "10.00", "1000.00"), &[]).await;
+    let mut replica = app.spawn_replica(&[("AMENDS_POLICY", path.as_str())]).await;
+    let events: Vec<Value> = (0..220).map(|_| event("order.delayed", |_| {})).collect();
+    for e in &events {
+        app.publish(e).await;
+    }
+    wait_for_decisions(&app, 220).await;
+    let limit = Decimal::new(1000, 2);
+    assert!(reserved_today(&app.pool).await <= limit);
+    let given_running = given(&app.pool).await;
+    assert!(given_running <= limit, "{given_running}");
+    // Near the day's end one replica may hold a chunk the other's events could not use: at most
+    // one chunk (0.10) per other replica goes ungiven.
+    assert!(
+        given_running >= limit - Decimal::new(10, 2),
+        "{given_running}"
+    );
+    let rows = ledger(&app).await;
+    assert_eq!(rows.len(), 220, "one ledger row per event");
+    replica.halt().await;
+    app.halt().await;
+    // Stopped, they returned what they reserved and did not give: the day is what was given.
+    let db = daemon_database(&app.names).await;
+    assert_eq!(reserved_today(&db).await, given(&db).await);
+    db.close().await;
+    replica.stop().await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_replica_returns_the_budget_it_reserved_and_did_not_give_when_it_stops() {
+    // 1000.00 a day: a chunk of 10.00, of which three events give 0.50 each.
+    let (mut app, _dir, _path) =
+        with_policy(&gift_policy_of("0.50", "1000.00", "1000.00"), &[]).await;
+    for _ in 0..3 {
+        app.publish(&event("order.delayed", |_| {})).await;
+    }
+    wait_for_decisions(&app, 3).await;
+    assert_eq!(reserved_today(&app.pool).await, Decimal::new(1000, 2));
+    assert_eq!(given(&app.pool).await, Decimal::new(150, 2));
+    app.halt().await;
+    let db = daemon_database(&app.names).await;
+    assert_eq!(reserved_today(&db).await, Decimal::new(150, 2));
+    db.close().await;
+    app.stop().await;
 }
 
 #[tokio::test]

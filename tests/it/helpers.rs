@@ -415,12 +415,17 @@ impl TestApp {
         format!("http://127.0.0.1:{}{path}", self.port)
     }
 
-    /// Stops the daemon gracefully, waits for it, and removes everything the test created.
-    pub async fn stop(mut self) {
+    /// Stops the daemon gracefully and waits for it, keeping its database for the test to read.
+    pub async fn halt(&mut self) {
         self.token.cancel();
         if let Some(task) = self.task.take() {
             task.await.expect("app task");
         }
+    }
+
+    /// Stops the daemon gracefully, waits for it, and removes everything the test created.
+    pub async fn stop(mut self) {
+        self.halt().await;
         let _ = self.publisher.close(200, "test done".into()).await;
         self.pool.close().await;
         if self.owner {

@@ -535,6 +535,7 @@ async fn a_replacement_and_a_claim_of_the_same_message_never_both_win() {
             &incident,
             std::str::from_utf8(&body).unwrap(),
             windows,
+            night.date_naive(),
         )
         .await
         .expect("begins");

@@ -5,7 +5,8 @@
 -- message of it is on its way or out, and whether one still waits, never attempted, which a
 -- newer incident may replace), and the
 -- channels on which the customer's address ($12, lower case) or number ($13) is suppressed (by
--- any suppression in force, whoever put it there). The
+-- any suppression in force, whoever put it there), and what budget day $14 has spent in the
+-- currency (read without its row lock: the reservation, later, is what holds). The
 -- reads see the database as it was before this statement, so the new incident is not among them.
 with inserted as (
     insert into incident (incident_id, source, event_id, event_type, order_id, customer_id, payload, occurred_at)
@@ -52,4 +53,5 @@ select
       from incident i where i.order_id = $5 and i.customer_id = $6) as "order_incidents!",
     (select coalesce(array_agg(distinct s.channel order by s.channel), '{}') from suppression s
       where s.lifted_at is null
-        and ((s.channel = 'email' and s.contact = $12) or (s.channel = 'sms' and s.contact = $13))) as "suppressed!"
+        and ((s.channel = 'email' and s.contact = $12) or (s.channel = 'sms' and s.contact = $13))) as "suppressed!",
+    (select coalesce((select spent from budget_day where day = $14 and currency = $10), 0)::text) as "budget_spent!"

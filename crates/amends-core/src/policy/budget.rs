@@ -1,7 +1,7 @@
 //! Budgets: a global amount per day per currency, and a cap per customer over a rolling window.
 //!
-//! The daily budget is reserved in the database, in the transaction that records the decision,
-//! so replicas can never overspend it together; this module holds the limits and the pure checks.
+//! The daily budget is reserved in the database, in chunks each replica gives from, so replicas
+//! can never overspend it together; this module holds the limits and the pure checks.
 
 use std::collections::BTreeMap;
 use std::time::Duration;

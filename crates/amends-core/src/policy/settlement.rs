@@ -1,8 +1,8 @@
 //! Settlement: a decision's plans tried in order against the budgets until one fits.
 //!
 //! Pure: a [`Settlement`] says what to reserve and is told whether the reservation held. The
-//! daemon answers from the store's transaction, where replicas reserve the daily budget
-//! together; `policy explain` and the previews answer from the history they were given. Both
+//! daemon answers from its replica's share of the daily budget, reserved in the database in
+//! chunks; `policy explain` and the previews answer from the history they were given. Both
 //! walk this one path, so what they say is what the daemon does.
 
 use rand::Rng;
@@ -72,6 +72,15 @@ impl Settled<'_> {
     /// Why a person should follow up, if the plan given says so.
     pub fn escalation(&self) -> Option<&str> {
         self.plan.and_then(|p| p.escalation.as_deref())
+    }
+
+    /// Whether `other` settled on the very plan this one did (of the same decision).
+    pub fn same_plan(&self, other: &Settled<'_>) -> bool {
+        match (self.plan, other.plan) {
+            (Some(mine), Some(theirs)) => std::ptr::eq(mine, theirs),
+            (None, None) => true,
+            _ => false,
+        }
     }
 }
 

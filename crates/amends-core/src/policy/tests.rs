@@ -348,6 +348,33 @@ fn the_budget_boundary_exactly_used_up() {
 }
 
 #[test]
+fn a_settlement_is_the_same_plan_only_when_the_budgets_chose_the_same_plan() {
+    let policy = shipped();
+    let decision = policy.decide(&delay(6, None), &History::default(), now());
+    let eur = Currency::parse("EUR").unwrap();
+    let quiet_day = policy.settle_offline(&decision, &History::default(), eur);
+    let spent_some = History {
+        budget_spent_today: "100.00".parse().unwrap(),
+        ..History::default()
+    };
+    // Other spending, other lines, the same plan.
+    let busier = policy.settle_offline(&decision, &spent_some, eur);
+    assert_ne!(quiet_day.lines, busier.lines);
+    assert!(quiet_day.same_plan(&busier));
+    let full = History {
+        budget_spent_today: "1500.00".parse().unwrap(),
+        ..History::default()
+    };
+    let spent_out = policy.settle_offline(&decision, &full, eur);
+    assert!(!quiet_day.same_plan(&spent_out));
+    assert!(!spent_out.same_plan(&quiet_day));
+    assert!(spent_out.same_plan(&policy.settle_offline(&decision, &full, eur)));
+    // A plan of another decision, equal as it may be, is not this settlement's.
+    let other = policy.decide(&delay(6, None), &History::default(), now());
+    assert!(!quiet_day.same_plan(&policy.settle_offline(&other, &History::default(), eur)));
+}
+
+#[test]
 fn a_reservation_others_took_first_falls_back_and_declines_the_rule_s_offers() {
     let policy = shipped();
     let decision = policy.decide(&delay(6, None), &History::default(), now());
