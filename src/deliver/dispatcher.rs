@@ -31,6 +31,9 @@ use crate::health::Health;
 use crate::store::{AttemptOutcome, FinishedAttempt, Store};
 use crate::telemetry::{ChannelLabels, Metrics, OutcomeLabels};
 
+/// How long the dispatcher waits, once woken by new messages, before it claims them.
+const WAKE_LINGER: Duration = Duration::from_millis(5);
+
 /// How long a message whose mark could not be written waits before it is claimed again.
 const UNMARKED_DELAY: Duration = Duration::from_secs(1);
 
@@ -196,7 +199,11 @@ impl Dispatcher {
                 // Nothing more is due: sleep until woken by new work or the poll interval.
                 tokio::select! {
                     _ = token.cancelled() => break,
-                    _ = this.wakeups.dispatcher.notified() => {}
+                    _ = this.wakeups.dispatcher.notified() => {
+                        // Each recorded incident wakes the dispatcher; under load, lingering a
+                        // moment lets one claim (one commit) take the messages of many.
+                        tokio::time::sleep(WAKE_LINGER).await;
+                    }
                     _ = tokio::time::sleep(this.config.poll_interval) => {}
                 }
             }
