@@ -5,9 +5,11 @@
 //! plain text; or a 160-character SMS) → ONE statement (a data-modifying CTE) writing the
 //! incident, its decision and its outbox row, shaped as amends' tables → ack once it committed,
 //! from the handler task. Deliver: two dispatchers each claim 50 due rows `FOR UPDATE SKIP
-//! LOCKED` with a lease, send each through SMTP to the same local sink amends uses, and mark each
-//! row sent. No policy, no budget, no templates from the database, no outcome events: what is
-//! left is the broker, the database, rendering and SMTP, which amends cannot do without.
+//! LOCKED` with a lease, hand each to the same sink amends uses (an email through SMTP to the
+//! local sink; an SMS written to a file as amends' file outbox writes it: a temporary name,
+//! fsync, rename), and mark each row sent. No policy, no budget, no templates from the database,
+//! no outcome events: what is left is the broker, the database, rendering and the sinks, which
+//! amends cannot do without.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -208,13 +210,18 @@ async fn run_in(
     // Recording wakes an idle dispatcher, as amends' record step does, instead of it polling.
     let wakeup = Arc::new(tokio::sync::Notify::new());
     let from: Mailbox = "Northwind Outfitters <care@shop.example>".parse()?;
+    // On the same file system as amends' outbox (both are temporary directories).
+    let sms_dir = tempfile::tempdir()?;
     let start = Instant::now();
     let mut dispatchers = Vec::new();
     for n in 0..2 {
         dispatchers.push(tokio::spawn(dispatch(
             format!("bare-{n}"),
             dispatch_pool.clone(),
-            sink,
+            Sinks {
+                smtp: sink,
+                sms: sms_dir.path().to_path_buf(),
+            },
             from.clone(),
             Arc::clone(&sent),
             Arc::clone(&wakeup),
@@ -360,11 +367,17 @@ async fn record(pool: &PgPool, registry: &Handlebars<'static>, body: &[u8]) -> a
     Ok(())
 }
 
+/// Where messages are handed over: the SMTP sink's port, the directory SMS files go to.
+struct Sinks {
+    smtp: u16,
+    sms: std::path::PathBuf,
+}
+
 /// One dispatcher: claim up to 50 due rows, send each, mark each sent; until all are sent.
 async fn dispatch(
     name: String,
     pool: PgPool,
-    sink: u16,
+    sinks: Sinks,
     from: Mailbox,
     sent: Arc<AtomicUsize>,
     wakeup: Arc<tokio::sync::Notify>,
@@ -381,7 +394,7 @@ async fn dispatch(
     // One connection per dispatcher, with TCP_NODELAY: lettre writes the message and its final
     // `.` separately, and with Nagle's algorithm on each message would wait ~40 ms for the
     // server's delayed ACK (amends' SMTP transport opens its connections the same way).
-    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", sink)).await?;
+    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", sinks.smtp)).await?;
     tcp.set_nodelay(true)?;
     let mut smtp = AsyncSmtpConnection::connect_with_transport(
         Box::new(tcp),
@@ -396,25 +409,22 @@ async fn dispatch(
             continue;
         }
         for (id, channel, recipient, subject, body_text, body_html) in rows {
-            // An SMS goes through the same SMTP sink: heavier than amends' file outbox, so
-            // this baseline errs on the slow side.
-            let to: Mailbox = if channel == "sms" {
-                format!("sms{}@sms.example", recipient.trim_start_matches('+')).parse()?
+            if channel == "sms" {
+                write_sms(&sinks.sms, id, &recipient, &body_text).await?;
             } else {
-                recipient.parse()?
-            };
-            let builder = Message::builder()
-                .from(from.clone())
-                .to(to)
-                .subject(subject.unwrap_or_default())
-                .message_id(Some(format!("<{id}@shop.example>")));
-            let message = match body_html {
-                Some(html) => {
-                    builder.multipart(MultiPart::alternative_plain_html(body_text, html))?
-                }
-                None => builder.body(body_text)?,
-            };
-            smtp.send(message.envelope(), &message.formatted()).await?;
+                let builder = Message::builder()
+                    .from(from.clone())
+                    .to(recipient.parse()?)
+                    .subject(subject.unwrap_or_default())
+                    .message_id(Some(format!("<{id}@shop.example>")));
+                let message = match body_html {
+                    Some(html) => {
+                        builder.multipart(MultiPart::alternative_plain_html(body_text, html))?
+                    }
+                    None => builder.body(body_text)?,
+                };
+                smtp.send(message.envelope(), &message.formatted()).await?;
+            }
             sqlx::query(MARK_SENT)
                 .bind(id)
                 .bind(&name)
@@ -424,5 +434,28 @@ async fn dispatch(
         }
     }
     smtp.quit().await?;
+    Ok(())
+}
+
+/// Writes an SMS as amends' file outbox does: JSON under a hidden temporary name, flushed to disk,
+/// then renamed into place, all on one blocking thread.
+async fn write_sms(
+    dir: &std::path::Path,
+    id: uuid::Uuid,
+    to: &str,
+    body: &str,
+) -> anyhow::Result<()> {
+    let json = serde_json::to_vec_pretty(&json!({"to": to, "from": "Northwind", "body": body}))?;
+    let target = dir.join(format!("{id}.json"));
+    let temp = dir.join(format!(".{id}.json.tmp"));
+    tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+        use std::io::Write;
+        let mut file = std::fs::File::create(&temp)?;
+        file.write_all(&json)?;
+        file.sync_all()?;
+        drop(file);
+        std::fs::rename(&temp, &target)
+    })
+    .await??;
     Ok(())
 }
