@@ -131,6 +131,8 @@ pub struct TestApp {
     pub pool: PgPool,
     token: CancellationToken,
     task: Option<JoinHandle<()>>,
+    /// Set once `stop` removed the database and queues.
+    cleaned: bool,
     publisher: Connection,
     publish_channel: lapin::Channel,
 }
@@ -191,6 +193,7 @@ async fn start_app(
         pool,
         token,
         task: Some(task),
+        cleaned: false,
         publisher,
         publish_channel,
     }
@@ -431,13 +434,14 @@ impl TestApp {
         if self.owner {
             self.names.clean_up().await;
         }
+        self.cleaned = true;
     }
 }
 
 impl Drop for TestApp {
-    /// A test that failed before `stop` still removes its database and queues.
+    /// A test that failed before `stop` (halted or not) still removes its database and queues.
     fn drop(&mut self) {
-        if self.task.is_none() || !self.owner {
+        if self.cleaned || !self.owner {
             return;
         }
         self.token.cancel();
