@@ -25,6 +25,9 @@
 //! published to the instant its message reached the SMTP sink (email) or its file was written
 //! (SMS, the file outbox): measured outside the daemon, never from its own metrics.
 //!
+//! `BENCH_LOG=LEVEL` runs the daemons at that log level (`RUST_LOG`; by default `error`, so the
+//! figures are the work without its per-event log lines; the daemon's own default is `info`).
+//!
 //! `BENCH_PERF=FILE` records the first replica of each measured run with `perf record` into FILE
 //! (the last run's profile remains), for `perf report -i FILE`.
 
@@ -370,11 +373,16 @@ async fn amends_run(plan: Plan) -> anyhow::Result<AmendsResult> {
         ),
         None => format!("{PG}/{database}"),
     };
+    let log_level = std::env::var("BENCH_LOG").unwrap_or_else(|_| "error".to_owned());
     let command = |args: &[&str], port: u16| {
         let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_amends"));
+        if log_level != "error" {
+            // Logged lines go nowhere: what is measured is producing them, not a terminal.
+            command.stdout(Stdio::null());
+        }
         command
             .args(args)
-            .env("RUST_LOG", "error")
+            .env("RUST_LOG", &log_level)
             .env("AMENDS_DATABASE_URL", &daemon_url)
             .env("AMENDS_HTTP_BIND", format!("127.0.0.1:{port}"))
             .env("AMENDS_TEMPLATES_DIR", root.join("templates"))
