@@ -10,7 +10,7 @@
 
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
+use chrono::NaiveDate;
 use uuid::Uuid;
 
 use crate::clock::Clock;
@@ -219,7 +219,7 @@ impl Recorder {
         };
         let mut messages = render(&granted)?;
         let (settled, taken) =
-            reserve(&self.budget, &policy, &decision, &history, currency, now).await?;
+            reserve(&self.budget, &policy, &decision, &history, currency, day).await?;
         let written = async {
             if settled.same_plan(&expected) {
                 granted.take_lines(settled);
@@ -448,15 +448,15 @@ async fn supersede(
     Ok(lines)
 }
 
-/// Settles the decision's plans against the budgets, reserving today's from the wallet (the pure
-/// steps are [`Settlement`]'s): the plan that fit, and the budget taken for it.
+/// Settles the decision's plans against the budgets, reserving budget day `day`'s from the wallet
+/// (the pure steps are [`Settlement`]'s): the plan that fit, and the budget taken for it.
 async fn reserve<'d>(
     wallet: &Wallet,
     policy: &'d Policy,
     decision: &'d Decision,
     history: &History,
     currency: Currency,
-    now: DateTime<Utc>,
+    day: NaiveDate,
 ) -> Result<(Settled<'d>, Option<Taken>), RecordError> {
     let budget = &policy.settings().budget;
     let mut settlement = Settlement::new(budget, decision, currency, history.compensation);
@@ -464,7 +464,7 @@ async fn reserve<'d>(
     loop {
         match settlement.step() {
             Step::Reserve { cost, limit } => {
-                let reservation = match wallet.take(budget.day(now), &cost, limit).await? {
+                let reservation = match wallet.take(day, &cost, limit).await? {
                     Ok((took, spent)) => {
                         taken = Some(took);
                         Reservation::Reserved { spent }

@@ -126,11 +126,14 @@ fn lock_customer(customer_id: &str) -> String {
     )
 }
 
-/// A `numeric` read as text (`12.0000`), as the amount it is (`12`).
-fn decimal(text: &str) -> Result<Decimal, String> {
+/// `what`, a `numeric` read as text (`12.0000`), as the amount it is (`12`).
+fn decimal(what: &'static str, text: &str) -> Result<Decimal, StoreError> {
     text.parse::<Decimal>()
         .map(|d| d.normalize())
-        .map_err(|e| e.to_string())
+        .map_err(|e| StoreError::Encode {
+            what,
+            message: e.to_string(),
+        })
 }
 
 /// Encodes a value for a jsonb parameter.
@@ -198,11 +201,9 @@ impl Store {
         let history = History {
             incidents: row.customer_incidents,
             messages: row.customer_messages,
-            compensation: decimal(&row.customer_compensation)
-                .map_err(|e| decode("customer compensation", e))?,
+            compensation: decimal("customer compensation", &row.customer_compensation)?,
             order_incidents,
-            budget_spent_today: decimal(&row.budget_spent)
-                .map_err(|e| decode("budget spent", e))?,
+            budget_spent_today: decimal("budget spent", &row.budget_spent)?,
             suppressed: row
                 .suppressed
                 .iter()
@@ -230,13 +231,7 @@ impl Store {
         )
         .fetch_optional(&self.pool)
         .await?;
-        total
-            .map(|t| decimal(&t))
-            .transpose()
-            .map_err(|message| StoreError::Encode {
-                what: "budget total",
-                message,
-            })
+        total.map(|t| decimal("budget total", &t)).transpose()
     }
 
     /// What day `day` has reserved from its budget in `currency`.
@@ -249,10 +244,7 @@ impl Store {
             sqlx::query_file_scalar!("src/store/queries/budget_spent.sql", day, currency.code())
                 .fetch_one(&self.pool)
                 .await?;
-        decimal(&spent).map_err(|message| StoreError::Encode {
-            what: "budget spent",
-            message,
-        })
+        decimal("budget spent", &spent)
     }
 
     /// Returns `amount`, reserved from day `day`'s budget in `currency` and not given.
