@@ -32,8 +32,8 @@ use crate::timing::CallingHours;
 
 pub use admin::AdminUser;
 pub use providers::{
-    EmailTransportKind, PostmarkConfig, ProviderRates, SendGridConfig, SmsTransportKind,
-    SmtpConfig, TwilioConfig, VonageConfig, WebhookConfig,
+    EmailTransportKind, PostmarkConfig, ProviderInFlight, ProviderRates, SendGridConfig,
+    SmsTransportKind, SmtpConfig, TwilioConfig, VonageConfig, WebhookConfig,
 };
 
 use layers::Layers;
@@ -168,6 +168,8 @@ pub struct DispatchConfig {
     pub provider_cool_off: Duration,
     /// Messages per second each provider is sent, shared by the replica's senders (0 = no limit).
     pub max_per_second: ProviderRates,
+    /// Sends each provider may have in flight at once per replica, within `concurrency`.
+    pub max_in_flight: ProviderInFlight,
     /// What becomes of a message whose request may have reached its provider when its
     /// dispatcher stopped (a crash) or no answer came (a timeout), per channel.
     pub in_doubt: InDoubt,

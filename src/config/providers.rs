@@ -46,6 +46,24 @@ pub struct ProviderRates {
     pub vonage: u32,
 }
 
+/// Per provider, how many of one replica's sends may be in flight at once; 0 means only
+/// `dispatch_concurrency` bounds them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProviderInFlight {
+    /// The file outbox.
+    pub outbox: usize,
+    /// SMTP relay (each send in flight is one open connection).
+    pub smtp: usize,
+    /// SendGrid.
+    pub sendgrid: usize,
+    /// Postmark.
+    pub postmark: usize,
+    /// Twilio.
+    pub twilio: usize,
+    /// Vonage.
+    pub vonage: usize,
+}
+
 /// Credentials and addresses of the SMTP transport.
 #[derive(Debug, Clone)]
 pub struct SmtpConfig {
@@ -365,6 +383,19 @@ pub(super) fn rates(layers: &Layers) -> Result<ProviderRates, ConfigError> {
         postmark: layers.parse("postmark_max_per_second", WHAT)?,
         twilio: layers.parse("twilio_max_per_second", WHAT)?,
         vonage: layers.parse("vonage_max_per_second", WHAT)?,
+    })
+}
+
+/// Each provider's bound on sends in flight.
+pub(super) fn in_flight(layers: &Layers) -> Result<ProviderInFlight, ConfigError> {
+    const WHAT: &str = "a whole number (0 = bounded by dispatch_concurrency only)";
+    Ok(ProviderInFlight {
+        outbox: layers.parse("outbox_max_in_flight", WHAT)?,
+        smtp: layers.parse("smtp_max_in_flight", WHAT)?,
+        sendgrid: layers.parse("sendgrid_max_in_flight", WHAT)?,
+        postmark: layers.parse("postmark_max_in_flight", WHAT)?,
+        twilio: layers.parse("twilio_max_in_flight", WHAT)?,
+        vonage: layers.parse("vonage_max_in_flight", WHAT)?,
     })
 }
 

@@ -244,6 +244,7 @@ fn dispatch(layers: &Layers) -> Result<DispatchConfig, ConfigError> {
         provider_failure_threshold: layers.positive("provider_failure_threshold")?,
         provider_cool_off: layers.duration("provider_cool_off")?,
         max_per_second: providers::rates(layers)?,
+        max_in_flight: providers::in_flight(layers)?,
         in_doubt: InDoubt {
             email: layers.in_doubt("in_doubt_email")?,
             sms: layers.in_doubt("in_doubt_sms")?,

@@ -338,6 +338,21 @@ impl Dispatcher {
         let mut failures: Vec<(&str, String)> = Vec::new();
         let mut outcome: Option<AttemptOutcome> = None;
         for (route, _) in routes.iter().zip(&open).filter(|(_, o)| o.is_none()) {
+            // The provider's own bound on sends in flight, held until its answer is in.
+            let _slot = match &route.in_flight {
+                None => None,
+                Some(slots) if marked => slots.clone().acquire_owned().await.ok(),
+                Some(slots) => {
+                    // Nothing has left yet: a stop while waiting hands the message back.
+                    tokio::select! {
+                        _ = token.cancelled() => {
+                            let released = AttemptOutcome::Released { after: Duration::ZERO };
+                            return finish(used, released, named(&failures));
+                        }
+                        slot = slots.clone().acquire_owned() => slot.ok(),
+                    }
+                }
+            };
             if let Some(limiter) = &route.limiter {
                 if marked {
                     limiter.until_ready().await;

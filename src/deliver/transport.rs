@@ -3,6 +3,8 @@
 
 use std::sync::Arc;
 
+use tokio::sync::Semaphore;
+
 use super::{
     Breaker, BreakerSettings, EmailSender, FileOutbox, Outgoing, Postmark, SendError, SendGrid,
     Smtp, SmtpUrlError, Twilio, Vonage,
@@ -73,11 +75,12 @@ impl Transport {
     }
 }
 
-/// A transport with what every sender of the replica shares about it: its rate limiter and its
-/// circuit breaker.
+/// A transport with what every sender of the replica shares about it: its bound on sends in
+/// flight, its rate limiter and its circuit breaker.
 #[derive(Debug, Clone)]
 pub(super) struct Route {
     pub(super) transport: Transport,
+    pub(super) in_flight: Option<Arc<Semaphore>>,
     pub(super) limiter: Option<Arc<governor::DefaultDirectRateLimiter>>,
     pub(super) breaker: Arc<Breaker>,
 }
@@ -93,6 +96,18 @@ impl Route {
             Transport::Twilio(_) => rates.twilio,
             Transport::Vonage(_) => rates.vonage,
         };
+        let bounds = &dispatch.max_in_flight;
+        let in_flight = match &transport {
+            Transport::Outbox(_) => bounds.outbox,
+            Transport::Smtp(_) => bounds.smtp,
+            Transport::SendGrid(_) => bounds.sendgrid,
+            Transport::Postmark(_) => bounds.postmark,
+            Transport::Twilio(_) => bounds.twilio,
+            Transport::Vonage(_) => bounds.vonage,
+        };
+        // A bound at or above the replica's own adds nothing but a wait.
+        let in_flight = (in_flight > 0 && in_flight < dispatch.concurrency)
+            .then(|| Arc::new(Semaphore::new(in_flight)));
         let limiter = std::num::NonZeroU32::new(per_second).map(|n| {
             Arc::new(governor::RateLimiter::direct(governor::Quota::per_second(
                 n,
@@ -100,6 +115,7 @@ impl Route {
         });
         Route {
             transport,
+            in_flight,
             limiter,
             breaker: Arc::new(Breaker::new(BreakerSettings {
                 threshold: dispatch.provider_failure_threshold,
@@ -306,7 +322,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::config::ProviderRates;
+    use crate::config::{ProviderInFlight, ProviderRates};
 
     fn dispatch(twilio_per_second: u32) -> DispatchConfig {
         DispatchConfig {
@@ -324,6 +340,14 @@ mod tests {
                 postmark: 50,
                 twilio: twilio_per_second,
                 vonage: 30,
+            },
+            max_in_flight: ProviderInFlight {
+                outbox: 0,
+                smtp: 4,
+                sendgrid: 16,
+                postmark: 16,
+                twilio: 2,
+                vonage: 16,
             },
             in_doubt: InDoubt {
                 email: InDoubtRule::Resend,
@@ -354,6 +378,32 @@ mod tests {
         assert!(limiter.check().is_ok());
         assert!(limiter.check().is_err());
         assert!(Route::new(twilio, &dispatch(0)).limiter.is_none());
+    }
+
+    #[test]
+    fn each_route_gets_its_providers_bound_on_sends_in_flight() {
+        let outbox = Route::new(
+            Transport::Outbox(FileOutbox::new(std::path::Path::new("var/outbox"))),
+            &dispatch(1),
+        );
+        // 0: only the replica's own bound applies.
+        assert!(outbox.in_flight.is_none());
+        let config = crate::config::TwilioConfig {
+            account_sid: "AC1".into(),
+            auth_token: secrecy::SecretString::from("t"),
+            from: "+15550001111".into(),
+            base_url: url::Url::parse("http://127.0.0.1:9").unwrap(),
+        };
+        let callback = url::Url::parse("http://127.0.0.1/webhooks/twilio/status").unwrap();
+        let twilio =
+            Transport::Twilio(Twilio::new(&config, Duration::from_secs(1), callback).unwrap());
+        let bounded = Route::new(twilio.clone(), &dispatch(1));
+        let slots = bounded.in_flight.expect("a bound");
+        assert_eq!(slots.available_permits(), 2);
+        // A provider bound as high as the replica's (16 here) is no bound at all.
+        let mut wide = dispatch(1);
+        wide.max_in_flight.twilio = 16;
+        assert!(Route::new(twilio, &wide).in_flight.is_none());
     }
 
     #[test]

@@ -875,3 +875,60 @@ async fn a_provider_slower_than_the_lease_is_recorded_sent_not_taken_back() {
     other.stop().await;
     app.stop().await;
 }
+
+/// Answers as SendGrid does after `delay`, noting when each request arrived.
+struct SlowSendGrid {
+    delay: Duration,
+    arrivals: std::sync::Arc<std::sync::Mutex<Vec<std::time::Instant>>>,
+}
+
+impl wiremock::Respond for SlowSendGrid {
+    fn respond(&self, _: &Request) -> ResponseTemplate {
+        self.arrivals
+            .lock()
+            .expect("arrivals")
+            .push(std::time::Instant::now());
+        ResponseTemplate::new(202)
+            .insert_header("X-Message-Id", Uuid::new_v4().to_string())
+            .set_delay(self.delay)
+    }
+}
+
+#[tokio::test]
+async fn a_provider_never_has_more_sends_in_flight_than_its_bound() {
+    // SendGrid takes 300 ms to answer and may have 2 sends in flight; the replica may have 64.
+    // A third request can only arrive once one of the first two was answered, so no window as
+    // long as the delay ever sees more than 2 arrivals.
+    let delay = Duration::from_millis(300);
+    let arrivals = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v3/mail/send"))
+        .respond_with(SlowSendGrid {
+            delay,
+            arrivals: arrivals.clone(),
+        })
+        .mount(&server)
+        .await;
+    let app = email_app(&server, None, &[("AMENDS_SENDGRID_MAX_IN_FLIGHT", "2")]).await;
+    let events = 8;
+    for _ in 0..events {
+        app.publish(&event("order.delayed", not_vip)).await;
+    }
+    app.wait_for_count(
+        "select count(*) from outbox where channel = 'email' and status = 'sent'",
+        events,
+    )
+    .await;
+    let mut seen = arrivals.lock().expect("arrivals").clone();
+    seen.sort();
+    assert_eq!(seen.len(), events as usize);
+    for (i, first) in seen.iter().enumerate() {
+        let within = seen[i..]
+            .iter()
+            .take_while(|t| t.duration_since(*first) < delay)
+            .count();
+        assert!(within <= 2, "{within} requests in flight at once: {seen:?}");
+    }
+    app.stop().await;
+}
