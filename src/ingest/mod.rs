@@ -2,7 +2,8 @@
 //!
 //! A message is acknowledged only after its record committed, or after it (or a copy of it) was
 //! published to a queue with a confirm: nothing is lost, and the unique (source, id) makes a
-//! second delivery a no-op if the first had in fact committed.
+//! second delivery a no-op if the first had in fact committed. Acknowledgements are gathered
+//! into one `multiple` ack where they can be ([`acks`]).
 //!
 //! What happens to a message that cannot be recorded:
 //! - the event itself is bad (invalid, an amount that cannot be computed, data the database
@@ -19,17 +20,20 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+mod acks;
+
 use futures_util::StreamExt;
 use lapin::message::Delivery;
-use lapin::options::{
-    BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions,
-};
+use lapin::options::{BasicCancelOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions};
 use lapin::types::{AMQPValue, FieldTable};
 use lapin::{BasicProperties, Channel as AmqpChannel};
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 use uuid::Uuid;
+
+use acks::Acks;
 
 use crate::broker::{self, BrokerError};
 use crate::clock::Clock;
@@ -166,6 +170,9 @@ impl Ingest {
         self.health.set_consuming(true);
 
         let tracker = TaskTracker::new();
+        let acks = Acks::new();
+        let acks_stop = Arc::new(Notify::new());
+        let acker = tokio::spawn(acks.clone().run(channel.clone(), acks_stop.clone()));
         // Ends the handlers' waits when this connection is gone (or the daemon stops): their
         // deliveries are back in the queue then, and they must not hold up the reconnection.
         let connection_token = token.child_token();
@@ -174,10 +181,12 @@ impl Ingest {
                 _ = token.cancelled() => break Ok(()),
                 next = consumer.next() => match next {
                     Some(Ok(delivery)) => {
+                        acks.received(delivery.delivery_tag);
+                        let acks = acks.clone();
                         let this = self.clone();
                         let dead = dead.clone();
                         let token = connection_token.clone();
-                        tracker.spawn(async move { this.handle(delivery, &dead, &token).await });
+                        tracker.spawn(async move { this.handle(delivery, &dead, &acks, &token).await });
                     }
                     Some(Err(e)) => break Err(BrokerError::Amqp { what: "receiving", source: e }),
                     None => break Err(BrokerError::Closed),
@@ -201,6 +210,11 @@ impl Ingest {
         }
         tracker.close();
         tracker.wait().await;
+        // Every handler is done: the last acks go before the channel closes.
+        acks_stop.notify_one();
+        if let Err(e) = acker.await {
+            tracing::error!(error = %e, "the acknowledger panicked");
+        }
         let _ = broker::timed("closing the channel", channel.close(200, "shutdown".into())).await;
         let _ = broker::timed(
             "closing the connection",
@@ -211,7 +225,13 @@ impl Ingest {
     }
 
     /// Handles one delivery to the end: acked, dead-lettered then acked, or handed back.
-    async fn handle(&self, delivery: Delivery, dead: &AmqpChannel, token: &CancellationToken) {
+    async fn handle(
+        &self,
+        delivery: Delivery,
+        dead: &AmqpChannel,
+        acks: &Acks,
+        token: &CancellationToken,
+    ) {
         let started = Instant::now();
         self.metrics.events_received.inc();
         let redelivered = broker::redeliveries(&delivery.properties);
@@ -234,11 +254,11 @@ impl Ingest {
                     Err(Failure::Reject(format!("internal error while processing: {why}")))
                 });
             match processed {
-                Ok(()) => ack(&delivery).await,
-                Err(Failure::Reject(reason)) => self.set_aside(&delivery, &reason, dead).await,
+                Ok(()) => acks.done(delivery.delivery_tag),
+                Err(Failure::Reject(reason)) => self.set_aside(&delivery, &reason, dead, acks).await,
                 Err(Failure::Transient(e)) if redelivered >= u64::from(self.config.max_redeliveries) => {
                     let reason = format!("redelivered {redelivered} times; last error: {e}");
-                    self.set_aside(&delivery, &reason, dead).await;
+                    self.set_aside(&delivery, &reason, dead, acks).await;
                 }
                 Err(Failure::Transient(e)) => {
                     tracing::warn!(error = %e, redelivered, "recording failed; handing the event back to the queue");
@@ -250,9 +270,9 @@ impl Ingest {
                         _ = token.cancelled() => {}
                         _ = tokio::time::sleep(pause) => {}
                     }
-                    self.hand_back(&delivery, redelivered, dead).await;
+                    self.hand_back(&delivery, redelivered, dead, acks).await;
                 }
-                Err(Failure::Stopping) => requeue(&delivery).await,
+                Err(Failure::Stopping) => requeue(&delivery, acks).await,
             }
             self.metrics
                 .event_seconds
@@ -293,16 +313,16 @@ impl Ingest {
 
     /// Dead-letters the message with `reason`, then acknowledges it; if the dead-letter queue
     /// cannot take it, hands it back instead.
-    async fn set_aside(&self, delivery: &Delivery, reason: &str, dead: &AmqpChannel) {
+    async fn set_aside(&self, delivery: &Delivery, reason: &str, dead: &AmqpChannel, acks: &Acks) {
         tracing::warn!(reason = %reason, "dead-lettering event");
         match self.dead_letter(delivery, reason, dead).await {
             Ok(()) => {
                 self.metrics.events_dead_lettered.inc();
-                ack(delivery).await;
+                acks.done(delivery.delivery_tag);
             }
             Err(e) => {
                 tracing::error!(error = %e, "dead-lettering failed; returning the event to the queue");
-                requeue(delivery).await;
+                requeue(delivery, acks).await;
             }
         }
     }
@@ -310,7 +330,13 @@ impl Ingest {
     /// Puts a copy of the message at the back of the queue carrying its count of deliveries (so
     /// the count survives whatever the broker's version counts), then acknowledges this one. A
     /// crash in between leaves two copies; the second is a harmless duplicate.
-    async fn hand_back(&self, delivery: &Delivery, redelivered: u64, dead: &AmqpChannel) {
+    async fn hand_back(
+        &self,
+        delivery: &Delivery,
+        redelivered: u64,
+        dead: &AmqpChannel,
+        acks: &Acks,
+    ) {
         let mut headers = moved_headers(delivery);
         headers.insert(
             broker::REDELIVERIES_HEADER.into(),
@@ -330,11 +356,11 @@ impl Ingest {
         {
             Ok(()) => {
                 self.metrics.events_requeued.inc();
-                ack(delivery).await;
+                acks.done(delivery.delivery_tag);
             }
             Err(e) => {
                 tracing::warn!(error = %e, "handing the event back failed; returning it to the broker");
-                requeue(delivery).await;
+                requeue(delivery, acks).await;
             }
         }
     }
@@ -458,20 +484,21 @@ fn moved_headers(delivery: &Delivery) -> FieldTable {
     headers
 }
 
-async fn ack(delivery: &Delivery) {
-    // Timed: on a connection that just broke, an acknowledgement can wait for ever.
-    if let Err(e) = broker::timed("acknowledging", delivery.ack(BasicAckOptions::default())).await {
-        // The broker will redeliver; the record is idempotent, so that is safe.
-        tracing::warn!(error = %e, "ack failed");
-    }
-}
-
-async fn requeue(delivery: &Delivery) {
+/// Hands the delivery back to the broker at once.
+async fn requeue(delivery: &Delivery, acks: &Acks) {
     let options = BasicNackOptions {
         requeue: true,
         ..BasicNackOptions::default()
     };
-    if let Err(e) = broker::timed("handing back", delivery.nack(options)).await {
-        tracing::warn!(error = %e, "nack failed; the broker will redeliver when the channel closes");
+    match broker::timed("handing back", delivery.nack(options)).await {
+        Ok(true) => acks.settled(delivery.delivery_tag),
+        // Still unsettled, so no multiple ack may cover it: it stays in hand until the channel
+        // closes and the broker redelivers it.
+        Ok(false) => {
+            tracing::warn!("nack not sent: the channel failed; the broker will redeliver")
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "nack failed; the broker will redeliver when the channel closes")
+        }
     }
 }

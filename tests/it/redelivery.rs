@@ -209,3 +209,46 @@ async fn ready_in(connection: &lapin::Connection, queue: &str) -> u32 {
     let _ = channel.close(200, "done".into()).await;
     declared.message_count()
 }
+
+#[tokio::test]
+async fn an_event_still_being_recorded_holds_back_no_other_events_ack() {
+    // Acks are gathered into one `multiple` ack below the oldest event still in hand. With a
+    // prefetch of 3, an event stuck in recording must not hold back the others' acks: three
+    // unacknowledged deliveries would stop the broker sending, and nothing more would be
+    // recorded until the stuck one finished.
+    let mut app = spawn_app(&[("AMENDS_PREFETCH", "3")]).await;
+    let stuck = event("order.delayed", |_| {});
+    let customer = stuck["data"]["customer"]["id"]
+        .as_str()
+        .expect("customer id")
+        .to_owned();
+    // The lock recording takes on the customer: held here, the stuck event waits for it.
+    let mut holder = app.pool.begin().await.unwrap();
+    sqlx::query("select pg_advisory_xact_lock(hashtextextended('amends.customer:' || $1, 0))")
+        .bind(&customer)
+        .execute(&mut *holder)
+        .await
+        .unwrap();
+    app.publish(&stuck).await;
+    for _ in 0..10 {
+        app.publish(&event("order.delayed", |_| {})).await;
+    }
+    app.wait_for_count("select count(*) from incident", 10)
+        .await;
+    // Waiting behind a stuck event, the others would have been recorded only once its statement
+    // timed out and it went back to the queue.
+    let metrics = app.scrape_metrics().await.expect("metrics");
+    assert!(
+        metrics.contains("amends_events_requeued_total 0"),
+        "the stuck event was handed back before the others were recorded"
+    );
+    holder.rollback().await.unwrap();
+    app.wait_for_count("select count(*) from incident", 11)
+        .await;
+    // Once the daemon has stopped, whatever it had not acknowledged would be back in the queue.
+    app.halt().await;
+    let connection = connect().await.unwrap();
+    assert_eq!(ready_in(&connection, &app.names.queue).await, 0);
+    let _ = connection.close(200, "done".into()).await;
+    app.stop().await;
+}
