@@ -338,35 +338,24 @@ impl Dispatcher {
         let mut failures: Vec<(&str, String)> = Vec::new();
         let mut outcome: Option<AttemptOutcome> = None;
         for (route, _) in routes.iter().zip(&open).filter(|(_, o)| o.is_none()) {
-            // The provider's own bound on sends in flight, held until its answer is in.
-            let _slot = match &route.in_flight {
-                None => None,
-                Some(slots) if marked => slots.clone().acquire_owned().await.ok(),
-                Some(slots) => {
-                    // Nothing has left yet: a stop while waiting hands the message back.
-                    tokio::select! {
-                        _ = token.cancelled() => {
-                            let released = AttemptOutcome::Released { after: Duration::ZERO };
-                            return finish(used, released, named(&failures));
-                        }
-                        slot = slots.clone().acquire_owned() => slot.ok(),
-                    }
-                }
-            };
-            if let Some(limiter) = &route.limiter {
-                if marked {
+            // The provider's own bound on sends in flight (the slot is held until its answer is
+            // in), then its rate.
+            let wait = async {
+                let slot = match &route.in_flight {
+                    Some(slots) => slots.clone().acquire_owned().await.ok(),
+                    None => None,
+                };
+                if let Some(limiter) = &route.limiter {
                     limiter.until_ready().await;
-                } else {
-                    // Nothing has left yet: a stop while waiting hands the message back.
-                    tokio::select! {
-                        _ = token.cancelled() => {
-                            let released = AttemptOutcome::Released { after: Duration::ZERO };
-                            return finish(used, released, named(&failures));
-                        }
-                        _ = limiter.until_ready() => {}
-                    }
                 }
-            }
+                slot
+            };
+            let Some(_slot) = unless_stopping(marked, token, wait).await else {
+                let released = AttemptOutcome::Released {
+                    after: Duration::ZERO,
+                };
+                return finish(used, released, named(&failures));
+            };
             if !marked {
                 match marker.mark(message.outbox_id).await {
                     Mark::Held => marked = true,
@@ -521,6 +510,22 @@ impl Dispatcher {
 }
 
 /// `provider: error` for each failure.
+/// `wait` to its end; but while nothing of the message has left yet (`marked` false), a stop ends
+/// it first with `None`, and the message is handed back.
+async fn unless_stopping<T>(
+    marked: bool,
+    token: &CancellationToken,
+    wait: impl Future<Output = T>,
+) -> Option<T> {
+    if marked {
+        return Some(wait.await);
+    }
+    tokio::select! {
+        _ = token.cancelled() => None,
+        done = wait => Some(done),
+    }
+}
+
 fn named(failures: &[(&str, String)]) -> Vec<String> {
     failures
         .iter()

@@ -356,13 +356,11 @@ mod tests {
         }
     }
 
-    #[test]
-    fn each_route_gets_its_providers_rate_and_the_outbox_none() {
-        let outbox = Route::new(
-            Transport::Outbox(FileOutbox::new(std::path::Path::new("var/outbox"))),
-            &dispatch(1),
-        );
-        assert!(outbox.limiter.is_none());
+    fn outbox() -> Transport {
+        Transport::Outbox(FileOutbox::new(std::path::Path::new("var/outbox")))
+    }
+
+    fn twilio() -> Transport {
         let config = crate::config::TwilioConfig {
             account_sid: "AC1".into(),
             auth_token: secrecy::SecretString::from("t"),
@@ -370,8 +368,14 @@ mod tests {
             base_url: url::Url::parse("http://127.0.0.1:9").unwrap(),
         };
         let callback = url::Url::parse("http://127.0.0.1/webhooks/twilio/status").unwrap();
-        let twilio =
-            Transport::Twilio(Twilio::new(&config, Duration::from_secs(1), callback).unwrap());
+        Transport::Twilio(Twilio::new(&config, Duration::from_secs(1), callback).unwrap())
+    }
+
+    #[test]
+    fn each_route_gets_its_providers_rate_and_the_outbox_none() {
+        let outbox = Route::new(outbox(), &dispatch(1));
+        assert!(outbox.limiter.is_none());
+        let twilio = twilio();
         let limited = Route::new(twilio.clone(), &dispatch(1));
         let limiter = limited.limiter.expect("a limiter");
         // One message a second: the second in the same instant must wait.
@@ -382,21 +386,10 @@ mod tests {
 
     #[test]
     fn each_route_gets_its_providers_bound_on_sends_in_flight() {
-        let outbox = Route::new(
-            Transport::Outbox(FileOutbox::new(std::path::Path::new("var/outbox"))),
-            &dispatch(1),
-        );
+        let outbox = Route::new(outbox(), &dispatch(1));
         // 0: only the replica's own bound applies.
         assert!(outbox.in_flight.is_none());
-        let config = crate::config::TwilioConfig {
-            account_sid: "AC1".into(),
-            auth_token: secrecy::SecretString::from("t"),
-            from: "+15550001111".into(),
-            base_url: url::Url::parse("http://127.0.0.1:9").unwrap(),
-        };
-        let callback = url::Url::parse("http://127.0.0.1/webhooks/twilio/status").unwrap();
-        let twilio =
-            Transport::Twilio(Twilio::new(&config, Duration::from_secs(1), callback).unwrap());
+        let twilio = twilio();
         let bounded = Route::new(twilio.clone(), &dispatch(1));
         let slots = bounded.in_flight.expect("a bound");
         assert_eq!(slots.available_permits(), 2);

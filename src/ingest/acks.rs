@@ -142,6 +142,13 @@ async fn send(channel: &Channel, flush: Flush) {
 mod tests {
     use super::*;
 
+    fn flushed(up_to: Option<u64>, single: &[u64]) -> Flush {
+        Flush {
+            up_to,
+            single: single.to_vec(),
+        }
+    }
+
     #[test]
     fn done_deliveries_below_every_one_in_hand_go_in_one_multiple_ack() {
         let mut ledger = Ledger::default();
@@ -151,13 +158,7 @@ mod tests {
         ledger.done(2);
         ledger.done(1);
         ledger.done(3);
-        assert_eq!(
-            ledger.flush(),
-            Flush {
-                up_to: Some(3),
-                single: vec![]
-            }
-        );
+        assert_eq!(ledger.flush(), flushed(Some(3), &[]));
         // Nothing twice.
         assert_eq!(ledger.flush(), Flush::default());
     }
@@ -172,22 +173,10 @@ mod tests {
         ledger.done(4);
         ledger.done(5);
         // 2 and 3 are still being recorded: 4 and 5 go one by one, now.
-        assert_eq!(
-            ledger.flush(),
-            Flush {
-                up_to: Some(1),
-                single: vec![4, 5]
-            }
-        );
+        assert_eq!(ledger.flush(), flushed(Some(1), &[4, 5]));
         ledger.done(2);
         ledger.done(3);
-        assert_eq!(
-            ledger.flush(),
-            Flush {
-                up_to: Some(3),
-                single: vec![]
-            }
-        );
+        assert_eq!(ledger.flush(), flushed(Some(3), &[]));
     }
 
     #[test]
@@ -201,13 +190,7 @@ mod tests {
         ledger.done(3);
         // The multiple ack may cover 2: it was nacked first, so the broker no longer counts it
         // as unacknowledged. What matters is that 2 is never acked on its own.
-        assert_eq!(
-            ledger.flush(),
-            Flush {
-                up_to: Some(3),
-                single: vec![]
-            }
-        );
+        assert_eq!(ledger.flush(), flushed(Some(3), &[]));
         ledger.done(2);
         assert_eq!(ledger.flush(), Flush::default());
     }
