@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::deliver::{Announcer, Dispatcher, TransportError, Transports, Wakeups};
+use crate::gauges::Gauges;
 use crate::health::Health;
 use crate::http::{self, AppState};
 use crate::ingest::Ingest;
@@ -210,6 +211,16 @@ impl App {
             lease: self.config.dispatch.lease_duration,
             wake: announce.clone(),
         };
+        let gauges = Gauges {
+            store: self.store.clone(),
+            amqp_url: self.config.amqp_url.clone(),
+            dead_letter_queue: self.config.amqp.dead_letter_queue.clone(),
+            policy: self.policy.clone(),
+            metrics: self.metrics.clone(),
+            interval: self.config.metrics_refresh_interval,
+            clock: self.clock.clone(),
+            instance: self.config.instance_name.clone(),
+        };
         let hooks = &self.config.webhooks;
         let webhooks = http::WebhookKeys {
             public_url: self.config.public_url.clone(),
@@ -260,6 +271,8 @@ impl App {
             health.spawn("template_reloader", t.clone(), template_reloader.run(t));
         let t = token.child_token();
         let sender = health.spawn("dispatcher", t.clone(), dispatcher.run(t));
+        let t = token.child_token();
+        let gauge_task = health.spawn("gauges", t.clone(), gauges.run(t));
         // The announcer stops last, so the outcomes of the final sends are announced too.
         let announcer_token = CancellationToken::new();
         let publisher = health.spawn(
@@ -301,7 +314,7 @@ impl App {
         };
         let (served, hooks_served) = tokio::join!(main, hooks);
         let served = served.and(hooks_served);
-        for task in [consumer, sender, watcher, template_watcher] {
+        for task in [consumer, sender, watcher, template_watcher, gauge_task] {
             if let Err(e) = task.await {
                 tracing::error!(error = %e, "a task panicked");
             }

@@ -303,6 +303,26 @@ async fn declare_queue(
     }
 }
 
+/// How many messages `queue` holds, without declaring it (a missing queue is an error).
+pub async fn queue_depth(connection: &Connection, queue: &str) -> Result<u32, BrokerError> {
+    let channel = timed("opening a channel", connection.create_channel()).await?;
+    let declared = timed(
+        "reading a queue's length",
+        channel.queue_declare(
+            queue.into(),
+            QueueDeclareOptions {
+                passive: true,
+                ..QueueDeclareOptions::default()
+            },
+            FieldTable::default(),
+        ),
+    )
+    .await?;
+    // Closing is a courtesy: the connection's close ends it anyway.
+    let _ = timed("closing a channel", channel.close(200, "done".into())).await;
+    Ok(declared.message_count())
+}
+
 /// The broker refused a declaration because the object exists with other properties.
 fn is_precondition_failed(error: &lapin::Error) -> bool {
     matches!(error.kind(), ErrorKind::ProtocolError(e) if e.get_id() == 406)

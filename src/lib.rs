@@ -13,7 +13,8 @@
 //! - [`reload`] and [`editor`]: a changed policy file or published template text, in force
 //!   within seconds, and the checks that keep a bad one out;
 //! - [`http`]: health, metrics, the signed provider webhooks, the admin API and the console;
-//! - [`health`], [`telemetry`]: what the daemon knows of itself, logs and metrics;
+//! - [`health`], [`telemetry`], [`gauges`]: what the daemon knows of itself, logs and metrics,
+//!   and the database-wide gauges (backlog, dead letters, budget);
 //! - [`clock`]: the daemon's "now", which tests can set;
 //! - [`broker`], [`dead_letters`], [`signature`], [`config`]: the plumbing they share.
 //!
@@ -30,6 +31,7 @@ pub mod config;
 pub mod dead_letters;
 pub mod deliver;
 pub mod editor;
+pub mod gauges;
 pub mod health;
 pub mod http;
 pub mod ingest;

@@ -27,6 +27,10 @@ const DAEMON: &[(&str, &[&str])] = &[
     ("record", &["clock", "config", "reload", "store"]),
     ("dead_letters", &["broker", "config"]),
     (
+        "gauges",
+        &["broker", "clock", "reload", "store", "telemetry"],
+    ),
+    (
         "deliver",
         &["broker", "clock", "config", "health", "store", "telemetry"],
     ),
@@ -67,6 +71,7 @@ const DAEMON: &[(&str, &[&str])] = &[
             "config",
             "deliver",
             "editor",
+            "gauges",
             "health",
             "http",
             "ingest",

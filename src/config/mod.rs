@@ -305,6 +305,12 @@ pub struct Config {
     pub quiet_hours: QuietDefaults,
     /// The hours of the customer's day in which the care team calls.
     pub call_hours: CallingHours,
+    /// How often the database-wide gauges are refreshed.
+    pub metrics_refresh_interval: Duration,
+    /// Personal data of incidents older than this is erased; `None`: kept for ever.
+    pub retention: Option<Duration>,
+    /// How often the erasure runs.
+    pub retention_check_interval: Duration,
     /// Log format.
     pub log_format: LogFormat,
 }

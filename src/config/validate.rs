@@ -81,6 +81,9 @@ impl Config {
             dispatch: dispatch(layers)?,
             quiet_hours: quiet_hours(layers)?,
             call_hours: call_hours(layers)?,
+            metrics_refresh_interval: positive_duration(layers, "metrics_refresh_interval")?,
+            retention: retention(layers)?,
+            retention_check_interval: positive_duration(layers, "retention_check_interval")?,
             log_format: log_format(layers)?,
         })
     }
@@ -390,6 +393,28 @@ fn sessions(layers: &Layers) -> Result<SessionConfig, ConfigError> {
         lifetime,
         idle_timeout,
     })
+}
+
+/// A duration that must not be zero (an interval of nothing would spin).
+fn positive_duration(layers: &Layers, key: &str) -> Result<std::time::Duration, ConfigError> {
+    let duration = layers.duration(key)?;
+    if duration.is_zero() {
+        return Err(layers.invalid(key, "must be longer than zero"));
+    }
+    Ok(duration)
+}
+
+/// How long personal data is kept: a duration of at least a day, or `off`.
+fn retention(layers: &Layers) -> Result<Option<std::time::Duration>, ConfigError> {
+    if layers.require("retention", "")?.eq_ignore_ascii_case("off") {
+        return Ok(None);
+    }
+    let keep = layers.duration("retention")?;
+    // Shorter would erase messages still waiting to be sent or answered.
+    if keep < std::time::Duration::from_secs(86_400) {
+        return Err(layers.invalid("retention", "must be at least 1d, or off"));
+    }
+    Ok(Some(keep))
 }
 
 fn log_format(layers: &Layers) -> Result<LogFormat, ConfigError> {

@@ -29,7 +29,9 @@ use crate::clock::Clock;
 use crate::config::DispatchConfig;
 use crate::health::Health;
 use crate::store::{AttemptOutcome, FinishedAttempt, Store};
-use crate::telemetry::{ChannelLabels, Metrics, OutcomeLabels};
+use crate::telemetry::{
+    AttemptLabels, ChannelLabels, Metrics, OutcomeLabels, ProviderResultLabels,
+};
 
 /// How long the dispatcher waits, once woken by new messages, before it claims them.
 const WAKE_LINGER: Duration = Duration::from_millis(5);
@@ -380,6 +382,10 @@ impl Dispatcher {
                 .await;
             self.metrics
                 .send_seconds
+                .get_or_create(&ProviderResultLabels {
+                    provider: used.to_owned(),
+                    result: if result.is_ok() { "ok" } else { "error" }.to_owned(),
+                })
                 .observe(send_clock.elapsed().as_secs_f64());
             if route.breaker.record(&result, Instant::now()) {
                 tracing::warn!(
@@ -502,8 +508,9 @@ impl Dispatcher {
         };
         self.metrics
             .attempts
-            .get_or_create(&OutcomeLabels {
+            .get_or_create(&AttemptLabels {
                 outcome: kind.to_owned(),
+                provider: used.to_owned(),
             })
             .inc();
     }

@@ -225,6 +225,21 @@ impl Transports {
         }
     }
 
+    /// Each configured provider's name and whether its circuit breaker is open at `now`; one
+    /// serving both channels (the file outbox) is open when either of its breakers is.
+    pub fn breakers_open(&self, now: std::time::Instant) -> Vec<(&'static str, bool)> {
+        let mut open: Vec<(&'static str, bool)> = Vec::new();
+        for route in self.email.iter().chain(&self.sms) {
+            let name = route.transport.name();
+            let is_open = route.breaker.open_for(now).is_some();
+            match open.iter_mut().find(|(n, _)| *n == name) {
+                Some((_, seen)) => *seen |= is_open,
+                None => open.push((name, is_open)),
+            }
+        }
+        open
+    }
+
     /// Sends `message` once through the channel's providers in order, failing over as a real
     /// send does, through the same rate limiters and circuit breakers, but with no retry and no
     /// record: for a person's test message. The provider used and its id for the message.

@@ -11,6 +11,7 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 
 use super::AppState;
+use crate::telemetry::ProviderLabels;
 
 /// Routes of this module.
 pub fn router() -> Router<AppState> {
@@ -53,7 +54,20 @@ async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
 }
 
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    match state.metrics.encode() {
+    // What this replica knows without a query: readiness and its breakers, as of this scrape.
+    let metrics = &state.metrics;
+    metrics
+        .ready
+        .set(i64::from(state.health.readiness().ready()));
+    for (provider, open) in state.transports.breakers_open(std::time::Instant::now()) {
+        metrics
+            .breaker_open
+            .get_or_create(&ProviderLabels {
+                provider: provider.to_owned(),
+            })
+            .set(i64::from(open));
+    }
+    match metrics.encode() {
         Ok(text) => (
             StatusCode::OK,
             [(

@@ -92,7 +92,7 @@ fn hardened<S: Clone + Send + Sync + 'static>(router: Router<S>, cache: &'static
 /// The full router.
 pub fn router(state: AppState) -> Router {
     health::router()
-        .merge(webhooks::router())
+        .merge(webhooks::router(state.clone()))
         .merge(hardened(console::router(), "no-cache"))
         .nest("/api", hardened(api::router(), "no-store"))
         .layer(timeout())
@@ -103,7 +103,7 @@ pub fn router(state: AppState) -> Router {
 /// `/metrics`, `/api/` and the console included, is 404 here, so a listener serving this router
 /// can face the internet while the full one stays internal.
 pub fn webhook_router(state: AppState) -> Router {
-    webhooks::router()
+    webhooks::router(state.clone())
         .fallback(not_found)
         .layer(timeout())
         .with_state(state)

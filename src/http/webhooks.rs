@@ -15,8 +15,9 @@
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode, Uri, header};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use chrono::{DateTime, NaiveDateTime, Utc};
@@ -29,7 +30,7 @@ use super::AppState;
 use crate::policy::Channel;
 use crate::signature;
 use crate::store::{DeliveryReport, DeliveryTx, Lift, StoreError, SuppressionReason};
-use crate::telemetry::WebhookRejectionLabels;
+use crate::telemetry::{WebhookRejectionLabels, WebhookRequestLabels};
 
 /// The keys webhooks are verified with: for each provider the current one first, then the
 /// previous one while it is rotated. A provider without any answers every request 403.
@@ -47,14 +48,48 @@ pub struct WebhookKeys {
     pub vonage_signature_secrets: Vec<SecretString>,
 }
 
-/// Routes of this module.
-pub fn router() -> Router<AppState> {
+/// Routes of this module, each request counted by provider and result.
+pub fn router(state: AppState) -> Router<AppState> {
     Router::new()
         .route("/webhooks/twilio/status", post(twilio_status))
         .route("/webhooks/twilio/inbound", post(twilio_inbound))
         .route("/webhooks/sendgrid/events", post(sendgrid_events))
         .route("/webhooks/postmark/events", post(postmark_events))
         .route("/webhooks/vonage/status", post(vonage_status))
+        .route_layer(middleware::from_fn_with_state(state, count))
+}
+
+/// Counts each webhook request in `amends_webhook_requests_total` by its provider (the path's
+/// segment after `/webhooks/`) and what became of it.
+async fn count(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let provider = request
+        .uri()
+        .path()
+        .trim_start_matches("/webhooks/")
+        .split('/')
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    let response = next.run(request).await;
+    state
+        .metrics
+        .webhook_requests
+        .get_or_create(&WebhookRequestLabels {
+            provider,
+            result: request_result(response.status()).to_owned(),
+        })
+        .inc();
+    response
+}
+
+/// The result label of a webhook response's status.
+fn request_result(status: StatusCode) -> &'static str {
+    match status {
+        s if s.is_success() => "accepted",
+        StatusCode::FORBIDDEN => "rejected",
+        s if s.is_client_error() => "invalid",
+        _ => "error",
+    }
 }
 
 /// Why a request was refused as not the provider's own, in words an operator can act on: a

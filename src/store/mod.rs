@@ -9,6 +9,7 @@ mod admin;
 mod console;
 mod delivery;
 mod events;
+mod gauges;
 mod outbox;
 mod record;
 mod templates;
@@ -32,6 +33,7 @@ pub use delivery::{
     status_rank, supersedes,
 };
 pub use events::OutcomeEvent;
+pub use gauges::OutboxCount;
 pub use outbox::{AttemptOutcome, ClaimedMessage, FinishedAttempt, Reaped};
 pub use record::{Begun, HistoryWindows, IncidentTx, NewMessage, Outcome, Superseded};
 pub use templates::{Publish, PublishedTemplate, TEMPLATES_CHANNEL, TemplateEdit};

@@ -10,6 +10,7 @@ mod health;
 mod helpers;
 mod hostile;
 mod listeners;
+mod metrics;
 mod pipeline;
 mod process;
 mod promises;

@@ -1,7 +1,10 @@
-//! Logs (tracing) and metrics (Prometheus text format).
+//! Logs (tracing) and metrics (Prometheus text format), with the standard process metrics
+//! (`process`).
 //!
 //! Metrics live in a [`Metrics`] value owned by the application rather than in a global
 //! registry, so several applications (tests, benchmarks) can run in one process.
+
+mod process;
 
 use std::sync::Arc;
 
@@ -11,6 +14,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
+use std::sync::atomic::AtomicU64;
 use tracing_subscriber::EnvFilter;
 
 use crate::config::LogFormat;
@@ -41,6 +45,86 @@ pub struct TaskLabels {
     /// The worker task (`consumer`, `dispatcher`, …) or the work that panicked (`event`, `sender`).
     pub task: String,
 }
+
+/// Labels of send attempts.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct AttemptLabels {
+    /// What became of the attempt.
+    pub outcome: String,
+    /// The provider last tried (`none` when no request left).
+    pub provider: String,
+}
+
+/// Labels of one provider's requests.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ProviderResultLabels {
+    /// The provider.
+    pub provider: String,
+    /// `ok` or `error`.
+    pub result: String,
+}
+
+/// Labels of per-provider gauges.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ProviderLabels {
+    /// The provider.
+    pub provider: String,
+}
+
+/// Labels of the outbox's counts.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OutboxLabels {
+    /// The message's status (`pending`, `sending`, `sent`, …).
+    pub status: String,
+    /// `email` or `sms`.
+    pub channel: String,
+}
+
+/// Labels of per-channel gauges.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ChannelOnlyLabels {
+    /// `email` or `sms`.
+    pub channel: String,
+}
+
+/// Labels of budget gauges.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CurrencyLabels {
+    /// ISO 4217 code.
+    pub currency: String,
+}
+
+/// Labels of `amends_build_info`.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct BuildLabels {
+    /// The crate's version.
+    pub version: String,
+    /// The commit it was built from, `unknown` when the build could not tell.
+    pub commit: String,
+}
+
+/// Labels of webhook requests.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct WebhookRequestLabels {
+    /// `twilio`, `sendgrid`, `postmark` or `vonage`.
+    pub provider: String,
+    /// `accepted`, `rejected` (403), `invalid` (400) or `error` (ours; the provider retries).
+    pub result: String,
+}
+
+/// A gauge holding seconds or money, as a float.
+pub type FloatGauge = Gauge<f64, AtomicU64>;
+
+/// A histogram per label set.
+pub type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
+
+/// Buckets of provider send times: 1 ms to ~33 s.
+fn send_buckets() -> Histogram {
+    Histogram::new(exponential_buckets(0.001, 2.0, 16))
+}
+
+/// The commit this binary was built from (`AMENDS_COMMIT` at build time, else git's).
+pub const BUILD_COMMIT: &str = env!("AMENDS_COMMIT");
 
 /// Labels of per-outcome counters.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -86,10 +170,10 @@ pub struct Metrics {
     pub messages_sent: Family<ChannelLabels, Counter>,
     /// Messages failed for good.
     pub messages_failed: Family<ChannelLabels, Counter>,
-    /// Send attempts by outcome (sent, retry, failed, unknown).
-    pub attempts: Family<OutcomeLabels, Counter>,
-    /// Seconds one provider send took.
-    pub send_seconds: Histogram,
+    /// Send attempts by outcome (sent, retry, failed, unknown, released, held) and provider.
+    pub attempts: Family<AttemptLabels, Counter>,
+    /// Seconds one provider request took, by provider and result.
+    pub send_seconds: HistogramFamily<ProviderResultLabels>,
     /// Claims taken back by the reaper, by what became of the message (`released`: its request
     /// never left; `resent` and `unknown`: in doubt).
     pub leases_reaped: Family<OutcomeLabels, Counter>,
@@ -112,12 +196,35 @@ pub struct Metrics {
     pub template_reloads: Counter,
     /// Provider webhook requests refused (403), by provider and reason.
     pub webhook_rejections: Family<WebhookRejectionLabels, Counter>,
+    /// Provider webhook requests, by provider and result.
+    pub webhook_requests: Family<WebhookRequestLabels, Counter>,
+    /// 1 while the provider's circuit breaker is open in this replica.
+    pub breaker_open: Family<ProviderLabels, Gauge>,
+    /// 1 when the broker and the database answer (what `/readyz` says).
+    pub ready: Gauge,
+    /// Always 1, labelled with the version and commit.
+    pub build_info: Family<BuildLabels, Gauge>,
+    /// Outbox messages by status and channel (database-wide).
+    pub outbox_messages: Family<OutboxLabels, Gauge>,
+    /// Pending messages due now, by channel (database-wide).
+    pub outbox_due: Family<ChannelOnlyLabels, Gauge>,
+    /// Pending messages waiting for a later time (quiet hours, a later send time), by channel.
+    pub outbox_scheduled: Family<ChannelOnlyLabels, Gauge>,
+    /// Age of the oldest message due and not yet sent, 0 when none (database-wide).
+    pub outbox_oldest_due: FloatGauge,
+    /// Messages in the dead-letter queue.
+    pub dead_letters: Gauge,
+    /// Escalations waiting for a person (database-wide).
+    pub escalations_open: Gauge,
+    /// Compensation issued today, by currency (database-wide).
+    pub budget_spent: Family<CurrencyLabels, FloatGauge>,
+    /// The policy's daily budget, by currency.
+    pub budget_limit: Family<CurrencyLabels, FloatGauge>,
 }
 
 impl Metrics {
     /// Creates and registers every metric.
     pub fn new() -> Arc<Metrics> {
-        let mut registry = Registry::with_prefix("amends");
         let metrics = Metrics {
             events_received: Counter::default(),
             events_recorded: Counter::default(),
@@ -133,7 +240,7 @@ impl Metrics {
             messages_sent: Family::default(),
             messages_failed: Family::default(),
             attempts: Family::default(),
-            send_seconds: Histogram::new(exponential_buckets(0.001, 2.0, 16)),
+            send_seconds: Family::new_with_constructor(send_buckets),
             leases_reaped: Family::default(),
             // 100 µs to ~6.5 s.
             record_lag: Histogram::new(exponential_buckets(0.0001, 2.0, 17)),
@@ -144,8 +251,31 @@ impl Metrics {
             policy_reloads: Counter::default(),
             template_reloads: Counter::default(),
             webhook_rejections: Family::default(),
+            webhook_requests: Family::default(),
+            breaker_open: Family::default(),
+            ready: Gauge::default(),
+            build_info: Family::default(),
+            outbox_messages: Family::default(),
+            outbox_due: Family::default(),
+            outbox_scheduled: Family::default(),
+            outbox_oldest_due: FloatGauge::default(),
+            dead_letters: Gauge::default(),
+            escalations_open: Gauge::default(),
+            budget_spent: Family::default(),
+            budget_limit: Family::default(),
             registry: Registry::default(),
         };
+        metrics
+            .build_info
+            .get_or_create(&BuildLabels {
+                version: env!("CARGO_PKG_VERSION").to_owned(),
+                commit: BUILD_COMMIT.to_owned(),
+            })
+            .set(1);
+        // The standard process metrics carry no prefix; amends' own sit under `amends_`.
+        let mut root = Registry::default();
+        process::register(&mut root);
+        let registry = root.sub_registry_with_prefix("amends");
         registry.register(
             "events_received",
             "Order events taken from the queue",
@@ -208,12 +338,12 @@ impl Metrics {
         );
         registry.register(
             "send_attempts",
-            "Send attempts by outcome",
+            "Send attempts by outcome and the provider last tried",
             metrics.attempts.clone(),
         );
         registry.register(
             "send_seconds",
-            "Time one provider send took",
+            "Time one provider request took, by provider and result (ok or error)",
             metrics.send_seconds.clone(),
         );
         registry.register(
@@ -261,8 +391,68 @@ impl Metrics {
             "Provider webhook requests refused with 403, by provider and reason (a stale timestamp is a replay; a bad signature, a misconfiguration or a forgery)",
             metrics.webhook_rejections.clone(),
         );
+        registry.register(
+            "webhook_requests",
+            "Provider webhook requests by provider and result (accepted, rejected: 403, invalid: 400, error: ours, retried by the provider)",
+            metrics.webhook_requests.clone(),
+        );
+        registry.register(
+            "breaker_open",
+            "1 while the provider's circuit breaker is open in this replica (its messages go to the next provider)",
+            metrics.breaker_open.clone(),
+        );
+        registry.register(
+            "ready",
+            "1 when the broker and the database answer, as /readyz says",
+            metrics.ready.clone(),
+        );
+        registry.register(
+            "build_info",
+            "Always 1: the version and commit of this binary",
+            metrics.build_info.clone(),
+        );
+        registry.register(
+            "outbox_messages",
+            "Messages in the outbox by status and channel (the whole database, refreshed periodically: aggregate replicas with max)",
+            metrics.outbox_messages.clone(),
+        );
+        registry.register(
+            "outbox_due_messages",
+            "Pending messages due now, by channel (the whole database)",
+            metrics.outbox_due.clone(),
+        );
+        registry.register(
+            "outbox_scheduled_messages",
+            "Pending messages waiting for a later time such as the end of quiet hours, by channel (the whole database)",
+            metrics.outbox_scheduled.clone(),
+        );
+        registry.register(
+            "outbox_oldest_due_seconds",
+            "Age of the oldest message due and not yet sent; 0 when none (the whole database)",
+            metrics.outbox_oldest_due.clone(),
+        );
+        registry.register(
+            "dead_letter_messages",
+            "Messages in the dead-letter queue",
+            metrics.dead_letters.clone(),
+        );
+        registry.register(
+            "escalations_open",
+            "Escalations waiting for a person (the whole database)",
+            metrics.escalations_open.clone(),
+        );
+        registry.register(
+            "budget_spent",
+            "Compensation issued today by currency, counted in the policy's budget day (the whole database)",
+            metrics.budget_spent.clone(),
+        );
+        registry.register(
+            "budget_limit",
+            "The policy's daily compensation budget by currency",
+            metrics.budget_limit.clone(),
+        );
         Arc::new(Metrics {
-            registry,
+            registry: root,
             ..metrics
         })
     }

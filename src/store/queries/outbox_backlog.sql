@@ -1,0 +1,11 @@
+-- The outbox by channel and status, at $1 (the daemon's clock): how many messages, how many of
+-- the pending ones are due and how many wait for later, and the oldest due time of those due and
+-- not yet sent (pending or being sent).
+select channel as "channel!",
+       status as "status!",
+       count(*) as "messages!",
+       count(*) filter (where status = 'pending' and due_at <= $1) as "due!",
+       count(*) filter (where status = 'pending' and due_at > $1) as "scheduled!",
+       min(due_at) filter (where status in ('pending', 'sending') and due_at <= $1) as oldest_due
+from outbox
+group by channel, status
