@@ -17,6 +17,7 @@ use crate::http::{self, AppState};
 use crate::ingest::Ingest;
 use crate::policy::{Policy, PolicyError};
 use crate::reload::{PolicyCell, PolicyReloader, TemplateReloader, TemplatesCell};
+use crate::retention::Retention;
 use crate::store::{Store, StoreError};
 use crate::telemetry::Metrics;
 use crate::templates::TemplateError;
@@ -273,6 +274,16 @@ impl App {
         let sender = health.spawn("dispatcher", t.clone(), dispatcher.run(t));
         let t = token.child_token();
         let gauge_task = health.spawn("gauges", t.clone(), gauges.run(t));
+        let retention_task = self.config.retention.map(|keep| {
+            let retention = Retention {
+                store: self.store.clone(),
+                keep,
+                interval: self.config.retention_check_interval,
+                clock: self.clock.clone(),
+            };
+            let t = token.child_token();
+            health.spawn("retention", t.clone(), retention.run(t))
+        });
         // The announcer stops last, so the outcomes of the final sends are announced too.
         let announcer_token = CancellationToken::new();
         let publisher = health.spawn(
@@ -314,7 +325,8 @@ impl App {
         };
         let (served, hooks_served) = tokio::join!(main, hooks);
         let served = served.and(hooks_served);
-        for task in [consumer, sender, watcher, template_watcher, gauge_task] {
+        let tasks = [consumer, sender, watcher, template_watcher, gauge_task];
+        for task in tasks.into_iter().chain(retention_task) {
             if let Err(e) = task.await {
                 tracing::error!(error = %e, "a task panicked");
             }

@@ -10,6 +10,7 @@
 //! - [`store`]: PostgreSQL: incidents, decisions, ledger, budgets, escalations, the outbox;
 //! - [`deliver`]: claim due outbox rows with a lease and send them through the providers, with
 //!   failover, retries, circuit breakers and rate limits; announce the outcomes;
+//! - [`retention`]: erase personal data older than the retention;
 //! - [`reload`] and [`editor`]: a changed policy file or published template text, in force
 //!   within seconds, and the checks that keep a bad one out;
 //! - [`http`]: health, metrics, the signed provider webhooks, the admin API and the console;
@@ -37,6 +38,7 @@ pub mod http;
 pub mod ingest;
 pub mod record;
 pub mod reload;
+pub mod retention;
 pub mod signature;
 pub mod store;
 pub mod telemetry;

@@ -26,6 +26,7 @@ const DAEMON: &[(&str, &[&str])] = &[
     ("reload", &["editor", "store", "telemetry"]),
     ("record", &["clock", "config", "reload", "store"]),
     ("dead_letters", &["broker", "config"]),
+    ("retention", &["clock", "store"]),
     (
         "gauges",
         &["broker", "clock", "reload", "store", "telemetry"],
@@ -76,6 +77,7 @@ const DAEMON: &[(&str, &[&str])] = &[
             "http",
             "ingest",
             "reload",
+            "retention",
             "signature",
             "store",
             "telemetry",

@@ -1,6 +1,6 @@
 //! The command line (CONTRACT §4): `run`, `migrate`, `publish`, `policy check`, `policy explain`,
-//! `templates check|preview|publish|history|rollback`, `suppression list|add|lift` and
-//! `dead-letters list|replay`.
+//! `templates check|preview|publish|history|rollback`, `suppression list|add|lift`,
+//! `dead-letters list|replay` and `forget`.
 
 mod ops;
 mod policy;
@@ -51,6 +51,13 @@ pub enum Command {
     /// The messages that could not be processed: why, and replaying them after a fix.
     #[command(subcommand, name = "dead-letters")]
     DeadLetters(DeadLettersCommand),
+    /// Erase a customer's personal data everywhere, at once, and say what was erased (their
+    /// suppressions stay, as a keyed hash, so a customer who said STOP stays stopped).
+    Forget {
+        /// The customer's id, as the order system sends it (`data.customer.id`).
+        #[arg(long)]
+        customer: String,
+    },
     /// Make a console sign-in for a person: reads their password on standard input and prints
     /// the `NAME:HASH` entry for AMENDS_ADMIN_USERS.
     #[command(name = "admin-user")]
@@ -280,6 +287,7 @@ pub async fn execute(cli: Cli) -> anyhow::Result<()> {
         }) => templates::rollback(&config, &name, version, &author).await,
         Command::Suppression(command) => ops::suppression(&config, command).await,
         Command::DeadLetters(command) => ops::dead_letters(&config, command).await,
+        Command::Forget { customer } => ops::forget(&config, &customer).await,
         Command::AdminUser { name } => ops::admin_user(&name),
     }
 }

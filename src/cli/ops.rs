@@ -139,6 +139,83 @@ pub(super) async fn suppression(
     result
 }
 
+/// `amends forget --customer ID`: erases the customer's personal data in one transaction, records
+/// that it was done (under their pseudonym) and says what was erased.
+pub(super) async fn forget(config: &Config, customer: &str) -> anyhow::Result<()> {
+    let customer = customer.trim();
+    if customer.is_empty() {
+        anyhow::bail!("--customer: give the customer's id");
+    }
+    let store = open_store(config).await?;
+    let result = store.forget_customer(customer).await;
+    let forgotten = match result {
+        Ok(forgotten) => forgotten,
+        Err(e) => {
+            store.close().await;
+            return Err(e).context("forget");
+        }
+    };
+    let erased = &forgotten.erased;
+    if erased.incidents == 0 && forgotten.compensation == 0 {
+        store.close().await;
+        println!("nothing recorded for customer {customer}: nothing to erase");
+        return Ok(());
+    }
+    let detail = serde_json::json!({
+        "incidents": erased.incidents,
+        "messages": erased.messages,
+        "cancelled": forgotten.cancelled,
+        "receipts": erased.receipts,
+        "suppressions": forgotten.suppressions,
+        "compensation": forgotten.compensation,
+    });
+    let audited = store
+        .audit(&crate::store::AuditEntry {
+            actor: "cli",
+            action: "customer.forget",
+            subject: Some(&forgotten.pseudonym),
+            detail,
+            client_address: None,
+        })
+        .await;
+    store.close().await;
+    let outbox = crate::deliver::FileOutbox::new(&config.outbox_dir);
+    let mut files = 0;
+    for (channel, id) in &forgotten.outbox_files {
+        match outbox.remove(channel, *id).await {
+            Ok(removed) => files += usize::from(removed),
+            Err(e) => eprintln!(
+                "warning: cannot remove the file outbox's copy of message {id} under {}: {e}",
+                config.outbox_dir.display()
+            ),
+        }
+    }
+    if let Err(e) = audited {
+        // The erasure is done and committed; only its record is missing.
+        eprintln!("warning: the erasure is done, but recording it in the audit log failed: {e}");
+    }
+    println!("forgot customer {customer}, now {}:", forgotten.pseudonym);
+    println!(
+        "  {} incident(s): contact details and names erased from their events",
+        erased.incidents
+    );
+    println!(
+        "  {} message(s): recipients, subjects and bodies erased ({} still waiting, cancelled)",
+        erased.messages, forgotten.cancelled
+    );
+    println!("  {} provider receipt(s) erased", erased.receipts);
+    println!("  {files} file(s) of the file outbox removed");
+    println!(
+        "  {} suppression(s) kept as a keyed hash, so they still hold",
+        forgotten.suppressions
+    );
+    println!(
+        "  {} ledger row(s) kept under the pseudonym (amounts and codes stay)",
+        forgotten.compensation
+    );
+    Ok(())
+}
+
 pub(super) async fn open_store(config: &Config) -> anyhow::Result<Store> {
     Store::open(&config.database_url, 1, &config.instance_name)
         .await

@@ -37,6 +37,20 @@ impl FileOutbox {
         }
     }
 
+    /// Removes the file written for message `id` of `channel` (`email` or `sms`), if it is
+    /// there: a forgotten customer's messages leave nothing behind. Whether one was removed.
+    pub async fn remove(&self, channel: &str, id: uuid::Uuid) -> std::io::Result<bool> {
+        let name = match channel {
+            "email" => format!("email/{id}.eml"),
+            _ => format!("sms/{id}.json"),
+        };
+        match tokio::fs::remove_file(self.dir.join(name)).await {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Writes the email file; returns its path as the provider message id.
     pub async fn send_email(
         &self,

@@ -8,6 +8,7 @@
 mod admin;
 mod console;
 mod delivery;
+mod erasure;
 mod events;
 mod gauges;
 mod outbox;
@@ -32,6 +33,7 @@ pub use delivery::{
     DeliveryReport, DeliveryTx, Lift, Recorded, Suppression, SuppressionReason, contact_key,
     status_rank, supersedes,
 };
+pub use erasure::{Erased, Forgotten};
 pub use events::OutcomeEvent;
 pub use gauges::OutboxCount;
 pub use outbox::{AttemptOutcome, ClaimedMessage, FinishedAttempt, Reaped};

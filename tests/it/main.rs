@@ -12,6 +12,7 @@ mod hostile;
 mod listeners;
 mod metrics;
 mod pipeline;
+mod privacy;
 mod process;
 mod promises;
 mod providers;

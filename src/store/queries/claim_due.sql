@@ -15,11 +15,14 @@ with candidates as (
     for update skip locked
 ), blocked as (
     select c.outbox_id from candidates c
+    cross join lateral (
+        select case c.channel when 'email' then lower(btrim(c.recipient))
+                              else btrim(c.recipient) end as contact) k
     where exists (
         select 1 from suppression s
         where s.lifted_at is null and s.channel = c.channel
-          and s.contact = case c.channel when 'email' then lower(btrim(c.recipient))
-                                         else btrim(c.recipient) end)
+          -- A forgotten customer's suppression is kept as the hash of the contact.
+          and s.contact in (k.contact, amends_forgotten(c.channel, k.contact)))
 ), cancelled as (
     update outbox o
     set status = 'cancelled',

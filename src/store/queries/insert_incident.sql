@@ -53,5 +53,6 @@ select
       from incident i where i.order_id = $5 and i.customer_id = $6) as "order_incidents!",
     (select coalesce(array_agg(distinct s.channel order by s.channel), '{}') from suppression s
       where s.lifted_at is null
-        and ((s.channel = 'email' and s.contact = $12) or (s.channel = 'sms' and s.contact = $13))) as "suppressed!",
+        and ((s.channel = 'email' and s.contact in ($12, amends_forgotten('email', $12)))
+             or (s.channel = 'sms' and s.contact in ($13, amends_forgotten('sms', $13))))) as "suppressed!",
     (select coalesce((select spent from budget_day where day = $14 and currency = $10), 0)::text) as "budget_spent!"
