@@ -1,6 +1,6 @@
 //! The command line (CONTRACT §4): `run`, `migrate`, `publish`, `policy check`, `policy explain`,
 //! `templates check|preview|publish|history|rollback`, `suppression list|add|lift`,
-//! `dead-letters list|replay` and `forget`.
+//! `dead-letters list|replay`, `forget` and `config`.
 
 mod ops;
 mod policy;
@@ -58,6 +58,9 @@ pub enum Command {
         #[arg(long)]
         customer: String,
     },
+    /// Print the effective configuration: every key, its value (secrets masked) and where it
+    /// came from; exits non-zero when the configuration is invalid.
+    Config,
     /// Make a console sign-in for a person: reads their password on standard input and prints
     /// the `NAME:HASH` entry for AMENDS_ADMIN_USERS.
     #[command(name = "admin-user")]
@@ -233,8 +236,15 @@ pub async fn execute(cli: Cli) -> anyhow::Result<()> {
     if let Command::AdminUser { name } = &cli.command {
         return ops::admin_user(name);
     }
+    // Shows an invalid configuration too, so it must not need a valid one.
+    if let Command::Config = &cli.command {
+        return ops::show_config(cli.config.as_deref());
+    }
     let config = Config::load(cli.config.as_deref())?;
     telemetry::init_logs(config.log_format);
+    for warning in &config.warnings {
+        tracing::warn!("{warning}");
+    }
     match cli.command {
         Command::Run => run(config).await,
         Command::Migrate => {
@@ -289,6 +299,7 @@ pub async fn execute(cli: Cli) -> anyhow::Result<()> {
         Command::DeadLetters(command) => ops::dead_letters(&config, command).await,
         Command::Forget { customer } => ops::forget(&config, &customer).await,
         Command::AdminUser { name } => ops::admin_user(&name),
+        Command::Config => ops::show_config(cli.config.as_deref()),
     }
 }
 

@@ -216,6 +216,30 @@ pub(super) async fn forget(config: &Config, customer: &str) -> anyhow::Result<()
     Ok(())
 }
 
+/// `amends config`: every key with its effective value (secrets masked) and its source, then
+/// the warnings and whether the whole is valid.
+pub(super) fn show_config(path: Option<&std::path::Path>) -> anyhow::Result<()> {
+    let crate::config::Described {
+        settings,
+        warnings,
+        valid,
+    } = Config::describe(path)?;
+    let width = settings.iter().map(|s| s.variable.len()).max().unwrap_or(0);
+    for setting in &settings {
+        let value = setting.value.as_deref().unwrap_or("(unset)");
+        println!(
+            "{:<width$}  {value}  [{}]",
+            setting.variable, setting.origin
+        );
+    }
+    for warning in &warnings {
+        println!("warning: {warning}");
+    }
+    valid?;
+    println!("the configuration is valid");
+    Ok(())
+}
+
 pub(super) async fn open_store(config: &Config) -> anyhow::Result<Store> {
     Store::open(&config.database_url, 1, &config.instance_name)
         .await

@@ -10,6 +10,7 @@ use std::time::Duration;
 use secrecy::SecretString;
 use url::Url;
 
+use super::report::{NOT_KEYS, Setting, closest};
 use super::{ConfigError, ENV_PREFIX, InDoubtRule};
 
 /// The built-in defaults: every key amends knows, set to its default or, without one, commented
@@ -62,9 +63,6 @@ fn commented_key(line: &str) -> Option<&str> {
     (!key.is_empty() && key.chars().all(|c| c.is_ascii_lowercase() || c == '_')).then_some(key)
 }
 
-/// Environment variables with the prefix that are not configuration keys.
-const NOT_KEYS: &[&str] = &["CONFIG"];
-
 /// Where a raw value came from, for error messages.
 #[derive(Debug, Clone)]
 enum Origin {
@@ -83,6 +81,8 @@ struct Raw {
 /// The layered raw values, before typing.
 pub(super) struct Layers {
     values: BTreeMap<&'static str, Raw>,
+    /// `AMENDS_*` variables that name no key: ignored, and warned about.
+    unknown: Vec<String>,
 }
 
 impl Layers {
@@ -110,9 +110,13 @@ impl Layers {
         if let Some((path, text)) = file {
             for (key, value) in parse_table(path, text)? {
                 let Some((known, _)) = keys.get_key_value(&key) else {
+                    let hint = closest(&key, keys.keys().map(String::as_str))
+                        .map(|k| format!(" (did you mean `{k}`?)"))
+                        .unwrap_or_default();
                     return Err(ConfigError::UnknownKey {
                         path: path.to_path_buf(),
                         key,
+                        hint,
                     });
                 };
                 values.insert(
@@ -125,6 +129,7 @@ impl Layers {
             }
         }
 
+        let mut unknown = Vec::new();
         for (name, value) in env {
             let Some(rest) = name.strip_prefix(ENV_PREFIX) else {
                 continue;
@@ -133,18 +138,59 @@ impl Layers {
                 continue;
             }
             let key = rest.to_lowercase();
-            if let Some((known, _)) = keys.get_key_value(&key) {
-                values.insert(
-                    known.as_str(),
-                    Raw {
-                        value,
-                        origin: Origin::Env,
-                    },
-                );
+            match keys.get_key_value(&key) {
+                Some((known, _)) => {
+                    values.insert(
+                        known.as_str(),
+                        Raw {
+                            value,
+                            origin: Origin::Env,
+                        },
+                    );
+                }
+                None => unknown.push(name),
             }
         }
+        unknown.sort();
 
-        Ok(Layers { values })
+        Ok(Layers { values, unknown })
+    }
+
+    /// One line per `AMENDS_*` variable that names no key, with the closest key that does.
+    pub(super) fn warnings(&self) -> Vec<String> {
+        let keys = keys().map(|k| k.keys().map(String::as_str).collect::<Vec<_>>());
+        self.unknown
+            .iter()
+            .map(|name| {
+                let hint = keys
+                    .as_ref()
+                    .ok()
+                    .and_then(|keys| closest(name, keys.iter().copied()))
+                    .map(|k| format!("; did you mean {ENV_PREFIX}{}?", k.to_uppercase()))
+                    .unwrap_or_default();
+                format!("{name} is not a configuration variable and is ignored{hint}")
+            })
+            .collect()
+    }
+
+    /// Every known key's effective value (secrets masked) and where it came from.
+    pub(super) fn settings(&self) -> Result<Vec<Setting>, ConfigError> {
+        Ok(keys()?
+            .keys()
+            .map(|key| {
+                let raw = self.values.get(key.as_str());
+                Setting {
+                    key: key.clone(),
+                    variable: format!("{ENV_PREFIX}{}", key.to_uppercase()),
+                    value: self.get(key).map(|v| super::report::mask(key, v)),
+                    origin: match raw.map(|r| &r.origin) {
+                        Some(Origin::File(path)) => path.display().to_string(),
+                        Some(Origin::Env) => "environment".to_owned(),
+                        Some(Origin::Default) | None => "default".to_owned(),
+                    },
+                }
+            })
+            .collect())
     }
 
     fn origin(&self, key: &str) -> String {

@@ -13,6 +13,7 @@
 mod admin;
 mod layers;
 mod providers;
+mod report;
 mod validate;
 
 #[cfg(test)]
@@ -35,6 +36,7 @@ pub use providers::{
     EmailTransportKind, PostmarkConfig, ProviderInFlight, ProviderRates, SendGridConfig,
     SmsTransportKind, SmtpConfig, TwilioConfig, VonageConfig, WebhookConfig,
 };
+pub use report::Setting;
 
 use layers::Layers;
 
@@ -61,12 +63,14 @@ pub enum ConfigError {
         message: String,
     },
     /// The file names a key amends does not know.
-    #[error("unknown configuration key `{key}` in {path}")]
+    #[error("unknown configuration key `{key}` in {path}{hint}")]
     UnknownKey {
         /// The file.
         path: PathBuf,
         /// The key.
         key: String,
+        /// ` (did you mean `…`?)` when a known key is close, else empty.
+        hint: String,
     },
     /// A value is present but invalid.
     #[error("{origin}: {message}")]
@@ -313,6 +317,8 @@ pub struct Config {
     pub retention_check_interval: Duration,
     /// Log format.
     pub log_format: LogFormat,
+    /// What start-up should warn about: `AMENDS_*` variables that name no key.
+    pub warnings: Vec<String>,
 }
 
 impl Config {
@@ -326,21 +332,22 @@ impl Config {
 
     /// Loads defaults, then `path` (or `AMENDS_CONFIG`) if given, then the process environment.
     pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
-        let path = path
-            .map(Path::to_path_buf)
-            .or_else(|| std::env::var_os("AMENDS_CONFIG").map(PathBuf::from));
-        let file = match path {
-            Some(path) => {
-                let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
-                    path: path.clone(),
-                    source,
-                })?;
-                Some((path, text))
-            }
-            None => None,
-        };
+        let file = read_file(path)?;
         let file = file.as_ref().map(|(p, t)| (p.as_path(), t.as_str()));
         Config::from_sources(file, std::env::vars())
+    }
+
+    /// What [`Config::load`] would read: every key's effective value (secrets masked) and
+    /// source, the warnings, and whether the whole is valid.
+    pub fn describe(path: Option<&Path>) -> Result<Described, ConfigError> {
+        let file = read_file(path)?;
+        let file = file.as_ref().map(|(p, t)| (p.as_path(), t.as_str()));
+        let layers = Layers::read(file, std::env::vars())?;
+        Ok(Described {
+            settings: layers.settings()?,
+            warnings: layers.warnings(),
+            valid: Config::validate(&layers).map(|_| ()),
+        })
     }
 
     /// Builds the configuration from an optional file's text and a set of environment variables.
@@ -350,6 +357,33 @@ impl Config {
         file: Option<(&Path, &str)>,
         env: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Config, ConfigError> {
-        Config::validate(&Layers::read(file, env)?)
+        let layers = Layers::read(file, env)?;
+        let mut config = Config::validate(&layers)?;
+        config.warnings = layers.warnings();
+        Ok(config)
     }
+}
+
+/// The effective configuration as `amends config` shows it.
+#[derive(Debug)]
+pub struct Described {
+    /// Every key, its value (secrets masked) and its source.
+    pub settings: Vec<Setting>,
+    /// `AMENDS_*` variables that name no key.
+    pub warnings: Vec<String>,
+    /// Whether the whole loads, and if not the one line that says why.
+    pub valid: Result<(), ConfigError>,
+}
+
+/// The configuration file named by `path` or `AMENDS_CONFIG`, with its text, if any.
+fn read_file(path: Option<&Path>) -> Result<Option<(PathBuf, String)>, ConfigError> {
+    let path = path
+        .map(Path::to_path_buf)
+        .or_else(|| std::env::var_os("AMENDS_CONFIG").map(PathBuf::from));
+    path.map(|path| {
+        std::fs::read_to_string(&path)
+            .map(|text| (path.clone(), text))
+            .map_err(|source| ConfigError::Read { path, source })
+    })
+    .transpose()
 }

@@ -96,8 +96,32 @@ fn unknown_file_key_is_rejected() {
         Config::from_sources(Some((Path::new("a.toml"), "prefetsh = 3\n")), env(&[])).unwrap_err();
     assert_eq!(
         err.to_string(),
-        "unknown configuration key `prefetsh` in a.toml"
+        "unknown configuration key `prefetsh` in a.toml (did you mean `prefetch`?)"
     );
+}
+
+#[test]
+fn a_misspelt_variable_is_ignored_with_a_warning_naming_the_closest_key() {
+    let config = Config::from_sources(
+        None,
+        env(&[
+            ("AMENDS_PREFECH", "3"),
+            ("AMENDS_NO_SUCH_THING", "x"),
+            ("AMENDS_CONFIG", "amends.toml"),
+            ("PATH", "/bin"),
+        ]),
+    )
+    .unwrap();
+    assert_eq!(config.prefetch, 64, "the misspelt value is not used");
+    assert_eq!(
+        config.warnings,
+        [
+            "AMENDS_NO_SUCH_THING is not a configuration variable and is ignored",
+            "AMENDS_PREFECH is not a configuration variable and is ignored; did you mean AMENDS_PREFETCH?",
+        ]
+    );
+    let clean = Config::from_sources(None, env(&[("AMENDS_PREFETCH", "3")])).unwrap();
+    assert!(clean.warnings.is_empty());
 }
 
 #[test]

@@ -5,6 +5,7 @@
 mod access;
 mod browser;
 mod compensation;
+mod config_cli;
 mod console;
 mod health;
 mod helpers;
