@@ -9,6 +9,7 @@ mod admin;
 mod console;
 mod delivery;
 mod events;
+mod migrations;
 mod outbox;
 mod record;
 mod templates;
@@ -17,7 +18,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use secrecy::ExposeSecret;
-use sqlx::migrate::MigrateDatabase;
+use sqlx::migrate::{MigrateDatabase, Migrator};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, Postgres};
 
@@ -32,6 +33,7 @@ pub use delivery::{
     status_rank, supersedes,
 };
 pub use events::OutcomeEvent;
+pub use migrations::{DatabaseStatus, MigrationInfo, MigrationStatus, inspect};
 pub use outbox::{AttemptOutcome, ClaimedMessage, FinishedAttempt, Reaped};
 pub use record::{Begun, HistoryWindows, IncidentTx, NewMessage, Outcome, Superseded};
 pub use templates::{Publish, PublishedTemplate, TEMPLATES_CHANNEL, TemplateEdit};
@@ -92,6 +94,12 @@ impl StoreError {
         }
     }
 
+    /// True when the database named in the URL does not exist (SQLSTATE 3D000): nothing has
+    /// created it yet (`amends migrate` or `amends run` does).
+    pub fn is_missing_database(&self) -> bool {
+        matches!(self, StoreError::Query(sqlx::Error::Database(db)) if db.code().as_deref() == Some("3D000"))
+    }
+
     /// True when a generated coupon code was already taken (the unique ledger constraint): the
     /// caller retries with new codes.
     pub fn is_code_taken(&self) -> bool {
@@ -135,6 +143,9 @@ impl StoreError {
         }
     }
 }
+
+/// The migrations embedded in this binary: what `migrate` applies and `inspect` compares with.
+static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 
 /// Handle to the database, cheap to clone.
 #[derive(Debug, Clone)]
@@ -185,7 +196,7 @@ impl Store {
 
     /// Applies pending migrations; concurrent replicas serialise on sqlx's advisory lock.
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        sqlx::migrate!("./migrations").run(&self.pool).await?;
+        MIGRATOR.run(&self.pool).await?;
         Ok(())
     }
 
