@@ -1,7 +1,8 @@
 //! The command line (CONTRACT §4): `run`, `migrate`, `publish`, `policy check`, `policy explain`,
-//! `templates check|preview|publish|history|rollback`, `suppression list|add|lift` and
-//! `dead-letters list|replay`.
+//! `templates check|preview|publish|history|rollback`, `suppression list|add|lift`,
+//! `dead-letters list|replay` and `doctor`.
 
+mod doctor;
 mod ops;
 mod policy;
 mod templates;
@@ -58,6 +59,10 @@ pub enum Command {
         /// Their name, recorded with what they change.
         name: String,
     },
+    /// Check the configuration, broker, database, templates, policy, providers and webhooks,
+    /// one line each, saying what is wrong; changes nothing and sends nothing. Exits non-zero
+    /// when a check fails (warnings do not).
+    Doctor,
 }
 
 /// `dead-letters` subcommands.
@@ -226,6 +231,10 @@ pub async fn execute(cli: Cli) -> anyhow::Result<()> {
     if let Command::AdminUser { name } = &cli.command {
         return ops::admin_user(name);
     }
+    // Loads the configuration itself: a configuration that does not load is its first finding.
+    if let Command::Doctor = &cli.command {
+        return doctor::doctor(cli.config.as_deref()).await;
+    }
     let config = Config::load(cli.config.as_deref())?;
     telemetry::init_logs(config.log_format);
     match cli.command {
@@ -281,6 +290,7 @@ pub async fn execute(cli: Cli) -> anyhow::Result<()> {
         Command::Suppression(command) => ops::suppression(&config, command).await,
         Command::DeadLetters(command) => ops::dead_letters(&config, command).await,
         Command::AdminUser { name } => ops::admin_user(&name),
+        Command::Doctor => doctor::doctor(cli.config.as_deref()).await,
     }
 }
 
