@@ -6,6 +6,7 @@ mod access;
 mod browser;
 mod compensation;
 mod console;
+mod doctor;
 mod health;
 mod helpers;
 mod hostile;
