@@ -193,7 +193,13 @@ pub async fn declare_topology(
     declare_events_exchange(&channel, &names.events_exchange).await?;
     // Quorum queues are replicated and durable: what the broker accepted survives a node loss.
     // The dead-letter queue first: the consumed queue's dead-letter route points at it.
-    let channel = declare_queue(connection, channel, &names.dead_letter_queue, quorum()).await?;
+    let channel = declare_queue(
+        connection,
+        channel,
+        &names.dead_letter_queue,
+        quorum_arguments(),
+    )
+    .await?;
     let channel = declare_queue(
         connection,
         channel,
@@ -218,7 +224,8 @@ pub async fn declare_topology(
     Ok(())
 }
 
-fn quorum() -> FieldTable {
+/// The arguments of a quorum queue, as amends declares the dead-letter queue.
+pub fn quorum_arguments() -> FieldTable {
     let mut arguments = FieldTable::default();
     arguments.insert(
         "x-queue-type".into(),
@@ -229,8 +236,8 @@ fn quorum() -> FieldTable {
 
 /// The consumed queue's arguments: quorum, the broker's delivery limit, and a dead-letter route
 /// (at least once) to the dead-letter queue instead of dropping.
-fn consumed_queue_arguments(names: &AmqpNames) -> FieldTable {
-    let mut arguments = quorum();
+pub fn consumed_queue_arguments(names: &AmqpNames) -> FieldTable {
+    let mut arguments = quorum_arguments();
     arguments.insert(
         "x-delivery-limit".into(),
         AMQPValue::LongLongInt(BROKER_DELIVERY_LIMIT),

@@ -1,7 +1,8 @@
 //! The command line (CONTRACT §4): `run`, `migrate`, `publish`, `policy check`, `policy explain`,
 //! `templates check|preview|publish|history|rollback`, `suppression list|add|lift`,
-//! `dead-letters list|replay`, `forget` and `config`.
+//! `dead-letters list|replay`, `forget`, `config` and `doctor`.
 
+mod doctor;
 mod ops;
 mod policy;
 mod templates;
@@ -68,6 +69,10 @@ pub enum Command {
         /// Their name, recorded with what they change.
         name: String,
     },
+    /// Check the configuration, broker, database, templates, policy, providers and webhooks,
+    /// one line each, saying what is wrong; changes nothing and sends nothing. Exits non-zero
+    /// when a check fails (warnings do not).
+    Doctor,
 }
 
 /// `dead-letters` subcommands.
@@ -240,6 +245,10 @@ pub async fn execute(cli: Cli) -> anyhow::Result<()> {
     if let Command::Config = &cli.command {
         return ops::show_config(cli.config.as_deref());
     }
+    // Loads the configuration itself: a configuration that does not load is its first finding.
+    if let Command::Doctor = &cli.command {
+        return doctor::doctor(cli.config.as_deref()).await;
+    }
     let config = Config::load(cli.config.as_deref())?;
     telemetry::init_logs(config.log_format);
     for warning in &config.warnings {
@@ -300,6 +309,7 @@ pub async fn execute(cli: Cli) -> anyhow::Result<()> {
         Command::Forget { customer } => ops::forget(&config, &customer).await,
         Command::AdminUser { name } => ops::admin_user(&name),
         Command::Config => ops::show_config(cli.config.as_deref()),
+        Command::Doctor => doctor::doctor(cli.config.as_deref()).await,
     }
 }
 

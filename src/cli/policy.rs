@@ -10,9 +10,7 @@ use crate::templates::Templates;
 /// Checks a policy file (the configured one unless `file` is given) against the templates.
 pub(super) fn check(config: &Config, file: Option<std::path::PathBuf>) -> anyhow::Result<()> {
     let path = file.unwrap_or_else(|| config.policy.clone());
-    let policy = Policy::load(&path)?;
-    let templates = Templates::load(&config.templates_dir, &config.template_settings())?;
-    templates.cover(&policy)?;
+    let policy = load_checked(config, &path)?;
     println!(
         "{}: {} rules, version {}, OK",
         path.display(),
@@ -20,6 +18,15 @@ pub(super) fn check(config: &Config, file: Option<std::path::PathBuf>) -> anyhow
         crate::policy::short(policy.version())
     );
     Ok(())
+}
+
+/// Loads the policy at `path` and checks that the configured templates have every rule's
+/// template: what `check` prints and `doctor` sums up.
+pub(super) fn load_checked(config: &Config, path: &std::path::Path) -> anyhow::Result<Policy> {
+    let policy = Policy::load(path)?;
+    let templates = Templates::load(&config.templates_dir, &config.template_settings())?;
+    templates.cover(&policy)?;
+    Ok(policy)
 }
 
 pub(super) fn explain(

@@ -10,15 +10,24 @@ use crate::incident;
 use crate::policy::{Channel, Policy};
 use crate::templates::{Severity, Templates, samples, sms};
 
-pub(super) fn check(config: &Config, dir: Option<&std::path::Path>) -> anyhow::Result<()> {
-    let dir = dir.unwrap_or(&config.templates_dir);
+/// Checks the templates in `dir` as the daemon would load them: what `check` prints and
+/// `doctor` sums up.
+pub(super) fn report(
+    config: &Config,
+    dir: &std::path::Path,
+) -> anyhow::Result<crate::templates::check::Report> {
     let sources = crate::templates::read_sources(dir)?;
-    let report = crate::templates::check::check(
+    Ok(crate::templates::check::check(
         &sources,
         &config.template_settings(),
         &config.store,
         config.sms.max_segments,
-    );
+    ))
+}
+
+pub(super) fn check(config: &Config, dir: Option<&std::path::Path>) -> anyhow::Result<()> {
+    let dir = dir.unwrap_or(&config.templates_dir);
+    let report = report(config, dir)?;
     for diagnostic in &report.diagnostics {
         println!("{diagnostic}");
     }

@@ -65,7 +65,8 @@ pub fn request_error(provider: &str, e: &reqwest::Error) -> SendError {
     }
 }
 
-fn without_url(e: &reqwest::Error) -> String {
+/// The error's text without the URL it names (a URL may hold a credential).
+pub fn without_url(e: &reqwest::Error) -> String {
     let mut text = e.to_string();
     if let Some(url) = e.url() {
         text = text.replace(url.as_str(), "");

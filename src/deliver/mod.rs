@@ -12,6 +12,7 @@ mod lease;
 mod outbox;
 mod outgoing;
 mod postmark;
+mod probe;
 mod record;
 pub mod retry;
 mod sendgrid;
@@ -30,9 +31,12 @@ pub use error::SendError;
 pub use outbox::FileOutbox;
 pub use outgoing::{Claim, Outgoing, TEST_MARK, test_message};
 pub use postmark::Postmark;
+pub use probe::Probe;
 pub use sendgrid::SendGrid;
 pub use smtp::{Smtp, SmtpUrlError};
-pub use transport::{EmailProvider, Senders, SmsProvider, Transport, TransportError, Transports};
+pub use transport::{
+    EmailProvider, Senders, SmsProvider, Transport, TransportError, Transports, callback_url,
+};
 pub use twilio::Twilio;
 pub use vonage::Vonage;
 

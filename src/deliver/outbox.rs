@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use super::Outgoing;
+use super::Probe;
 use super::SendError;
 use super::email;
 use crate::templates::sms::{self, SmsEncoding};
@@ -48,6 +49,21 @@ impl FileOutbox {
             Ok(()) => Ok(true),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
             Err(e) => Err(e),
+        }
+    }
+
+    /// Checks that messages can be written: the directory (or, while it does not exist yet, the
+    /// nearest directory above it, where the first send will create it) takes a file, which is
+    /// removed again.
+    pub async fn probe(&self) -> Probe {
+        let dir = self.dir.clone();
+        let checked = tokio::task::spawn_blocking(move || writable(&dir)).await;
+        match checked {
+            Ok(Ok(detail)) => Probe::Accepted { detail },
+            Ok(Err(detail)) => Probe::Refused { detail },
+            Err(e) => Probe::Refused {
+                detail: format!("the check stopped: {e}"),
+            },
         }
     }
 
@@ -111,5 +127,79 @@ impl FileOutbox {
                 retry_after: None,
             }),
         }
+    }
+}
+
+/// Whether `dir` (or the nearest existing directory above it) and its `email` and `sms`
+/// directories, where they exist, take a file; what was found.
+fn writable(dir: &Path) -> Result<String, String> {
+    let mut existing = dir;
+    while !existing.exists() {
+        match existing.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => existing = parent,
+            // A relative path whose first part is missing: the working directory will hold it.
+            _ => {
+                existing = Path::new(".");
+                break;
+            }
+        }
+    }
+    takes_a_file(existing)?;
+    if existing != dir {
+        return Ok(format!(
+            "{} does not exist yet; {} is writable, so the first message creates it",
+            dir.display(),
+            existing.display()
+        ));
+    }
+    for kind in ["email", "sms"] {
+        let sub = dir.join(kind);
+        if sub.exists() {
+            takes_a_file(&sub)?;
+        }
+    }
+    Ok(format!("{} is writable", dir.display()))
+}
+
+/// Writes and removes a hidden file in `dir`: the one sure test of permissions, quotas and
+/// read-only mounts alike.
+fn takes_a_file(dir: &Path) -> Result<(), String> {
+    if !dir.is_dir() {
+        return Err(format!("{} is not a directory", dir.display()));
+    }
+    let probe = dir.join(format!(
+        ".amends-doctor-{}.tmp",
+        uuid::Uuid::new_v4().simple()
+    ));
+    std::fs::write(&probe, b"amends doctor\n")
+        .map_err(|e| format!("cannot write in {}: {e}", dir.display()))?;
+    let _ = std::fs::remove_file(&probe);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_outbox_is_fine_where_it_can_be_created() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("var/outbox");
+        let found = writable(&dir).unwrap();
+        assert!(found.contains("does not exist yet"), "{found}");
+        assert!(!dir.exists(), "the check creates nothing");
+        std::fs::create_dir_all(dir.join("email")).unwrap();
+        assert!(writable(&dir).unwrap().ends_with("is writable"));
+        // Nothing is left behind.
+        assert_eq!(std::fs::read_dir(dir.join("email")).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn a_file_in_the_way_is_no_outbox() {
+        let root = tempfile::tempdir().unwrap();
+        let file = root.path().join("outbox");
+        std::fs::write(&file, "x").unwrap();
+        let e = writable(&file).unwrap_err();
+        assert!(e.contains("is not a directory"), "{e}");
     }
 }

@@ -9,7 +9,9 @@ use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 
 use super::Outgoing;
+use super::Probe;
 use super::http;
+use super::probe;
 use super::{EmailProvider, SendError};
 use crate::config::PostmarkConfig;
 
@@ -67,6 +69,25 @@ impl Postmark {
             client: http::client(send_timeout)?,
             config: config.clone(),
         })
+    }
+
+    /// Asks Postmark for the server the token belongs to (`GET /server`): authenticated like a
+    /// send, sending nothing.
+    pub async fn probe(&self) -> Probe {
+        let url = format!(
+            "{}/server",
+            self.config.base_url.as_str().trim_end_matches('/')
+        );
+        probe::send(
+            self.client
+                .get(url)
+                .header(
+                    "X-Postmark-Server-Token",
+                    self.config.server_token.expose_secret(),
+                )
+                .header("Accept", "application/json"),
+        )
+        .await
     }
 }
 

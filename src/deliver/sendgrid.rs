@@ -8,7 +8,9 @@ use secrecy::ExposeSecret;
 use serde::Serialize;
 
 use super::Outgoing;
+use super::Probe;
 use super::http;
+use super::probe;
 use super::{EmailProvider, SendError};
 use crate::config::SendGridConfig;
 
@@ -72,6 +74,21 @@ impl SendGrid {
             client: http::client(send_timeout)?,
             config: config.clone(),
         })
+    }
+
+    /// Asks SendGrid for the API key's scopes (`GET /v3/scopes`): authenticated like a send,
+    /// sending nothing.
+    pub async fn probe(&self) -> Probe {
+        let url = format!(
+            "{}/v3/scopes",
+            self.config.base_url.as_str().trim_end_matches('/')
+        );
+        probe::send(
+            self.client
+                .get(url)
+                .bearer_auth(self.config.api_key.expose_secret()),
+        )
+        .await
     }
 }
 

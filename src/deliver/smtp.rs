@@ -18,6 +18,7 @@ use tokio::net::TcpStream;
 use url::Url;
 
 use super::Outgoing;
+use super::Probe;
 use super::SendError;
 use super::email;
 use crate::config::SmtpConfig;
@@ -132,6 +133,36 @@ impl Smtp {
             }),
             Ok(Ok(reply)) => Ok(reply),
             Ok(Err(failure)) => Err(classify(failure)),
+        }
+    }
+
+    /// Opens one session as a send does (greeting, EHLO, STARTTLS and AUTH as the URL says)
+    /// and ends it with QUIT, sending nothing; within the transport's timeout.
+    pub async fn probe(&self) -> Probe {
+        let connection = match tokio::time::timeout(self.timeout, self.connect()).await {
+            Err(_) => {
+                return Probe::Unreachable {
+                    detail: format!("no answer within {:?}", self.timeout),
+                };
+            }
+            Ok(Err(failure)) => return probe_failure(failure),
+            Ok(Ok(connection)) => connection,
+        };
+        let mut connection = connection;
+        let mut done = vec![format!(
+            "{}:{} answered",
+            self.endpoint.host, self.endpoint.port
+        )];
+        done.push(match connection.is_encrypted() {
+            true => "over TLS".to_owned(),
+            false => "without TLS".to_owned(),
+        });
+        if self.endpoint.credentials.is_some() {
+            done.push("credentials accepted".to_owned());
+        }
+        let _ = tokio::time::timeout(self.timeout, connection.quit()).await;
+        Probe::Accepted {
+            detail: done.join(", "),
         }
     }
 
@@ -256,6 +287,37 @@ fn parse_url(text: &str) -> Result<Endpoint, SmtpUrlError> {
         credentials,
         hello,
     })
+}
+
+/// What a failed probe found: a refusal of our credentials, another refusal, or no answer.
+fn probe_failure(failure: Failure) -> Probe {
+    match failure {
+        Failure::Connect(e) => Probe::Unreachable {
+            detail: format!("cannot connect: {e}"),
+        },
+        Failure::NoStartTls => Probe::Refused {
+            detail: "the server does not offer STARTTLS, which the URL requires".into(),
+        },
+        Failure::Smtp(e) => {
+            let code = e.status().map(|c| c.to_string());
+            if matches!(code.as_deref(), Some("530" | "534" | "535")) {
+                Probe::CredentialsRefused {
+                    detail: e.to_string(),
+                }
+            } else if e.is_permanent() || e.is_transient() || e.is_client() || e.is_tls() {
+                // The server answered, but not as the URL needs: another reply, no mechanism
+                // for our credentials, or no TLS where the URL asks for it.
+                Probe::Refused {
+                    detail: e.to_string(),
+                }
+            } else {
+                // No SMTP reply at all: the network or a timeout.
+                Probe::Unreachable {
+                    detail: e.to_string(),
+                }
+            }
+        }
+    }
 }
 
 /// Maps a failure onto our classes.

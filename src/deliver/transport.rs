@@ -125,8 +125,9 @@ impl Route {
     }
 }
 
-/// Where providers report what became of each message.
-fn webhook(public_url: &url::Url, path: &str) -> url::Url {
+/// Where providers report what became of each message: `path` under the public URL, keeping
+/// any path the public URL has (amends behind a reverse proxy's prefix).
+pub fn callback_url(public_url: &url::Url, path: &str) -> url::Url {
     let mut url = public_url.clone();
     let base = url.path().trim_end_matches('/').to_owned();
     url.set_path(&format!("{base}{path}"));
@@ -192,12 +193,12 @@ impl Transports {
                     SmsTransportKind::Outbox => Transport::Outbox(outbox.clone()),
                     SmsTransportKind::Twilio => {
                         let c = config.twilio.as_ref().ok_or_else(|| missing("twilio"))?;
-                        let callback = webhook(&config.public_url, "/webhooks/twilio/status");
+                        let callback = callback_url(&config.public_url, "/webhooks/twilio/status");
                         Transport::Twilio(Twilio::new(c, timeout, callback)?)
                     }
                     SmsTransportKind::Vonage => {
                         let c = config.vonage.as_ref().ok_or_else(|| missing("vonage"))?;
-                        let callback = webhook(&config.public_url, "/webhooks/vonage/status");
+                        let callback = callback_url(&config.public_url, "/webhooks/vonage/status");
                         Transport::Vonage(Vonage::new(c, timeout, callback)?)
                     }
                 })
@@ -418,12 +419,12 @@ mod tests {
     fn webhook_urls_keep_the_public_path() {
         let base = url::Url::parse("https://shop.example/amends/").unwrap();
         assert_eq!(
-            webhook(&base, "/webhooks/twilio/status").as_str(),
+            callback_url(&base, "/webhooks/twilio/status").as_str(),
             "https://shop.example/amends/webhooks/twilio/status"
         );
         let bare = url::Url::parse("http://127.0.0.1:8080").unwrap();
         assert_eq!(
-            webhook(&bare, "/webhooks/vonage/status").as_str(),
+            callback_url(&bare, "/webhooks/vonage/status").as_str(),
             "http://127.0.0.1:8080/webhooks/vonage/status"
         );
     }

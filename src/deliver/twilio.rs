@@ -11,7 +11,9 @@ use secrecy::ExposeSecret;
 use serde::Deserialize;
 
 use super::Outgoing;
+use super::Probe;
 use super::http;
+use super::probe;
 use super::{SendError, SmsProvider};
 use crate::config::TwilioConfig;
 
@@ -44,6 +46,21 @@ impl Twilio {
             config: config.clone(),
             status_callback,
         })
+    }
+
+    /// Fetches the account the SID names (`GET /2010-04-01/Accounts/{AccountSid}.json`):
+    /// authenticated like a send, sending nothing.
+    pub async fn probe(&self) -> Probe {
+        let url = format!(
+            "{}/2010-04-01/Accounts/{}.json",
+            self.config.base_url.as_str().trim_end_matches('/'),
+            self.config.account_sid
+        );
+        probe::send(self.client.get(url).basic_auth(
+            &self.config.account_sid,
+            Some(self.config.auth_token.expose_secret()),
+        ))
+        .await
     }
 }
 

@@ -13,7 +13,9 @@ use secrecy::ExposeSecret;
 use serde::Deserialize;
 
 use super::Outgoing;
+use super::Probe;
 use super::http;
+use super::probe;
 use super::{SendError, SmsProvider};
 use crate::config::VonageConfig;
 use crate::templates::sms::{SmsEncoding, analyse};
@@ -52,6 +54,18 @@ impl Vonage {
             config: config.clone(),
             callback,
         })
+    }
+
+    /// Asks Vonage for the account's balance (`GET /account/get-balance`, on the same host as
+    /// the SMS API): authenticated like a send, sending nothing.
+    pub async fn probe(&self) -> Probe {
+        let mut url = self.config.base_url.clone();
+        let base = url.path().trim_end_matches('/').to_owned();
+        url.set_path(&format!("{base}/account/get-balance"));
+        url.query_pairs_mut()
+            .append_pair("api_key", &self.config.api_key)
+            .append_pair("api_secret", self.config.api_secret.expose_secret());
+        probe::send(self.client.get(url)).await
     }
 }
 

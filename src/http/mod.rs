@@ -12,7 +12,10 @@ pub mod error;
 mod health;
 mod webhooks;
 
-pub use webhooks::WebhookKeys;
+pub use webhooks::{
+    POSTMARK_EVENTS_PATH, SENDGRID_EVENTS_PATH, TWILIO_INBOUND_PATH, TWILIO_STATUS_PATH,
+    VONAGE_STATUS_PATH, WebhookKeys,
+};
 
 use std::sync::Arc;
 use std::time::Duration;

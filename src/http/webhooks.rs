@@ -48,14 +48,25 @@ pub struct WebhookKeys {
     pub vonage_signature_secrets: Vec<SecretString>,
 }
 
+/// Twilio's message status callbacks (CONTRACT §5), given with each SMS.
+pub const TWILIO_STATUS_PATH: &str = "/webhooks/twilio/status";
+/// Twilio's incoming SMS, set on the number in Twilio's console.
+pub const TWILIO_INBOUND_PATH: &str = "/webhooks/twilio/inbound";
+/// SendGrid's Event Webhook, set in SendGrid's mail settings.
+pub const SENDGRID_EVENTS_PATH: &str = "/webhooks/sendgrid/events";
+/// Postmark's delivery, bounce and spam-complaint webhooks, set on the message stream.
+pub const POSTMARK_EVENTS_PATH: &str = "/webhooks/postmark/events";
+/// Vonage's delivery receipts, given with each SMS.
+pub const VONAGE_STATUS_PATH: &str = "/webhooks/vonage/status";
+
 /// Routes of this module, each request counted by provider and result.
 pub fn router(state: AppState) -> Router<AppState> {
     Router::new()
-        .route("/webhooks/twilio/status", post(twilio_status))
-        .route("/webhooks/twilio/inbound", post(twilio_inbound))
-        .route("/webhooks/sendgrid/events", post(sendgrid_events))
-        .route("/webhooks/postmark/events", post(postmark_events))
-        .route("/webhooks/vonage/status", post(vonage_status))
+        .route(TWILIO_STATUS_PATH, post(twilio_status))
+        .route(TWILIO_INBOUND_PATH, post(twilio_inbound))
+        .route(SENDGRID_EVENTS_PATH, post(sendgrid_events))
+        .route(POSTMARK_EVENTS_PATH, post(postmark_events))
+        .route(VONAGE_STATUS_PATH, post(vonage_status))
         .route_layer(middleware::from_fn_with_state(state, count))
 }
 

@@ -11,6 +11,7 @@ mod delivery;
 mod erasure;
 mod events;
 mod gauges;
+mod migrations;
 mod outbox;
 mod record;
 mod templates;
@@ -19,7 +20,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use secrecy::ExposeSecret;
-use sqlx::migrate::MigrateDatabase;
+use sqlx::migrate::{MigrateDatabase, Migrator};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, Postgres};
 
@@ -36,6 +37,7 @@ pub use delivery::{
 pub use erasure::{Erased, Forgotten};
 pub use events::OutcomeEvent;
 pub use gauges::OutboxCount;
+pub use migrations::{DatabaseStatus, MigrationInfo, MigrationStatus, inspect};
 pub use outbox::{AttemptOutcome, ClaimedMessage, FinishedAttempt, Reaped};
 pub use record::{Begun, HistoryWindows, IncidentTx, NewMessage, Outcome, Superseded};
 pub use templates::{Publish, PublishedTemplate, TEMPLATES_CHANNEL, TemplateEdit};
@@ -96,6 +98,12 @@ impl StoreError {
         }
     }
 
+    /// True when the database named in the URL does not exist (SQLSTATE 3D000): nothing has
+    /// created it yet (`amends migrate` or `amends run` does).
+    pub fn is_missing_database(&self) -> bool {
+        matches!(self, StoreError::Query(sqlx::Error::Database(db)) if db.code().as_deref() == Some("3D000"))
+    }
+
     /// True when a generated coupon code was already taken (the unique ledger constraint): the
     /// caller retries with new codes.
     pub fn is_code_taken(&self) -> bool {
@@ -139,6 +147,9 @@ impl StoreError {
         }
     }
 }
+
+/// The migrations embedded in this binary: what `migrate` applies and `inspect` compares with.
+static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 
 /// Handle to the database, cheap to clone.
 #[derive(Debug, Clone)]
@@ -189,7 +200,7 @@ impl Store {
 
     /// Applies pending migrations; concurrent replicas serialise on sqlx's advisory lock.
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        sqlx::migrate!("./migrations").run(&self.pool).await?;
+        MIGRATOR.run(&self.pool).await?;
         Ok(())
     }
 

@@ -7,6 +7,7 @@ mod browser;
 mod compensation;
 mod config_cli;
 mod console;
+mod doctor;
 mod health;
 mod helpers;
 mod hostile;

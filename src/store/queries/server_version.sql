@@ -1,0 +1,2 @@
+-- The PostgreSQL server's version, as it reports it.
+show server_version
