@@ -23,7 +23,9 @@ use crate::policy::{
 };
 use crate::reload::PolicyCell;
 use crate::reload::TemplatesCell;
-use crate::store::{Begun, HistoryWindows, IncidentTx, NewMessage, Outcome, Store, StoreError};
+use crate::store::{
+    Begun, HistoryWindows, IncidentTx, NewMessage, Outcome, Received, Store, StoreError,
+};
 use crate::templates::{Extras, TemplateError, Templates};
 use crate::timing::QuietHours;
 
@@ -144,15 +146,15 @@ impl Recorder {
         self
     }
 
-    /// Decides and records `incident` (received as `payload`), exactly once per (source, id).
+    /// Decides and records `incident` (received as `received`), exactly once per (source, id).
     pub async fn record(
         &self,
         incident: &Incident,
-        payload: &str,
+        received: Received<'_>,
     ) -> Result<Recorded, RecordError> {
         let mut attempt = 1;
         loop {
-            match self.record_once(incident, payload).await {
+            match self.record_once(incident, received).await {
                 Err(RecordError::Store(e)) if e.is_code_taken() && attempt < CODE_ATTEMPTS => {
                     // Astronomically rare with the default format; the transaction rolled back.
                     tracing::warn!(
@@ -169,7 +171,7 @@ impl Recorder {
     async fn record_once(
         &self,
         incident: &Incident,
-        payload: &str,
+        received: Received<'_>,
     ) -> Result<Recorded, RecordError> {
         // One policy and one set of templates for the whole incident, even if a reload lands
         // meanwhile.
@@ -184,7 +186,7 @@ impl Recorder {
         let day = settings.budget.day(now);
         let (mut tx, mut history) = match self
             .store
-            .begin_incident(Uuid::now_v7(), incident, payload, windows, day)
+            .begin_incident(Uuid::now_v7(), incident, received, windows, day)
             .await?
         {
             Begun::Duplicate => return Ok(Recorded::Duplicate),

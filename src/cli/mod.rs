@@ -250,7 +250,15 @@ pub async fn execute(cli: Cli) -> anyhow::Result<()> {
         return doctor::doctor(cli.config.as_deref()).await;
     }
     let config = Config::load(cli.config.as_deref())?;
-    telemetry::init_logs(config.log_format);
+    // Spans are exported by the daemon only; the other commands are over in a moment.
+    let traces = match (&cli.command, &config.otlp_endpoint) {
+        (Command::Run, Some(endpoint)) => Some(telemetry::TraceExport {
+            endpoint: endpoint.clone(),
+            instance: config.instance_name.clone(),
+        }),
+        _ => None,
+    };
+    let _telemetry = telemetry::init(config.log_format, traces.as_ref());
     for warning in &config.warnings {
         tracing::warn!("{warning}");
     }

@@ -317,6 +317,8 @@ pub struct Config {
     pub retention_check_interval: Duration,
     /// Log format.
     pub log_format: LogFormat,
+    /// The OpenTelemetry collector spans are exported to; `None`: none are.
+    pub otlp_endpoint: Option<Url>,
     /// What start-up should warn about: `AMENDS_*` variables that name no key.
     pub warnings: Vec<String>,
 }

@@ -465,6 +465,7 @@ const KNOWN_KEYS: &[(&str, Option<&str>)] = &[
     ("metrics_refresh_interval", Some("15s")),
     ("retention", Some("400d")),
     ("retention_check_interval", Some("1h")),
+    ("otlp_endpoint", None),
     ("sms_quiet_hours", Some("21:00-08:00")),
     ("email_quiet_hours", Some("off")),
     ("call_hours", Some("09:00-18:00")),

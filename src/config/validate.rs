@@ -85,6 +85,7 @@ impl Config {
             retention: retention(layers)?,
             retention_check_interval: positive_duration(layers, "retention_check_interval")?,
             log_format: log_format(layers)?,
+            otlp_endpoint: layers.url("otlp_endpoint")?,
             warnings: Vec::new(),
         })
     }

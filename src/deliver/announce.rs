@@ -173,6 +173,10 @@ fn cloud_event(event: &OutcomeEvent) -> Result<Vec<u8>, String> {
     if let Some(subject) = &event.subject {
         builder = builder.subject(subject.clone());
     }
+    // The CloudEvents distributed-tracing extension: the trace of the incident it is about.
+    if let Some(traceparent) = &event.traceparent {
+        builder = builder.extension("traceparent", traceparent.clone());
+    }
     let cloud_event = builder.build().map_err(|e| e.to_string())?;
     serde_json::to_vec(&cloud_event).map_err(|e| e.to_string())
 }
@@ -190,6 +194,7 @@ mod tests {
             subject: Some("n-1".into()),
             data: serde_json::json!({ "order_id": "A-1" }),
             time: "2026-11-23T10:00:00Z".parse().unwrap(),
+            traceparent: Some("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01".into()),
         };
         let json: serde_json::Value =
             serde_json::from_slice(&cloud_event(&event).unwrap()).unwrap();
@@ -201,5 +206,9 @@ mod tests {
         assert_eq!(json["datacontenttype"], "application/json");
         assert_eq!(json["data"]["order_id"], "A-1");
         assert_eq!(json["time"], "2026-11-23T10:00:00Z");
+        assert_eq!(
+            json["traceparent"],
+            "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+        );
     }
 }

@@ -30,7 +30,7 @@ use crate::config::DispatchConfig;
 use crate::health::Health;
 use crate::store::{AttemptOutcome, FinishedAttempt, Store};
 use crate::telemetry::{
-    AttemptLabels, ChannelLabels, Metrics, OutcomeLabels, ProviderResultLabels,
+    AttemptLabels, ChannelLabels, Metrics, OutcomeLabels, ProviderResultLabels, TraceContext,
 };
 
 /// How long the dispatcher waits, once woken by new messages, before it claims them.
@@ -175,6 +175,12 @@ impl Dispatcher {
                     channel = %message.outgoing.channel,
                     attempt = message.attempt,
                 );
+                // The send joins the trace of its incident.
+                TraceContext {
+                    traceparent: message.traceparent.clone(),
+                    tracestate: None,
+                }
+                .adopt(&span);
                 tracker.spawn(
                     async move {
                         this.metrics.sends_in_flight.inc();

@@ -44,6 +44,8 @@ pub struct Claim {
     pub outgoing: Outgoing,
     /// The quiet hours it must not go out in, and the customer's zone they are read in.
     pub quiet: Option<(QuietHours, TimeZone)>,
+    /// The W3C traceparent of its incident's trace, if any.
+    pub traceparent: Option<String>,
 }
 
 impl Claim {
@@ -90,6 +92,7 @@ impl From<ClaimedMessage> for Claim {
             outbox_id: row.outbox_id,
             incident_id: row.incident_id,
             attempt: row.attempt,
+            traceparent: row.traceparent,
             outgoing: Outgoing {
                 id: row.outbox_id,
                 channel: row.channel,

@@ -43,8 +43,8 @@ use crate::health::Health;
 use crate::incident;
 use crate::record::{RecordError, Recorded, Recorder};
 use crate::reload::PolicyCell;
-use crate::store::{Store, StoreError};
-use crate::telemetry::Metrics;
+use crate::store::{Received, Store, StoreError};
+use crate::telemetry::{Metrics, TraceContext};
 
 /// How long a message waits in place for an unreachable database before it is handed back to the
 /// queue (counted as a redelivery); well under the broker's consumer timeout (30 minutes).
@@ -243,10 +243,18 @@ impl Ingest {
             id = tracing::field::Empty,
             r#type = tracing::field::Empty,
         );
+        // The order system's trace, if the event carries one: this span joins it, and the
+        // outcome events published for the incident carry it on.
+        let trace = TraceContext::of_event(&delivery.data, |name| {
+            broker::header_text(&delivery.properties, name)
+        });
+        trace.adopt(&span);
+        let traceparent = trace.passed_on(&span);
         async {
             // A panic anywhere in processing is this event's failure, never a lost task or a
             // delivery left hanging; the transaction it held rolls back as it unwinds.
-            let processed = crate::health::contain(self.process_waiting(&delivery, token))
+            let processed =
+                crate::health::contain(self.process_waiting(&delivery, traceparent.as_deref(), token))
                 .await
                 .unwrap_or_else(|why| {
                     self.metrics.panic("event");
@@ -287,12 +295,13 @@ impl Ingest {
     async fn process_waiting(
         &self,
         delivery: &Delivery,
+        traceparent: Option<&str>,
         token: &CancellationToken,
     ) -> Result<(), Failure> {
         let since = Instant::now();
         let mut pause = Duration::from_millis(200);
         loop {
-            match self.process(delivery).await {
+            match self.process(delivery, traceparent).await {
                 Err(Failure::Transient(e))
                     if e.is_unavailable() && since.elapsed() < HOLD_LIMIT =>
                 {
@@ -365,8 +374,8 @@ impl Ingest {
         }
     }
 
-    /// Parse, then decide and record.
-    async fn process(&self, delivery: &Delivery) -> Result<(), Failure> {
+    /// Parse, then decide and record (in the trace `traceparent`, if any).
+    async fn process(&self, delivery: &Delivery, traceparent: Option<&str>) -> Result<(), Failure> {
         let content_type = delivery
             .properties
             .content_type()
@@ -388,7 +397,13 @@ impl Ingest {
             .map_err(|e| Failure::Reject(format!("body is not UTF-8: {e}")))?;
         let recorded = self
             .recorder
-            .record(&incident, payload)
+            .record(
+                &incident,
+                Received {
+                    payload,
+                    traceparent,
+                },
+            )
             .await
             .map_err(Failure::from_record)?;
         self.health.database(true);

@@ -20,6 +20,8 @@ pub struct OutcomeEvent {
     pub subject: Option<String>,
     /// CloudEvents `data`.
     pub data: serde_json::Value,
+    /// The W3C trace context of the incident it is about (CloudEvents `traceparent`).
+    pub traceparent: Option<String>,
     /// When the outcome was recorded (CloudEvents `time`).
     pub time: DateTime<Utc>,
 }
@@ -49,6 +51,7 @@ impl Store {
                 subject: r.subject,
                 data: r.data,
                 time: r.created_at,
+                traceparent: r.traceparent,
             })
             .collect())
     }

@@ -39,7 +39,7 @@ pub use events::OutcomeEvent;
 pub use gauges::OutboxCount;
 pub use migrations::{DatabaseStatus, MigrationInfo, MigrationStatus, inspect};
 pub use outbox::{AttemptOutcome, ClaimedMessage, FinishedAttempt, Reaped};
-pub use record::{Begun, HistoryWindows, IncidentTx, NewMessage, Outcome, Superseded};
+pub use record::{Begun, HistoryWindows, IncidentTx, NewMessage, Outcome, Received, Superseded};
 pub use templates::{Publish, PublishedTemplate, TEMPLATES_CHANNEL, TemplateEdit};
 
 /// Errors of the store.

@@ -35,6 +35,8 @@ pub struct ClaimedMessage {
     pub quiet_hours: Option<String>,
     /// The customer's time zone, that of the quiet hours.
     pub timezone: Option<String>,
+    /// The W3C traceparent of its incident's trace, if any.
+    pub traceparent: Option<String>,
 }
 
 /// How one send attempt ended, as recorded.
@@ -180,6 +182,7 @@ impl Store {
                     attempt: r.attempts,
                     quiet_hours: r.quiet_hours,
                     timezone: r.timezone,
+                    traceparent: r.traceparent,
                 })
             })
             .collect()

@@ -147,13 +147,22 @@ fn json<T: serde::Serialize>(
     })
 }
 
+/// An event as it arrived: its body, and the trace it belongs to.
+#[derive(Debug, Clone, Copy)]
+pub struct Received<'a> {
+    /// The CloudEvent as received (stored whole, so any decision can be explained later).
+    pub payload: &'a str,
+    /// The W3C traceparent the incident is recorded under, if any.
+    pub traceparent: Option<&'a str>,
+}
+
 impl Store {
     /// Begins recording `incident`: locks its customer, inserts it, reads its history.
     pub async fn begin_incident(
         &self,
         incident_id: Uuid,
         incident: &Incident,
-        payload: &str,
+        received: Received<'_>,
         windows: HistoryWindows,
         budget_day: NaiveDate,
     ) -> Result<Begun, StoreError> {
@@ -171,7 +180,7 @@ impl Store {
             incident.event_type.as_str(),
             incident.order.id,
             incident.customer.id,
-            payload,
+            received.payload,
             incident.time,
             windows.history.as_secs_f64(),
             currency.code(),
@@ -183,6 +192,7 @@ impl Store {
                 .map(|e| e.as_str().to_lowercase()),
             incident.customer.phone.as_ref().map(|p| p.as_str()),
             budget_day,
+            received.traceparent,
         )
         .fetch_one(&mut *tx)
         .await?;

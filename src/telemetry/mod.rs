@@ -5,6 +5,9 @@
 //! registry, so several applications (tests, benchmarks) can run in one process.
 
 mod process;
+mod trace;
+
+pub use trace::{TraceContext, TraceExport, traceparent_of};
 
 use std::sync::Arc;
 
@@ -19,15 +22,50 @@ use tracing_subscriber::EnvFilter;
 
 use crate::config::LogFormat;
 
-/// Installs the global tracing subscriber; `RUST_LOG` overrides the default level (info).
-pub fn init_logs(format: LogFormat) {
+/// What [`init`] set up; dropping it flushes the spans not yet exported and stops the exporter.
+#[must_use = "dropping it stops exporting spans"]
+pub struct Telemetry {
+    provider: Option<opentelemetry_sdk::trace::SdkTracerProvider>,
+}
+
+impl Drop for Telemetry {
+    fn drop(&mut self) {
+        if let Some(provider) = self.provider.take()
+            && let Err(e) = provider.shutdown()
+        {
+            tracing::warn!(error = %e, "flushing the last spans failed");
+        }
+    }
+}
+
+/// Installs the global tracing subscriber (logs in `format`; `RUST_LOG` overrides the default
+/// level, info) and, with `traces`, exports spans over OTLP.
+pub fn init(format: LogFormat, traces: Option<&TraceExport>) -> Telemetry {
+    use opentelemetry::trace::TracerProvider as _;
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    let (provider, failed) = match traces.map(trace::provider) {
+        Some(Ok(provider)) => (Some(provider), None),
+        Some(Err(e)) => (None, Some(e)),
+        None => (None, None),
+    };
+    let spans = provider
+        .as_ref()
+        .map(|p| tracing_opentelemetry::layer().with_tracer(p.tracer("amends")));
+    let registry = tracing_subscriber::registry().with(spans).with(filter);
     // A second call (tests) keeps the first subscriber; that is fine.
     let _ = match format {
-        LogFormat::Text => builder.try_init(),
-        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+        LogFormat::Text => registry.with(tracing_subscriber::fmt::layer()).try_init(),
+        LogFormat::Json => registry
+            .with(tracing_subscriber::fmt::layer().json().flatten_event(true))
+            .try_init(),
     };
+    if let Some(e) = failed {
+        tracing::error!(error = %e, "cannot export spans; running without");
+    }
+    Telemetry { provider }
 }
 
 /// Labels of per-channel counters.

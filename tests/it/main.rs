@@ -22,6 +22,7 @@ mod redelivery;
 mod smtp_delivery;
 mod templates;
 mod timing;
+mod traces;
 mod webhooks;
 
 #[path = "../support/logs.rs"]

@@ -533,7 +533,10 @@ async fn a_replacement_and_a_claim_of_the_same_message_never_both_win() {
         .begin_incident(
             Uuid::now_v7(),
             &incident,
-            std::str::from_utf8(&body).unwrap(),
+            amends::store::Received {
+                payload: std::str::from_utf8(&body).unwrap(),
+                traceparent: None,
+            },
             windows,
             night.date_naive(),
         )

@@ -48,4 +48,6 @@ set status = 'sending',
 where outbox_id in (select outbox_id from candidates)
   and outbox_id not in (select outbox_id from blocked)
 returning outbox_id, incident_id, channel, recipient, recipient_name, locale, subject, body_text,
-          body_html, attempts, quiet_hours, timezone
+          body_html, attempts, quiet_hours, timezone,
+          -- The trace of the incident, so the send's span joins it.
+          (select i.traceparent from incident i where i.incident_id = outbox.incident_id) as traceparent

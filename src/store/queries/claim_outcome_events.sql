@@ -11,4 +11,4 @@ where event_id in (
     limit $3
     for update skip locked
 )
-returning event_id, source, event_type, subject, data, created_at
+returning event_id, source, event_type, subject, data, created_at, traceparent

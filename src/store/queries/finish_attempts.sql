@@ -53,7 +53,7 @@ with results as (
     returning outbox_id
 ), announced as (
     -- No contact details: the event says what happened to which order, not to whom.
-    insert into outcome_event (event_id, source, event_type, subject, data)
+    insert into outcome_event (event_id, source, event_type, subject, data, traceparent)
     select gen_random_uuid(), $1,
            case r.outcome when 'sent' then 'notification.sent' else 'notification.failed' end,
            u.outbox_id::text,
@@ -67,7 +67,8 @@ with results as (
                'provider_message_id', u.provider_message_id,
                'attempts', u.attempts,
                'sent_at', u.sent_at,
-               'error', r.error)
+               'error', r.error),
+           i.traceparent
     from updated u
     join results r using (outbox_id)
     join incident i on i.incident_id = u.incident_id

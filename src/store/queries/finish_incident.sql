@@ -46,9 +46,10 @@ with decided as (
                'incident', jsonb_build_object('source', $35::text, 'id', $36::text, 'type', $37::text),
                'order_id', $22::text,
                'customer_id', $21::text,
-               'rule', $2::text) as data
+               'rule', $2::text) as data,
+           (select traceparent from incident where incident_id = $1) as traceparent
 ), announced as (
-    insert into outcome_event (event_id, source, event_type, subject, data)
+    insert into outcome_event (event_id, source, event_type, subject, data, traceparent)
     select gen_random_uuid(), $34, 'compensation.issued', l.code,
            a.data || jsonb_build_object(
                'compensation_id', l.compensation_id,
@@ -58,14 +59,16 @@ with decided as (
                'percent', c.percent,
                'currency', $23::text,
                'expires_at', l.expires_at,
-               'fallback', c.reason)
+               'fallback', c.reason),
+           a.traceparent
     from about a, ledger l
     join unnest($24::uuid[], $28::text[], $29::text[], $32::text[]) as c(compensation_id, amount, percent, reason)
         using (compensation_id)
     where l.status = 'issued'
     union all
     select gen_random_uuid(), $34, 'escalation.requested', e.escalation_id::text,
-           a.data || jsonb_build_object('escalation_id', e.escalation_id, 'reason', e.reason)
+           a.data || jsonb_build_object('escalation_id', e.escalation_id, 'reason', e.reason),
+           a.traceparent
     from about a, escalated e
     returning event_id
 )

@@ -8,9 +8,11 @@
 -- any suppression in force, whoever put it there), and what budget day $14 has spent in the
 -- currency (read without its row lock: the reservation, later, is what holds). The
 -- reads see the database as it was before this statement, so the new incident is not among them.
+-- $15 is the trace the incident belongs to (W3C traceparent), if any.
 with inserted as (
-    insert into incident (incident_id, source, event_id, event_type, order_id, customer_id, payload, occurred_at)
-    values ($1, $2, $3, $4, $5, $6, cast($7::text as jsonb), $8)
+    insert into incident (incident_id, source, event_id, event_type, order_id, customer_id, payload, occurred_at,
+                          traceparent)
+    values ($1, $2, $3, $4, $5, $6, cast($7::text as jsonb), $8, $15)
     on conflict on constraint incident_source_event_id_key do nothing
     returning incident_id
 )
