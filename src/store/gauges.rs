@@ -23,7 +23,27 @@ pub struct OutboxCount {
 }
 
 impl Store {
-    /// The outbox by channel and status, as of `now`.
+    /// The outbox's settled messages (sent, failed, cancelled) by channel and status; `due`,
+    /// `scheduled` and `oldest_due` are 0 and none.
+    pub async fn outbox_settled(&self) -> Result<Vec<OutboxCount>, StoreError> {
+        let rows = sqlx::query_file!("src/store/queries/outbox_settled.sql")
+            .fetch_all(self.pool())
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| OutboxCount {
+                channel: r.channel,
+                status: r.status,
+                messages: r.messages,
+                due: 0,
+                scheduled: 0,
+                oldest_due: None,
+            })
+            .collect())
+    }
+
+    /// The outbox's messages not yet settled (pending, sending, unknown, standby) by channel and
+    /// status, as of `now`.
     pub async fn outbox_backlog(&self, now: DateTime<Utc>) -> Result<Vec<OutboxCount>, StoreError> {
         let rows = sqlx::query_file!("src/store/queries/outbox_backlog.sql", now)
             .fetch_all(self.pool())
