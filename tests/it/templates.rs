@@ -31,7 +31,13 @@ fn the_shipped_templates_pass_the_check_and_report_each_sms() {
     let text = output_of(&output);
     assert!(output.status.success(), "{text}");
     assert!(text.contains(": 0 error(s), 0 warning(s)"), "{text}");
-    for key in ["order-delayed", "order-stockout", "order-cancelled"] {
+    for key in [
+        "order-delayed",
+        "order-stockout",
+        "order-cancelled",
+        "order-overdue",
+        "order-overdue-update",
+    ] {
         for locale in ["en", "es", "fr", "de", "pt", "pt-BR"] {
             assert!(
                 text.contains(&format!("{key} sms {locale}: up to ")),

@@ -9,7 +9,8 @@ use serde_json::{Map, Value};
 
 use crate::incident::model::{
     Cancellation, CancellationReason, Consent, Customer, Delay, DelayReason, Eta, IncidentType,
-    Initiator, Order, OrderItem, Refund, Shipment, StockoutAction, StockoutItem, Substitute,
+    Initiator, Order, OrderItem, Overdue, Promise, Refund, Shipment, StockoutAction, StockoutItem,
+    Substitute,
 };
 use crate::incident::{
     Currency, EmailAddress, IncidentError, InvalidValue, Locale, Money, PhoneNumber, Stockout,
@@ -361,4 +362,38 @@ pub(crate) fn shipment(data: &Obj<'_>, event_type: IncidentType) -> Result<Shipm
         ));
     }
     Ok(shipment)
+}
+
+/// `data.promise` of `order.placed`: absent, or without `deliver_by`, means no date was promised.
+pub(crate) fn promise(data: &Obj<'_>) -> Result<Promise> {
+    let Some(p) = data.opt_obj("promise")? else {
+        return Ok(Promise { deliver_by: None });
+    };
+    Ok(Promise {
+        deliver_by: p.opt_with("deliver_by", Eta::parse)?,
+    })
+}
+
+/// Longest reason or summary an overdue incident carries for the care team.
+const NOTE_MAX_CHARS: usize = 2000;
+
+/// `data.overdue` of `order.overdue` (raised by amends itself, checked all the same).
+pub(crate) fn overdue(o: &Obj<'_>) -> Result<Overdue> {
+    let update = o.opt_bool("update")?.unwrap_or(false);
+    let note = |s: &str| check::text(s, NOTE_MAX_CHARS);
+    let held = o.opt_with("held", note)?;
+    let summary = o.opt_with("summary", note)?;
+    if summary.is_some() && held.is_none() {
+        return Err(o.invalid("summary", "only an order held by the daily cap carries one"));
+    }
+    Ok(Overdue {
+        deliver_by: o.req_with("deliver_by", Eta::parse)?,
+        overdue_since: o.req_with("overdue_since", check::datetime)?,
+        update,
+        next_update_by: o.opt_with("next_update_by", check::datetime)?,
+        carrier: o.opt_with("carrier", check::name)?,
+        tracking_url: o.opt_with("tracking_url", check::http_url)?,
+        held,
+        summary,
+    })
 }

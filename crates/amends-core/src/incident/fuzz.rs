@@ -253,6 +253,16 @@ fn assert_within_bounds(incident: &Incident) -> Result<(), TestCaseError> {
                 shipment.delivered_at.is_none() || incident.event_type == IncidentType::Delivered
             );
         }
+        IncidentDetails::Placed(promise) => {
+            if let Some(eta) = promise.deliver_by {
+                prop_assert!(years.contains(&eta.date_in(&TimeZone::UTC).year()));
+            }
+        }
+        IncidentDetails::Overdue(overdue) => {
+            prop_assert!(years.contains(&overdue.deliver_by.date_in(&TimeZone::UTC).year()));
+            prop_assert!(years.contains(&overdue.overdue_since.year()));
+            prop_assert!(overdue.summary.is_none() || overdue.held.is_some());
+        }
     }
     Ok(())
 }

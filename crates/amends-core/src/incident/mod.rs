@@ -38,8 +38,8 @@ pub use error::{IncidentError, InvalidValue};
 pub use locale::Locale;
 pub use model::{
     Cancellation, CancellationReason, Consent, Customer, Delay, DelayReason, Eta, IncidentType,
-    Initiator, Order, OrderItem, Refund, Shipment, Stockout, StockoutAction, StockoutItem,
-    Substitute,
+    Initiator, Order, OrderItem, Overdue, Promise, Refund, Shipment, Stockout, StockoutAction,
+    StockoutItem, Substitute,
 };
 pub use money::{Currency, Money};
 pub use phone::PhoneNumber;
@@ -84,6 +84,12 @@ pub enum IncidentDetails {
     /// `order.delivered`: `data.shipment`.
     #[serde(rename = "shipment")]
     Delivered(Shipment),
+    /// `order.placed`: `data.promise`.
+    #[serde(rename = "promise")]
+    Placed(Promise),
+    /// `order.overdue`: `data.overdue`.
+    #[serde(rename = "overdue")]
+    Overdue(Overdue),
 }
 
 impl IncidentDetails {
@@ -95,6 +101,8 @@ impl IncidentDetails {
             IncidentDetails::Cancelled(_) => IncidentType::Cancelled,
             IncidentDetails::Shipped(_) => IncidentType::Shipped,
             IncidentDetails::Delivered(_) => IncidentType::Delivered,
+            IncidentDetails::Placed(_) => IncidentType::Placed,
+            IncidentDetails::Overdue(_) => IncidentType::Overdue,
         }
     }
 
@@ -137,6 +145,10 @@ pub fn parse(
         IncidentType::Delivered => {
             IncidentDetails::Delivered(data::shipment(&data, IncidentType::Delivered)?)
         }
+        IncidentType::Placed => IncidentDetails::Placed(data::promise(&data)?),
+        IncidentType::Overdue => {
+            IncidentDetails::Overdue(data::overdue(&data.req_obj("overdue")?)?)
+        }
     };
     Ok(Incident {
         key: envelope.key,
@@ -149,14 +161,19 @@ pub fn parse(
     })
 }
 
-/// The event types `amends` handles, in contract order (also the queue's binding keys).
-pub const SUPPORTED_TYPES: [&str; 5] = [
+/// The event types `amends` takes from the order system, in contract order (also the queue's
+/// binding keys). `order.overdue` is not one: amends raises it itself ([`OWN_TYPES`]).
+pub const SUPPORTED_TYPES: [&str; 6] = [
     "order.delayed",
     "order.stockout",
     "order.cancelled",
     "order.shipped",
     "order.delivered",
+    "order.placed",
 ];
+
+/// The event types amends raises itself, parsed as the others are.
+pub const OWN_TYPES: [&str; 1] = ["order.overdue"];
 
 /// A complete example CloudEvent (JSON) of `event_type`, showing every field of the contract;
 /// `None` for an unsupported type. Used by `amends publish --sample` and in tests.
@@ -167,5 +184,7 @@ pub fn sample(event_type: &str) -> Option<&'static str> {
         IncidentType::Cancelled => Some(include_str!("samples/order.cancelled.json")),
         IncidentType::Shipped => Some(include_str!("samples/order.shipped.json")),
         IncidentType::Delivered => Some(include_str!("samples/order.delivered.json")),
+        IncidentType::Placed => Some(include_str!("samples/order.placed.json")),
+        IncidentType::Overdue => Some(include_str!("samples/order.overdue.json")),
     }
 }

@@ -21,6 +21,10 @@ string_enum! {
         Shipped => "order.shipped",
         /// `order.delivered`: closes the loop, never an apology.
         Delivered => "order.delivered",
+        /// `order.placed`: only the promise (`data.promise`), watched for silence.
+        Placed => "order.placed",
+        /// `order.overdue`: raised by amends itself when a promise passed in silence.
+        Overdue => "order.overdue",
     }
 }
 
@@ -30,6 +34,41 @@ impl IncidentType {
     pub fn closes_loop(self) -> bool {
         matches!(self, IncidentType::Shipped | IncidentType::Delivered)
     }
+
+    /// Whether only amends itself raises the type (`order.overdue`): the order system never
+    /// publishes it.
+    pub fn is_own(self) -> bool {
+        self == IncidentType::Overdue
+    }
+}
+
+/// `data.promise` of `order.placed`: the delivery date the customer was promised.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Promise {
+    /// The last day it should arrive (`None`: the shop promised no date).
+    pub deliver_by: Option<Eta>,
+}
+
+/// `data.overdue` of `order.overdue`: a promise that passed with no word of the order.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Overdue {
+    /// The promised date that passed.
+    pub deliver_by: Eta,
+    /// When the watch counted it overdue (the promise plus the grace period).
+    pub overdue_since: DateTime<Utc>,
+    /// Whether this is the promised update after an overdue apology, not the apology.
+    pub update: bool,
+    /// When the next update is promised, if one is.
+    pub next_update_by: Option<DateTime<Utc>>,
+    /// The carrier, when the order shipped and said so.
+    pub carrier: Option<String>,
+    /// The carrier's tracking page, when known.
+    pub tracking_url: Option<String>,
+    /// Set when the daily cap of automatic overdue messages was reached: nothing is sent, with
+    /// this reason.
+    pub held: Option<String>,
+    /// On the first order held in a day: what a person is asked to look at, for all of them.
+    pub summary: Option<String>,
 }
 
 /// The order the incident is about.

@@ -64,14 +64,24 @@ fn delayed() -> Incident {
 
 #[test]
 fn every_sample_parses() {
-    assert_eq!(SUPPORTED_TYPES.len(), IncidentType::ALL.len());
-    for (name, ty) in SUPPORTED_TYPES.iter().zip(IncidentType::ALL) {
+    let types: Vec<&str> = SUPPORTED_TYPES
+        .iter()
+        .chain(OWN_TYPES.iter())
+        .copied()
+        .collect();
+    assert_eq!(types.len(), IncidentType::ALL.len());
+    for (name, ty) in types.iter().zip(IncidentType::ALL) {
         assert_eq!(*name, ty.as_str());
         let body = sample(name).unwrap();
         let incident = parse(body.as_bytes(), CE_JSON, &en()).unwrap();
         assert_eq!(incident.event_type, *ty);
         assert_eq!(incident.details.event_type(), *ty);
-        assert_eq!(incident.key.source(), "https://shop.example/orders");
+        let source = if ty.is_own() {
+            "urn:amends:watch"
+        } else {
+            "https://shop.example/orders"
+        };
+        assert_eq!(incident.key.source(), source);
         assert!(incident.time.is_some() && incident.subject.is_some());
         // The samples show every field: nothing optional is left empty.
         let order = &incident.order;
@@ -1215,4 +1225,57 @@ fn bad_shipments_are_named() {
         &without("order.delivered", "/data/order/id"),
         "data.order.id: missing",
     );
+}
+
+#[test]
+fn placed_sample_carries_the_promise_and_it_may_be_absent() {
+    let placed = parse_value(&sample_value("order.placed")).unwrap();
+    assert_eq!(placed.event_type, IncidentType::Placed);
+    assert!(!placed.event_type.closes_loop() && !placed.event_type.is_own());
+    let IncidentDetails::Placed(promise) = &placed.details else {
+        panic!("not a promise");
+    };
+    assert_eq!(promise.deliver_by, Some(Eta::parse("2026-11-24").unwrap()));
+    let json = serde_json::to_value(&placed).unwrap();
+    assert_eq!(json["details"]["promise"]["deliver_by"], "2026-11-24");
+
+    let mut none = sample_value("order.placed");
+    none["data"].as_object_mut().unwrap().remove("promise");
+    let IncidentDetails::Placed(promise) = parse_value(&none).unwrap().details else {
+        panic!("not a promise");
+    };
+    assert_eq!(promise.deliver_by, None);
+
+    let mut bad = sample_value("order.placed");
+    bad["data"]["promise"]["deliver_by"] = "next week".into();
+    assert_eq!(
+        parse_value(&bad).unwrap_err().to_string(),
+        "data.promise.deliver_by: \"next week\" is not an RFC 3339 date or date-time"
+    );
+}
+
+#[test]
+fn overdue_sample_fields_and_what_amends_checks_of_its_own_events() {
+    let overdue = parse_value(&sample_value("order.overdue")).unwrap();
+    assert!(overdue.event_type.is_own());
+    let IncidentDetails::Overdue(o) = &overdue.details else {
+        panic!("not overdue");
+    };
+    assert_eq!(o.deliver_by, Eta::parse("2026-11-20").unwrap());
+    assert_eq!(o.overdue_since.to_rfc3339(), "2026-11-21T23:00:00+00:00");
+    assert!(!o.update && o.held.is_none() && o.summary.is_none());
+    assert!(o.next_update_by.is_some());
+
+    let mut summary_alone = sample_value("order.overdue");
+    summary_alone["data"]["overdue"]["summary"] = "many held".into();
+    assert_eq!(
+        parse_value(&summary_alone).unwrap_err().to_string(),
+        "data.overdue.summary: only an order held by the daily cap carries one"
+    );
+    let mut no_date = sample_value("order.overdue");
+    no_date["data"]["overdue"]
+        .as_object_mut()
+        .unwrap()
+        .remove("deliver_by");
+    assert!(parse_value(&no_date).is_err());
 }

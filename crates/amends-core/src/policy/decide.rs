@@ -4,7 +4,10 @@
 use chrono::{DateTime, Utc};
 
 use super::*;
-use crate::incident::{Customer, Incident, IncidentDetails, Money};
+use crate::incident::{Customer, Incident, IncidentDetails, IncidentType, Money};
+
+/// The rule recorded for an overdue order held by the daily cap of automatic messages.
+pub const HELD_RULE: &str = "(overdue: daily cap reached)";
 
 impl Policy {
     /// Decides for `incident`, given what happened before, at time `now`; an error when an
@@ -53,6 +56,29 @@ impl Policy {
             decision.ignored = Some(format!(
                 "{event_type} on an order with no earlier incident: nothing to follow up"
             ));
+            return (decision, None);
+        }
+        // An order placed only tells its promise; the watch keeps it, nothing is decided.
+        if event_type == IncidentType::Placed {
+            let mut decision = Decision::silent(Decision::NO_RULE, "", now, None, explanation);
+            decision.ignored =
+                Some("order.placed carries the promise only: the order is watched".to_owned());
+            return (decision, None);
+        }
+        // An overdue order over the day's cap of automatic messages: recorded, nothing sent; the
+        // first one held that day carries the summary a person follows up.
+        if let IncidentDetails::Overdue(overdue) = &incident.details
+            && let Some(held) = &overdue.held
+        {
+            explanation
+                .channels
+                .push(format!("none: held by amends: {held}"));
+            let mut decision = Decision::silent(HELD_RULE, "", now, None, explanation);
+            decision.held = Some(held.clone());
+            if let Some(plan) = decision.plans.first_mut() {
+                plan.escalation = overdue.summary.clone();
+            }
+            decision.explanation.escalation = overdue.summary.clone();
             return (decision, None);
         }
         let mut matched = None;
@@ -389,6 +415,7 @@ impl Policy {
             quiet_hours: rule.quiet_hours.clone(),
             plans,
             coalesced: None,
+            held: None,
             earlier_incidents,
             updates_promised,
             previous_eta: match rule.kind {

@@ -58,6 +58,9 @@ pub struct Decision {
     pub plans: Vec<Plan>,
     /// Set when an earlier message about this order already covers this incident.
     pub coalesced: Option<String>,
+    /// Set when amends holds the message back itself (an overdue order over the day's cap of
+    /// automatic messages), with why: recorded and visible, nothing sent.
+    pub held: Option<String>,
     /// Earlier incidents on this order the customer heard an apology for, so the message can
     /// say "again".
     pub earlier_incidents: u32,
@@ -84,6 +87,9 @@ impl Decision {
     pub fn unreachable(&self) -> Option<String> {
         if !self.channels.is_empty() || self.coalesced.is_some() || self.ignored.is_some() {
             return None;
+        }
+        if let Some(held) = &self.held {
+            return Some(held.clone());
         }
         if self.rule == Self::NO_RULE {
             return Some("no policy rule matched".to_owned());
@@ -130,6 +136,7 @@ impl Decision {
                 escalation: None,
             }],
             coalesced,
+            held: None,
             explanation,
         }
     }

@@ -121,10 +121,13 @@ impl History {
     }
 
     /// The last delay on this order the customer was told of (an apology or an update), if any.
+    /// An overdue order counts: the customer was told we have no date yet.
     pub fn last_told_delay(&self) -> Option<&PriorIncident> {
         self.order_incidents
             .iter()
-            .filter(|p| p.messaged && p.event_type == IncidentType::Delayed)
+            .filter(|p| {
+                p.messaged && matches!(p.event_type, IncidentType::Delayed | IncidentType::Overdue)
+            })
             .max_by_key(|p| p.at)
     }
 }
@@ -216,6 +219,10 @@ pub struct IncidentFacts {
     pub eta_changed: bool,
     /// Days the new date moved since the date last told (0 unless both are known).
     pub eta_moved_days: i64,
+    /// An overdue order: whole days since the promised date, in the customer's time zone.
+    pub overdue_days: i64,
+    /// An overdue order: this is the update promised with the overdue apology.
+    pub overdue_update: bool,
 }
 
 /// `order.*`.
@@ -303,6 +310,8 @@ impl Facts {
             refund: false,
             eta_changed: false,
             eta_moved_days: 0,
+            overdue_days: 0,
+            overdue_update: false,
         };
         if let Some(news) = EtaNews::of(incident, history) {
             facts.eta_changed = news.changed();
@@ -331,6 +340,12 @@ impl Facts {
             }
             IncidentDetails::Shipped(s) | IncidentDetails::Delivered(s) => {
                 facts.carrier = s.carrier.clone().unwrap_or_default();
+            }
+            IncidentDetails::Placed(_) => {}
+            IncidentDetails::Overdue(o) => {
+                let since = o.overdue_since.with_timezone(&tz.tz()).date_naive();
+                facts.overdue_days = (since - o.deliver_by.date_in(tz)).num_days().max(0);
+                facts.overdue_update = o.update;
             }
         }
         let order = &incident.order;

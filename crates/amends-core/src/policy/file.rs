@@ -434,6 +434,7 @@ fn sample_facts() -> Vec<Facts> {
     let default = crate::incident::Locale::parse("en").ok();
     crate::incident::SUPPORTED_TYPES
         .iter()
+        .chain(crate::incident::OWN_TYPES.iter())
         .filter_map(|t| {
             let text = crate::incident::sample(t)?;
             let incident = crate::incident::parse(text.as_bytes(), None, default.as_ref()?).ok()?;

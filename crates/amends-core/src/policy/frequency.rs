@@ -14,8 +14,8 @@ use crate::incident::IncidentType;
 /// closing events (shipped, delivered) are no harm at all.
 pub fn severity(event_type: IncidentType) -> u8 {
     match event_type {
-        IncidentType::Shipped | IncidentType::Delivered => 0,
-        IncidentType::Delayed => 1,
+        IncidentType::Shipped | IncidentType::Delivered | IncidentType::Placed => 0,
+        IncidentType::Delayed | IncidentType::Overdue => 1,
         IncidentType::Stockout => 2,
         IncidentType::Cancelled => 3,
     }

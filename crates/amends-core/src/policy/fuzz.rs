@@ -63,6 +63,7 @@ static SAMPLES: LazyLock<Vec<Incident>> = LazyLock::new(|| {
     let en = Locale::parse("en").unwrap();
     crate::incident::SUPPORTED_TYPES
         .iter()
+        .chain(crate::incident::OWN_TYPES.iter())
         .map(|t| parse(sample(t).unwrap().as_bytes(), None, &en).unwrap())
         .collect()
 });

@@ -37,13 +37,15 @@ mod fuzz;
 mod tests;
 #[cfg(test)]
 mod tests_kinds;
+#[cfg(test)]
+mod tests_overdue;
 
 use std::collections::HashSet;
 use std::time::Duration;
 
 use rust_decimal::Decimal;
 
-use crate::incident::{Incident, IncidentType};
+use crate::incident::{Incident, IncidentDetails, IncidentType};
 
 pub use budget::Budget;
 pub use channel::{Channel, SkipReason, UnknownChannel, choose, usable};
@@ -162,15 +164,31 @@ impl RuleKind {
             RuleKind::FollowUp if !event_type.closes_loop() => Some(format!(
                 "a follow_up rule answers order.shipped and order.delivered, not {event_type}"
             )),
-            RuleKind::Update if event_type != IncidentType::Delayed => {
-                Some(format!("an update is about a delay, not {event_type}"))
+            RuleKind::Update
+                if !matches!(event_type, IncidentType::Delayed | IncidentType::Overdue) =>
+            {
+                Some(format!(
+                    "an update is about a delay or an overdue order, not {event_type}"
+                ))
             }
+            RuleKind::Update if is_overdue(incident, false) => Some(
+                "the first word about an overdue order is an apology, not an update".to_owned(),
+            ),
+            RuleKind::Apology if is_overdue(incident, true) => Some(
+                "the update promised with an overdue apology is an update, not a second apology"
+                    .to_owned(),
+            ),
             RuleKind::Update if history.last_told_delay().is_none() => Some(
                 "an update needs a delay the customer was already told of on this order".to_owned(),
             ),
             _ => None,
         }
     }
+}
+
+/// Whether `incident` is an overdue order, and its update (`update`) or its apology (`!update`).
+fn is_overdue(incident: &Incident, update: bool) -> bool {
+    matches!(&incident.details, IncidentDetails::Overdue(o) if o.update == update)
 }
 
 /// Which of a rule's channels its message goes out on.

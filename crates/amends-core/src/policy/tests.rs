@@ -107,6 +107,19 @@ fn shipped_policy_rule_table() {
     };
     let delivered = incident("order.delivered", |_| {});
     let none = History::default();
+    let overdue = |tier: Option<&str>, update: bool| {
+        incident("order.overdue", |e| {
+            e["data"]["customer"]["tier"] = tier.map_or(Value::Null, Value::from);
+            e["data"]["overdue"]["update"] = update.into();
+        })
+    };
+    let overdue_told = History {
+        order_incidents: vec![PriorIncident {
+            event_type: IncidentType::Overdue,
+            ..told_delay("2026-11-22T10:00:00Z", None)
+        }],
+        ..History::default()
+    };
     let table: Vec<(&str, Incident, &History, &str)> = vec![
         (
             "delivered after a delay the customer heard of",
@@ -209,6 +222,25 @@ fn shipped_policy_rule_table() {
             "delay-medium",
         ),
         ("1 day", delay(1, None), &none, "delay-short"),
+        ("overdue in silence", overdue(None, false), &none, "overdue"),
+        (
+            "overdue in silence, a VIP",
+            overdue(Some("vip"), false),
+            &none,
+            "overdue-vip-or-repeat",
+        ),
+        (
+            "overdue in silence, late once already",
+            overdue(None, false),
+            &repeated,
+            "overdue-vip-or-repeat",
+        ),
+        (
+            "the update promised with the overdue apology",
+            overdue(None, true),
+            &overdue_told,
+            "overdue-update",
+        ),
         (
             "0 days (late, same date)",
             delay(0, None),

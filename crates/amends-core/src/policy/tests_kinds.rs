@@ -307,7 +307,7 @@ fn an_update_rule_needs_a_delay_the_customer_was_told_of() {
             incident("order.stockout", |_| {}),
             history_with(told("2026-11-20T08:00:00Z", None)),
             "apology",
-            "not tried: an update is about a delay, not order.stockout",
+            "not tried: an update is about a delay or an overdue order, not order.stockout",
         ),
         (
             "told of a delay",

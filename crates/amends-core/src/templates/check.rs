@@ -21,7 +21,7 @@ use serde_json::Value;
 
 use super::{Diagnostic, Extras, Origin, Registry, Role, Settings, Severity, Source, Templates};
 use super::{samples, sms};
-use crate::incident::{Locale, SUPPORTED_TYPES};
+use crate::incident::Locale;
 use crate::policy::Channel;
 use crate::templates::StoreInfo;
 
@@ -209,7 +209,7 @@ fn render_samples(
     for ((key, channel), locales) in &templates.variants {
         let types: Vec<&str> = match samples::type_of(key) {
             Some(t) => vec![t],
-            None => SUPPORTED_TYPES.to_vec(),
+            None => samples::types().collect(),
         };
         for (tag, variant) in locales {
             if broken.contains(&(key.clone(), *channel, tag.clone())) {

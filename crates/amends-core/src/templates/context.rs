@@ -344,9 +344,24 @@ pub fn build(
             });
             (Value::Null, Value::Null, cancellation)
         }
-        IncidentDetails::Shipped(_) | IncidentDetails::Delivered(_) => {
-            (Value::Null, Value::Null, Value::Null)
+        IncidentDetails::Shipped(_)
+        | IncidentDetails::Delivered(_)
+        | IncidentDetails::Placed(_)
+        | IncidentDetails::Overdue(_) => (Value::Null, Value::Null, Value::Null),
+    };
+    let overdue = match &incident.details {
+        IncidentDetails::Overdue(o) => {
+            let promised = o.deliver_by.date_in(tz);
+            json!({
+                "deliver_by": date(promised),
+                "days_late": (today - promised).num_days().max(0),
+                "update": o.update,
+                "next_update_by": o.next_update_by.map(timestamp),
+                "carrier": o.carrier,
+                "tracking_url": o.tracking_url,
+            })
         }
+        _ => Value::Null,
     };
     let shipment = incident.details.shipment().map_or(Value::Null, |s| {
         json!({
@@ -407,6 +422,7 @@ pub fn build(
         "delay": delay,
         "stockout": stockout,
         "cancellation": cancellation,
+        "overdue": overdue,
         "message": {
             // Filled in for the email body once the subject and preheader are rendered.
             "subject": Value::Null,

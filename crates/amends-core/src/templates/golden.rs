@@ -211,7 +211,49 @@ const CASES: &[Case] = &[
         earlier: 1,
         ..BASE
     },
+    // Overdue in silence: a VIP's order, two days past the promised date with no word of it.
+    // The apology, free shipping, a person checking, and the next update promised.
+    Case {
+        name: "overdue",
+        event_type: "order.overdue",
+        sent_at: Some(OVERDUE_SENT_AT),
+        html: true,
+        ..BASE
+    },
+    // Shipped with a carrier that went quiet, not a VIP: no offer, their tracking page linked.
+    Case {
+        name: "overdue-carrier",
+        event_type: "order.overdue",
+        edit: |e| {
+            e["data"]["overdue"]["carrier"] = "DHL".into();
+            e["data"]["overdue"]["tracking_url"] = DHL_TRACKING.into();
+            e["data"]["customer"]["tier"] = Value::Null;
+        },
+        sent_at: Some(OVERDUE_SENT_AT),
+        html: true,
+        ..BASE
+    },
+    // Late once already, then silence: said so, free shipping, and no date for an update.
+    Case {
+        name: "overdue-again",
+        event_type: "order.overdue",
+        edit: |e| {
+            remove(e, "overdue", "next_update_by");
+            e["data"]["customer"]["tier"] = Value::Null;
+        },
+        earlier: 1,
+        sent_at: Some(OVERDUE_SENT_AT),
+        ..BASE
+    },
 ];
+
+/// When the overdue cases are decided and sent: the Sunday after the sample's promised
+/// Friday, once its day of grace has passed.
+const OVERDUE_SENT_AT: &str = "2026-11-22T09:00:00Z";
+
+/// A carrier's tracking page, as long as real ones are.
+const DHL_TRACKING: &str =
+    "https://www.dhl.com/es-es/home/tracking.html?tracking-id=JD014600006281230465";
 
 fn incident(event_type: &str, locale: &str, edit: fn(&mut Value)) -> Incident {
     samples::edited(event_type, |e| {
@@ -355,7 +397,35 @@ fn told_before(now: chrono::DateTime<chrono::Utc>, eta: Option<&str>) -> History
     history
 }
 
-const LATER_CASES: [LaterCase; 4] = [
+/// The sample overdue order as its promised update: promised by Thursday 19 November, the
+/// apology sent on the 21st, nothing heard since, and no further update date.
+fn overdue_update(e: &mut Value) {
+    e["data"]["overdue"]["update"] = true.into();
+    e["data"]["overdue"]["deliver_by"] = "2026-11-19".into();
+    e["data"]["overdue"]["overdue_since"] = "2026-11-20T23:00:00Z".into();
+    remove(e, "overdue", "next_update_by");
+}
+
+/// The overdue apology told on the order two days before, with nothing given.
+fn overdue_told(now: chrono::DateTime<chrono::Utc>) -> History {
+    History {
+        order_incidents: vec![PriorIncident {
+            event_type: IncidentType::Overdue,
+            at: now - Duration::days(2),
+            messaged: true,
+            given: Decimal::ZERO,
+            kind: crate::policy::RuleKind::Apology,
+            eta: None,
+            codes: Vec::new(),
+            id: None,
+            waiting: false,
+            occurred_at: None,
+        }],
+        ..History::default()
+    }
+}
+
+const LATER_CASES: [LaterCase; 6] = [
     // The sample delay (5 days late) after "date unknown": the date, and amends for the wait.
     (
         "update-date-known",
@@ -390,6 +460,25 @@ const LATER_CASES: [LaterCase; 4] = [
             }
         },
         |now| told_before(now, Some("2026-11-29")),
+    ),
+    // The update promised with an overdue apology: still no word of a VIP's order.
+    (
+        "overdue-update",
+        "order.overdue",
+        overdue_update,
+        overdue_told,
+    ),
+    // The same, for an order a carrier has and went quiet about, not a VIP's.
+    (
+        "overdue-update-carrier",
+        "order.overdue",
+        |e| {
+            overdue_update(e);
+            e["data"]["overdue"]["carrier"] = "DHL".into();
+            e["data"]["overdue"]["tracking_url"] = DHL_TRACKING.into();
+            e["data"]["customer"]["tier"] = Value::Null;
+        },
+        overdue_told,
     ),
 ];
 

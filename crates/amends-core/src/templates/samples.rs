@@ -18,15 +18,23 @@ pub fn key_of(event_type: &str) -> String {
 
 /// The shipped template keys not named after an event type, with the event type whose sample
 /// they are checked and previewed with.
-const OTHER_KEYS: [(&str, &str); 2] = [
+const OTHER_KEYS: [(&str, &str); 3] = [
     ("order-update", "order.delayed"),
     ("order-followup", "order.delivered"),
+    ("order-overdue-update", "order.overdue"),
 ];
+
+/// Every event type with a sample: those the order system sends, then those amends raises
+/// itself (`order.overdue`), which templates are written for all the same.
+pub fn types() -> impl Iterator<Item = &'static str> {
+    incident::SUPPORTED_TYPES
+        .into_iter()
+        .chain(incident::OWN_TYPES)
+}
 
 /// The event type of a template key, when it is one of the shipped ones.
 pub fn type_of(key: &str) -> Option<&'static str> {
-    incident::SUPPORTED_TYPES
-        .into_iter()
+    types()
         .find(|t| key_of(t) == key)
         .or_else(|| OTHER_KEYS.iter().find(|(k, _)| *k == key).map(|(_, t)| *t))
 }
@@ -285,10 +293,7 @@ pub fn model() -> Value {
     let removed = edited("order.stockout", |e| {
         e["data"]["stockout"]["action"] = "cancel_items".into();
     });
-    let incidents = incident::SUPPORTED_TYPES
-        .into_iter()
-        .filter_map(|t| incident(t, &locale))
-        .chain(removed);
+    let incidents = types().filter_map(|t| incident(t, &locale)).chain(removed);
     for incident in incidents {
         let offers = every_offer(&incident, now());
         let extras = Extras {
@@ -379,6 +384,9 @@ mod tests {
             "/earlier_codes/0/code",
             "/previous_eta",
             "/feedback_url",
+            "/overdue/deliver_by",
+            "/overdue/next_update_by",
+            "/overdue/tracking_url",
         ] {
             assert!(
                 model.pointer(path).is_some(),
@@ -394,5 +402,7 @@ mod tests {
         assert_eq!(type_of("vip-apology"), None);
         assert_eq!(type_of("order-followup"), Some("order.delivered"));
         assert_eq!(type_of("order-update"), Some("order.delayed"));
+        assert_eq!(type_of("order-overdue"), Some("order.overdue"));
+        assert_eq!(type_of("order-overdue-update"), Some("order.overdue"));
     }
 }

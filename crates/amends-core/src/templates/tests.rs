@@ -47,10 +47,12 @@ fn dir(files: &[(&str, &str)]) -> tempfile::TempDir {
     dir
 }
 
-const KEYS: [(&str, &str); 3] = [
+const KEYS: [(&str, &str); 5] = [
     ("order-delayed", "order.delayed"),
     ("order-stockout", "order.stockout"),
     ("order-cancelled", "order.cancelled"),
+    ("order-overdue", "order.overdue"),
+    ("order-overdue-update", "order.overdue"),
 ];
 
 /// What each shipped language says where the sweeping tests below look, for a customer of
@@ -758,6 +760,76 @@ fn every_shipped_text_apologises_once_and_promises_only_what_happens() {
                 sms::SmsEncoding::Gsm7,
                 "{what}"
             );
+        }
+    }
+}
+
+#[test]
+fn an_overdue_order_gets_one_apology_and_its_update_none() {
+    let templates = shipped();
+    let store = samples::store();
+    // The Thursday after the sample's promised Tuesday: overdue, and a call still fits today.
+    let sent_at = "2026-11-26T09:00:00Z".parse().unwrap();
+    for words in &LANGUAGES {
+        for (key, update) in [("order-overdue", false), ("order-overdue-update", true)] {
+            let incident = incident("order.overdue", |e| {
+                e["data"]["customer"]["locale"] = words.locale.into();
+                e["data"]["overdue"]["update"] = update.into();
+            });
+            for escalated in [false, true] {
+                let extras = Extras {
+                    escalated,
+                    ..Extras::apology(sent_at)
+                };
+                let what = format!("{key} {} escalated={escalated}", words.locale);
+                let email = templates
+                    .render(key, Channel::Email, &incident, &store, &extras)
+                    .unwrap();
+                let sms = templates
+                    .render(key, Channel::Sms, &incident, &store, &extras)
+                    .unwrap();
+                let mail = format!("{}\n{}", email.subject.as_deref().unwrap_or(""), email.text);
+                let apologies = |text: &str| -> usize {
+                    words.sorry.iter().map(|s| text.matches(s).count()).sum()
+                };
+                // The apology once, on each channel; the promised update is no second one.
+                assert_eq!(apologies(&mail), usize::from(!update), "{what}: {mail}");
+                assert_eq!(
+                    apologies(&sms.text),
+                    usize::from(!update),
+                    "{what}: {}",
+                    sms.text
+                );
+                // A person calls only where one follows up, and then it says when.
+                for text in [&mail, &sms.text] {
+                    if !escalated {
+                        for phrase in words.follow_up {
+                            assert_eq!(
+                                occurrences(text, phrase),
+                                0,
+                                "{what}: {phrase:?} in {text}"
+                            );
+                        }
+                    }
+                }
+                if escalated {
+                    let (email_when, sms_when) = words.call_today;
+                    assert!(mail.contains(email_when), "{what}: {mail}");
+                    assert!(sms.text.contains(sms_when), "{what}: {}", sms.text);
+                }
+                assert_eq!(
+                    occurrences(&email.text, words.contact),
+                    usize::from(!update),
+                    "{what}"
+                );
+                assert!(sms.text.ends_with(words.sms_end), "{what}: {}", sms.text);
+                assert_eq!(
+                    sms::analyse(&sms.text).encoding,
+                    sms::SmsEncoding::Gsm7,
+                    "{what}: {}",
+                    sms.text
+                );
+            }
         }
     }
 }

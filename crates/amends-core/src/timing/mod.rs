@@ -11,6 +11,7 @@
 //!   it, when it is next left or entered;
 //! - [`QuietHours`] and [`CallingHours`] built on it.
 
+mod overdue;
 mod window;
 
 #[cfg(test)]
@@ -23,6 +24,7 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use serde::Serialize;
 
+pub use overdue::{DayCount, DayCountError, Grace};
 pub use window::{DailyWindow, WindowError};
 
 /// Hours of the customer's day in which nothing is sent: `off`, or a [`DailyWindow`] such as
