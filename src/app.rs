@@ -200,7 +200,7 @@ impl App {
             self.config.instance_name.clone(),
             self.metrics.clone(),
             health.clone(),
-            wakeups,
+            wakeups.clone(),
         )
         .with_clock(self.clock.clone());
         let announcer = Announcer {
@@ -212,6 +212,15 @@ impl App {
             lease: self.config.dispatch.lease_duration,
             wake: announce.clone(),
         };
+        let overdue = crate::watch::Watcher::new(
+            self.config.clone(),
+            self.store.clone(),
+            self.policy.clone(),
+            self.templates.clone(),
+            self.metrics.clone(),
+            wakeups.clone(),
+        )
+        .with_clock(self.clock.clone());
         let gauges = Gauges {
             store: self.store.clone(),
             amqp_url: self.config.amqp_url.clone(),
@@ -274,6 +283,8 @@ impl App {
         let sender = health.spawn("dispatcher", t.clone(), dispatcher.run(t));
         let t = token.child_token();
         let gauge_task = health.spawn("gauges", t.clone(), gauges.run(t));
+        let t = token.child_token();
+        let watch_task = health.spawn("overdue_watcher", t.clone(), overdue.run(t));
         let retention_task = self.config.retention.map(|keep| {
             let retention = Retention {
                 store: self.store.clone(),
@@ -325,7 +336,14 @@ impl App {
         };
         let (served, hooks_served) = tokio::join!(main, hooks);
         let served = served.and(hooks_served);
-        let tasks = [consumer, sender, watcher, template_watcher, gauge_task];
+        let tasks = [
+            consumer,
+            sender,
+            watcher,
+            template_watcher,
+            gauge_task,
+            watch_task,
+        ];
         for task in tasks.into_iter().chain(retention_task) {
             if let Err(e) = task.await {
                 tracing::error!(error = %e, "a task panicked");

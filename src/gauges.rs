@@ -21,7 +21,7 @@ use crate::broker;
 use crate::clock::Clock;
 use crate::reload::PolicyCell;
 use crate::store::{OutboxCount, Store};
-use crate::telemetry::{ChannelOnlyLabels, CurrencyLabels, Metrics, OutboxLabels};
+use crate::telemetry::{ChannelOnlyLabels, CurrencyLabels, Metrics, OutboxLabels, WatchLabels};
 
 /// Every status an outbox message can have: each is reported, at 0 when none is in it, so a
 /// rule or a graph over one never sees the series vanish.
@@ -37,6 +37,9 @@ const STATUSES: [&str; 7] = [
 
 /// Both channels.
 const CHANNELS: [&str; 2] = ["email", "sms"];
+
+/// The open states of a watched order, each reported (at 0 when none).
+const WATCH_STATES: [&str; 5] = ["watching", "overdue", "updated", "held", "unknown"];
 
 /// The settled messages are counted on every this many refreshes (the first included): every
 /// 5 minutes at the default interval.
@@ -99,6 +102,23 @@ impl Gauges {
             Err(e) => tracing::warn!(error = %e, "counting open escalations failed"),
         }
         self.refresh_budget(now).await;
+        match self.store.watch_counts().await {
+            Ok(counts) => {
+                for state in WATCH_STATES {
+                    let orders = counts
+                        .iter()
+                        .find(|(s, _)| s == state)
+                        .map_or(0, |(_, n)| *n);
+                    self.metrics
+                        .orders_watched
+                        .get_or_create(&WatchLabels {
+                            state: (*state).to_owned(),
+                        })
+                        .set(orders);
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "counting watched orders failed"),
+        }
         match self.dead_letters().await {
             Ok(depth) => {
                 self.metrics.dead_letters.set(i64::from(depth));

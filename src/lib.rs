@@ -11,6 +11,8 @@
 //! - [`deliver`]: claim due outbox rows with a lease and send them through the providers, with
 //!   failover, retries, circuit breakers and rate limits; announce the outcomes;
 //! - [`retention`]: erase personal data older than the retention;
+//! - [`watch`]: keep each order's promised delivery date, and raise the delay itself when it
+//!   passes in silence;
 //! - [`reload`] and [`editor`]: a changed policy file or published template text, in force
 //!   within seconds, and the checks that keep a bad one out;
 //! - [`http`]: health, metrics, the signed provider webhooks, the admin API and the console;
@@ -42,6 +44,7 @@ pub mod retention;
 pub mod signature;
 pub mod store;
 pub mod telemetry;
+pub mod watch;
 
 // The pure core, under the names the rest of the daemon uses.
 pub use amends_core::{incident, policy, templates, timing};

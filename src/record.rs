@@ -140,6 +140,11 @@ impl Recorder {
         }
     }
 
+    /// The database it records in.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
     /// The same recorder, deciding at the time `clock` gives.
     pub fn with_clock(mut self, clock: Clock) -> Recorder {
         self.clock = clock;

@@ -55,15 +55,17 @@ impl Retention {
             total.incidents += erased.incidents;
             total.messages += erased.messages;
             total.receipts += erased.receipts;
-            if erased.incidents < BATCH {
+            total.watches += erased.watches;
+            if erased.incidents < BATCH && erased.watches < BATCH {
                 break;
             }
         }
-        if total.incidents > 0 {
+        if total.incidents > 0 || total.watches > 0 {
             tracing::info!(
                 incidents = total.incidents,
                 messages = total.messages,
                 receipts = total.receipts,
+                watches = total.watches,
                 %before,
                 "erased personal data older than the retention"
             );

@@ -36,6 +36,18 @@ const DAEMON: &[(&str, &[&str])] = &[
         &["broker", "clock", "config", "health", "store", "telemetry"],
     ),
     (
+        "watch",
+        &[
+            "clock",
+            "config",
+            "deliver",
+            "record",
+            "reload",
+            "store",
+            "telemetry",
+        ],
+    ),
+    (
         "ingest",
         &[
             "broker",
@@ -47,6 +59,7 @@ const DAEMON: &[(&str, &[&str])] = &[
             "reload",
             "store",
             "telemetry",
+            "watch",
         ],
     ),
     (
@@ -81,6 +94,7 @@ const DAEMON: &[(&str, &[&str])] = &[
             "signature",
             "store",
             "telemetry",
+            "watch",
         ],
     ),
     (

@@ -156,7 +156,7 @@ pub(super) async fn forget(config: &Config, customer: &str) -> anyhow::Result<()
         }
     };
     let erased = &forgotten.erased;
-    if erased.incidents == 0 && forgotten.compensation == 0 {
+    if erased.incidents == 0 && forgotten.compensation == 0 && forgotten.watches == 0 {
         store.close().await;
         println!("nothing recorded for customer {customer}: nothing to erase");
         return Ok(());
@@ -168,6 +168,7 @@ pub(super) async fn forget(config: &Config, customer: &str) -> anyhow::Result<()
         "receipts": erased.receipts,
         "suppressions": forgotten.suppressions,
         "compensation": forgotten.compensation,
+        "watches": forgotten.watches,
     });
     let audited = store
         .audit(&crate::store::AuditEntry {
@@ -204,6 +205,10 @@ pub(super) async fn forget(config: &Config, customer: &str) -> anyhow::Result<()
         erased.messages, forgotten.cancelled
     );
     println!("  {} provider receipt(s) erased", erased.receipts);
+    println!(
+        "  {} order(s) no longer watched for their promised date",
+        forgotten.watches
+    );
     println!("  {files} file(s) of the file outbox removed");
     println!(
         "  {} suppression(s) kept as a keyed hash, so they still hold",

@@ -150,6 +150,19 @@ pub struct AmqpNames {
     pub events_exchange: String,
 }
 
+/// The watch for orders whose promised date passed in silence.
+#[derive(Debug, Clone, Copy)]
+pub struct OverdueConfig {
+    /// How long past the promised day before an order counts as overdue, and how days count.
+    pub grace: crate::timing::Grace,
+    /// How often the watcher looks.
+    pub check_interval: Duration,
+    /// How long after an overdue apology the promised update is due.
+    pub update_after: Duration,
+    /// Overdue orders a day that get an automatic message; the rest are held.
+    pub daily_cap: u32,
+}
+
 /// How the dispatcher claims and sends outbox rows.
 #[derive(Debug, Clone)]
 pub struct DispatchConfig {
@@ -309,6 +322,8 @@ pub struct Config {
     pub quiet_hours: QuietDefaults,
     /// The hours of the customer's day in which the care team calls.
     pub call_hours: CallingHours,
+    /// The watch for orders whose promised date passed in silence.
+    pub overdue: OverdueConfig,
     /// How often the database-wide gauges are refreshed.
     pub metrics_refresh_interval: Duration,
     /// Personal data of incidents older than this is erased; `None`: kept for ever.

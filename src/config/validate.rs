@@ -11,7 +11,7 @@ use super::layers::Layers;
 use super::providers::{self, EmailTransportKind, Providers};
 use super::{
     AccessLimits, AdminUser, AmqpNames, Config, ConfigError, DispatchConfig, FeedbackUrl, InDoubt,
-    LogFormat, SessionConfig, SmsConfig,
+    LogFormat, OverdueConfig, SessionConfig, SmsConfig,
 };
 use crate::incident::Locale;
 use crate::policy::QuietDefaults;
@@ -81,6 +81,7 @@ impl Config {
             dispatch: dispatch(layers)?,
             quiet_hours: quiet_hours(layers)?,
             call_hours: call_hours(layers)?,
+            overdue: overdue(layers)?,
             metrics_refresh_interval: positive_duration(layers, "metrics_refresh_interval")?,
             retention: retention(layers)?,
             retention_check_interval: positive_duration(layers, "retention_check_interval")?,
@@ -404,6 +405,23 @@ fn positive_duration(layers: &Layers, key: &str) -> Result<std::time::Duration, 
         return Err(layers.invalid(key, "must be longer than zero"));
     }
     Ok(duration)
+}
+
+/// The watch for orders overdue in silence.
+fn overdue(layers: &Layers) -> Result<OverdueConfig, ConfigError> {
+    let days = layers.require("overdue_days", "")?;
+    let days = days
+        .parse::<crate::timing::DayCount>()
+        .map_err(|e| layers.invalid("overdue_days", e.to_string()))?;
+    Ok(OverdueConfig {
+        grace: crate::timing::Grace {
+            period: layers.duration("overdue_grace")?,
+            days,
+        },
+        check_interval: positive_duration(layers, "overdue_check_interval")?,
+        update_after: positive_duration(layers, "overdue_update_after")?,
+        daily_cap: layers.parse("overdue_daily_cap", "a whole number")?,
+    })
 }
 
 /// How long personal data is kept: a duration of at least a day, or `off`.

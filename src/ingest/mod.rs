@@ -395,17 +395,37 @@ impl Ingest {
         // parse() accepted the body as JSON, so it is UTF-8.
         let payload = std::str::from_utf8(&delivery.data)
             .map_err(|e| Failure::Reject(format!("body is not UTF-8: {e}")))?;
-        let recorded = self
-            .recorder
-            .record(
-                &incident,
-                Received {
-                    payload,
-                    traceparent,
-                },
-            )
+        if incident.event_type.is_own() {
+            return Err(Failure::Reject(format!(
+                "{} is raised by amends itself, never taken from the queue",
+                incident.event_type
+            )));
+        }
+        // An order placed only tells its promise: nothing to decide, nothing to record.
+        let recorded = if incident.event_type == incident::IncidentType::Placed {
+            Recorded::Ignored {
+                reason: "order.placed carries the promise only: the order is watched".to_owned(),
+            }
+        } else {
+            self.recorder
+                .record(
+                    &incident,
+                    Received {
+                        payload,
+                        traceparent,
+                    },
+                )
+                .await
+                .map_err(Failure::from_record)?
+        };
+        // After the record: should this fail, the redelivery finds the event recorded and
+        // applies its news to the watch again (the same news twice changes nothing).
+        let news = crate::watch::watch_news(&incident, payload, &self.config.overdue.grace);
+        self.recorder
+            .store()
+            .watch_order(&news)
             .await
-            .map_err(Failure::from_record)?;
+            .map_err(Failure::from_store)?;
         self.health.database(true);
         match recorded {
             Recorded::Duplicate => {

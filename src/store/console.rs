@@ -270,6 +270,10 @@ pub struct EscalationRecord {
     pub timezone: Option<String>,
     /// What the customer received: `channel`, `status`, `subject`.
     pub messages: Value,
+    /// Every incident recorded on the order, oldest first: type, when, rule, kind, messages.
+    pub order_history: Value,
+    /// The order's promise as amends watches it, when it does.
+    pub promise: Option<Value>,
 }
 
 /// A message a person should look at: failed for good, or with an unknown outcome.

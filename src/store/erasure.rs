@@ -19,6 +19,8 @@ pub struct Erased {
     pub messages: i64,
     /// Provider receipts whose payload was erased.
     pub receipts: i64,
+    /// Order watches removed.
+    pub watches: i64,
 }
 
 /// What `amends forget` did for one customer.
@@ -35,6 +37,8 @@ pub struct Forgotten {
     pub suppressions: i64,
     /// Ledger rows (compensation) whose customer id is now a hash.
     pub compensation: i64,
+    /// Orders no longer watched for their promised date (the watch keeps contact details).
+    pub watches: i64,
     /// The customer's messages the file outbox wrote (channel, message id): their files are
     /// for the caller to remove, the database holds no path to them any more.
     pub outbox_files: Vec<(String, Uuid)>,
@@ -62,7 +66,20 @@ impl Store {
             sqlx::query_file_scalar!("src/store/queries/incidents_to_erase.sql", before, limit)
                 .fetch_all(&mut *tx)
                 .await?;
-        let erased = erase(&mut tx, &ids).await?;
+        let mut erased = erase(&mut tx, &ids).await?;
+        // A watch untouched for as long as the retention is over: nothing more will come of it.
+        erased.watches = i64::try_from(
+            sqlx::query!(
+                "delete from order_watch where order_id in
+                   (select order_id from order_watch where updated_at < $1 limit $2)",
+                before,
+                limit
+            )
+            .execute(&mut *tx)
+            .await?
+            .rows_affected(),
+        )
+        .unwrap_or(i64::MAX);
         tx.commit().await?;
         Ok(Some(erased))
     }
@@ -146,6 +163,13 @@ impl Store {
         .execute(&mut *tx)
         .await?
         .rows_affected();
+        let watches = sqlx::query!(
+            "delete from order_watch where customer_id = $1",
+            customer_id
+        )
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
         let pseudonym = sqlx::query_scalar!(
             r#"select amends_forgotten('customer', $1) as "pseudonym!""#,
             customer_id
@@ -159,6 +183,7 @@ impl Store {
             cancelled: i64::try_from(cancelled).unwrap_or(i64::MAX),
             suppressions,
             compensation: i64::try_from(compensation).unwrap_or(i64::MAX),
+            watches: i64::try_from(watches).unwrap_or(i64::MAX),
             outbox_files,
         })
     }
@@ -179,5 +204,6 @@ async fn erase(
         incidents: row.incidents,
         messages: row.messages,
         receipts: row.receipts,
+        watches: 0,
     })
 }

@@ -15,6 +15,7 @@ mod migrations;
 mod outbox;
 mod record;
 mod templates;
+mod watch;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -41,6 +42,7 @@ pub use migrations::{DatabaseStatus, MigrationInfo, MigrationStatus, inspect};
 pub use outbox::{AttemptOutcome, ClaimedMessage, FinishedAttempt, Reaped};
 pub use record::{Begun, HistoryWindows, IncidentTx, NewMessage, Outcome, Received, Superseded};
 pub use templates::{Publish, PublishedTemplate, TEMPLATES_CHANNEL, TemplateEdit};
+pub use watch::{DueWatch, PromiseNews, WatchMark, WatchNews, WatchRecord};
 
 /// Errors of the store.
 #[derive(Debug, thiserror::Error)]

@@ -125,6 +125,20 @@ pub struct ChannelOnlyLabels {
     pub channel: String,
 }
 
+/// Labels of the watch's gauges: the state of a watched order.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct WatchLabels {
+    /// `watching`, `overdue`, `updated`, `held` or `unknown`.
+    pub state: String,
+}
+
+/// Labels of the messages raised from silence: `apology` or `update`.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct KindLabels {
+    /// `apology` or `update`.
+    pub kind: String,
+}
+
 /// Labels of budget gauges.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct CurrencyLabels {
@@ -258,6 +272,14 @@ pub struct Metrics {
     pub budget_spent: Family<CurrencyLabels, FloatGauge>,
     /// The policy's daily budget, by currency.
     pub budget_limit: Family<CurrencyLabels, FloatGauge>,
+    /// Orders whose promise is watched, by state (database-wide, open ones only).
+    pub orders_watched: Family<WatchLabels, Gauge>,
+    /// Orders found overdue in silence by this replica's watcher.
+    pub overdue_found: Counter,
+    /// Of those, held without a message by the daily cap.
+    pub overdue_held: Counter,
+    /// Messages queued from silence (an overdue apology or its promised update), by kind.
+    pub overdue_messages: Family<KindLabels, Counter>,
 }
 
 impl Metrics {
@@ -301,6 +323,10 @@ impl Metrics {
             escalations_open: Gauge::default(),
             budget_spent: Family::default(),
             budget_limit: Family::default(),
+            orders_watched: Family::default(),
+            overdue_found: Counter::default(),
+            overdue_held: Counter::default(),
+            overdue_messages: Family::default(),
             registry: Registry::default(),
         };
         metrics
@@ -488,6 +514,26 @@ impl Metrics {
             "budget_limit",
             "The policy's daily compensation budget by currency",
             metrics.budget_limit.clone(),
+        );
+        registry.register(
+            "orders_watched",
+            "Orders whose promised delivery date is watched, by state (open ones, database-wide)",
+            metrics.orders_watched.clone(),
+        );
+        registry.register(
+            "overdue_found",
+            "Orders found overdue in silence (promise passed with no delivery or cancellation)",
+            metrics.overdue_found.clone(),
+        );
+        registry.register(
+            "overdue_held",
+            "Overdue orders held without a message by the daily cap",
+            metrics.overdue_held.clone(),
+        );
+        registry.register(
+            "overdue_messages",
+            "Messages queued from silence, by kind (apology, update)",
+            metrics.overdue_messages.clone(),
         );
         Arc::new(Metrics {
             registry: root,

@@ -220,6 +220,11 @@ impl TestApp {
         .await
     }
 
+    /// Another replica like [`TestApp::spawn_replica`] whose "now" is `clock`.
+    pub async fn spawn_replica_with_clock(&self, extra: &[(&str, &str)], clock: Clock) -> TestApp {
+        start_app(self.names.clone(), self.outbox.clone(), false, extra, clock).await
+    }
+
     /// Publishes raw bytes to the orders exchange with `routing_key` and waits for the confirm.
     pub async fn publish_raw(&self, routing_key: &str, body: &[u8], content_type: Option<&str>) {
         let mut properties = BasicProperties::default().with_delivery_mode(2);

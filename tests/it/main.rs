@@ -13,6 +13,7 @@ mod helpers;
 mod hostile;
 mod listeners;
 mod metrics;
+mod overdue;
 mod pipeline;
 mod privacy;
 mod process;

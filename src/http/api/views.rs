@@ -498,6 +498,14 @@ pub struct EscalationRecord {
     /// What the customer received: `channel`, `status`, `subject`.
     #[schema(value_type = Vec<Object>)]
     pub messages: Value,
+    /// Every incident recorded on the order, oldest first: `incident_id`, `event_type`,
+    /// `recorded_at`, `rule`, `kind`, `messages` (how many were queued).
+    #[schema(value_type = Vec<Object>)]
+    pub order_history: Value,
+    /// The order's promise as amends watches it (`state`, `deliver_by`, `overdue_at`,
+    /// `detected_at`, `update_due_at`, `carrier`, `tracking_url`), when it does.
+    #[schema(value_type = Option<Object>)]
+    pub promise: Option<Value>,
 }
 
 /// When to call a customer: their next calling hours (`AMENDS_CALL_HOURS`), on their clock.
@@ -569,6 +577,8 @@ impl EscalationRecord {
             timezone: row.timezone,
             call: None,
             messages: row.messages,
+            order_history: row.order_history,
+            promise: row.promise,
         }
     }
 
@@ -723,6 +733,8 @@ mod tests {
             tier: Some("vip".to_owned()),
             timezone: Some("Europe/Madrid".to_owned()),
             messages: json!([{ "channel": "sms", "status": "sent", "subject": null }]),
+            order_history: json!([{ "event_type": "order.cancelled", "rule": "cancelled-vip" }]),
+            promise: None,
         }
     }
 
@@ -865,6 +877,8 @@ mod tests {
                 "timezone": "Europe/Madrid",
                 "call": null,
                 "messages": [{ "channel": "sms", "status": "sent", "subject": null }],
+                "order_history": [{ "event_type": "order.cancelled", "rule": "cancelled-vip" }],
+                "promise": null,
             })
         );
     }
