@@ -1,7 +1,7 @@
 // The coordinator's console in a real browser, against a running amends daemon: sign in, edit
 // the Spanish delay email, see the preview change, fail to publish a broken text, publish,
 // publish an order event and see the new text in the message sent, roll back, see the old text
-// again. Run by tests/it/browser.rs, which starts the daemon and passes:
+// again; an order placed with a promise shows on the Watch page. Run by tests/it/browser.rs, which starts the daemon and passes:
 //   AMENDS_E2E_URL       the daemon's base URL
 //   AMENDS_E2E_TOKEN     its admin token
 //   AMENDS_E2E_BIN       the amends binary (to publish sample events), with AMENDS_* for it
@@ -10,8 +10,10 @@
 
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { mkdirSync } from "node:fs";
+import { randomUUID } from "node:crypto";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
 
@@ -43,6 +45,29 @@ function publishSampleDelay() {
   const id = /id=(\S+)/.exec(out)?.[1];
   assert.ok(id, `no event id in: ${out}`);
   return id;
+}
+
+// Publishes an order placed now that promises delivery in a month (a fresh order, built from the
+// order.placed sample): amends watches it and sends nothing. Its order id.
+function publishPlacedOrder() {
+  const sample = new URL("../../crates/amends-core/src/incident/samples/order.placed.json", import.meta.url);
+  const event = JSON.parse(readFileSync(sample, "utf8"));
+  const order = `A-W${Date.now()}`;
+  event.id = randomUUID();
+  event.subject = order;
+  event.time = new Date().toISOString();
+  event.data.order.id = order;
+  event.data.order.number = `#${order.slice(2)}`;
+  event.data.promise = { deliver_by: new Date(Date.now() + 30 * 86_400_000).toISOString().slice(0, 10) };
+  const dir = mkdtempSync(join(tmpdir(), "amends-e2e-"));
+  try {
+    const file = join(dir, "order-placed.json");
+    writeFileSync(file, JSON.stringify(event));
+    execFileSync(bin, ["publish", file], { encoding: "utf8" });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return order;
 }
 
 // Opens the newest incident in Activity once it has its email sent, and returns the email's
@@ -161,12 +186,26 @@ try {
   publishSampleDelay();
   await assertEventually(async () => (await newestEmailHeading(page)) === SHIPPED, "the old text in a sent email");
 
+  step("an order placed with a promise shows on the Watch page");
+  const placed = publishPlacedOrder();
+  await page.goto(`${base}/#/watch`);
+  const watched = page.locator("#watches tbody tr", { hasText: placed });
+  await assertEventually(async () => {
+    // The list is read when the page opens: reload to see what arrived since.
+    await page.reload();
+    await page.locator("#watch-counts dl").waitFor(WAIT);
+    return (await watched.count()) > 0;
+  }, "the placed order on the Watch page");
+  assert.match(await watched.innerText(), /Watching/);
+  assert.ok(Number(await page.locator("#watch-count-watching .tile-value").innerText()) >= 1, "the watching count");
+
   step("the other pages open");
   for (const [route, ready, name] of [
     ["#/activity", "#incidents", "activity"],
     ["#/templates", `a[href="#/templates/order-delayed/email.es.hbs"]`, "templates"],
     ["#/compensation", "#ledger", "compensation"],
     ["#/escalations", "#escalation-list", "escalations"],
+    ["#/watch", "#watch-counts dl", "watch"],
     ["#/dead-letters", "#dead-letter-queue", "dead-letters"],
     ["#/messages/unknown", "#attention-list", "unknown-outcomes"],
     ["#/suppressions", "#suppression-form", "suppressions"],
@@ -210,6 +249,7 @@ try {
     ["#/templates/order-delayed/email.es.hbs", "#preview-frame"],
     ["#/compensation", "#ledger"],
     ["#/escalations", "#escalation-list"],
+    ["#/watch", "#watch-counts dl"],
     ["#/dead-letters", "#dead-letter-queue"],
     ["#/suppressions", "#suppression-form"],
     ["#/audit", "#audit"],

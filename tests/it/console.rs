@@ -792,6 +792,7 @@ async fn the_openapi_document_describes_every_route() {
         "/api/session/sign-out-everywhere",
         "/api/suppressions",
         "/api/suppressions/lift",
+        "/api/watches",
         "/api/audit",
     ] {
         assert!(paths.contains_key(path), "{path} missing");

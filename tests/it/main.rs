@@ -24,6 +24,7 @@ mod smtp_delivery;
 mod templates;
 mod timing;
 mod traces;
+mod watch_api;
 mod webhooks;
 
 #[path = "../support/logs.rs"]

@@ -1,8 +1,8 @@
 //! The admin API under `/api/`: sign-in, template texts, activity, compensation, escalations,
-//! dead letters, suppressions and the audit record, described by the OpenAPI document at
-//! `/api/openapi.json` (generated from these handlers and their types). The console uses
-//! nothing else. What the API answers about the store's rows is shaped, and its contacts
-//! masked, in [`views`].
+//! dead letters, suppressions, the watch on promised delivery dates and the audit record,
+//! described by the OpenAPI document at `/api/openapi.json` (generated from these handlers and
+//! their types). The console uses nothing else. What the API answers about the store's rows
+//! is shaped, and its contacts masked, in [`views`].
 
 pub mod activity;
 pub mod audit;
@@ -12,6 +12,7 @@ pub mod escalations;
 pub mod suppressions;
 pub mod templates;
 pub mod views;
+pub mod watches;
 
 use axum::Json;
 use axum::Router;
@@ -27,7 +28,7 @@ use super::auth;
     info(
         title = "amends admin API",
         description = "Template texts, incidents, compensation, escalations, dead letters, \
-            suppressions and the audit record. \
+            suppressions, orders watched for their promised delivery date and the audit record. \
             Sign in with POST /api/session (a session cookie; send X-CSRF-Token with every change) \
             or send `Authorization: Bearer <AMENDS_ADMIN_TOKEN>`."
     ),
@@ -43,6 +44,7 @@ use super::auth;
         escalations::list, escalations::one, escalations::handle,
         dead_letters::list, dead_letters::replay,
         suppressions::list, suppressions::add, suppressions::lift,
+        watches::list,
         audit::list,
     ),
     modifiers(&BearerAuth),
@@ -54,6 +56,7 @@ use super::auth;
         (name = "escalations", description = "Incidents marked for a person"),
         (name = "dead letters", description = "Events that could not be processed"),
         (name = "suppressions", description = "Contacts nothing is sent to"),
+        (name = "watch", description = "Orders watched for their promised delivery date"),
         (name = "audit", description = "Who did what in the console and the API"),
     )
 )]
@@ -130,6 +133,7 @@ pub fn router() -> Router<AppState> {
             get(suppressions::list).post(suppressions::add),
         )
         .route("/suppressions/lift", post(suppressions::lift))
+        .route("/watches", get(watches::list))
         .route("/audit", get(audit::list))
         .fallback(|| async { super::error::ApiError::NotFound("no such API route".to_owned()) })
 }

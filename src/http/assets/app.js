@@ -1,6 +1,7 @@
 // The console's entry point: wires the views, the session and the page chrome together, then starts.
-// The amends console shows incidents, templates, compensation, escalations, dead letters,
-// suppressions and the audit record to the communications coordinator. Plain DOM, no framework.
+// The amends console shows incidents, templates, compensation, escalations, the watch on
+// promised delivery dates, dead letters, suppressions and the audit record to the
+// communications coordinator. Plain DOM, no framework.
 // Everything the API returns is untrusted text: it is only ever put in the page
 // with textContent or attributes, and email HTML only inside an empty sandbox.
 
@@ -19,6 +20,7 @@ import { state } from "./state.js";
 import { viewSuppressions } from "./suppressions.js";
 import { viewTemplates } from "./templates.js";
 import { clearFlash } from "./toast.js";
+import { viewWatch } from "./watch.js";
 
 setViews({
   activity: viewActivity,
@@ -28,6 +30,7 @@ setViews({
   editor: viewEditor,
   compensation: viewCompensation,
   escalations: viewEscalations,
+  watch: viewWatch,
   deadLetters: viewDeadLetters,
   suppressions: viewSuppressions,
   audit: viewAudit,

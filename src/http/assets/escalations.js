@@ -105,6 +105,7 @@ export function escalationCard(e, { incidentLink, revealContacts, heading = "h2"
     contacts,
     revealContacts ? revealButton(e, contacts) : null,
     receivedList(e.messages ?? []),
+    orderHistory(e),
     incidentLink && e.incident_id ? h("p", {}, h("a", { href: incidentHash(e.incident_id) }, "See the whole incident")) : null,
     e.status === "open" ? handleForm(e, onChanged) : handledNote(e),
   );
@@ -177,6 +178,45 @@ function receivedList(messages) {
           ),
         )
       : empty("Nothing was sent to the customer: this one is up to you."),
+  );
+}
+
+// The order's story so far, so the person checking knows it before they call or ask the carrier:
+// the promise amends watches, and every incident recorded on the order.
+function orderHistory(e) {
+  const history = e.order_history ?? [];
+  const promise = e.promise;
+  if (!promise && history.length <= 1) return null;
+  return h(
+    "div",
+    { class: "order-history" },
+    h("h3", {}, "The order so far"),
+    promise
+      ? facts([
+          ["Promised by", promise.deliver_by],
+          ["Watch", promise.state],
+          ["Carrier", promise.carrier],
+          ["Found overdue", promise.detected_at ? timeEl(promise.detected_at) : null],
+          ["Update promised by", promise.update_due_at ? timeEl(promise.update_due_at) : null],
+        ])
+      : null,
+    history.length
+      ? h(
+          "ol",
+          { class: "plain" },
+          history.map((i) =>
+            h(
+              "li",
+              {},
+              timeEl(i.recorded_at),
+              ` ${i.event_type}`,
+              i.rule ? h("span", { class: "muted" }, ` · ${i.rule}${i.kind ? ` (${i.kind})` : ""}`) : null,
+              ` · ${i.messages} message${i.messages === 1 ? "" : "s"} `,
+              i.incident_id ? h("a", { href: incidentHash(i.incident_id) }, "open") : null,
+            ),
+          ),
+        )
+      : null,
   );
 }
 

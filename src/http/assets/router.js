@@ -39,6 +39,8 @@ function parseRoute(hash) {
       return { name: "deadLetters", section: "dead-letters" };
     case "suppressions":
       return { name: "suppressions", section: "suppressions" };
+    case "watch":
+      return { name: "watch", section: "watch" };
     case "audit":
       return { name: "audit", section: "audit" };
     default:

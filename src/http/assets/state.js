@@ -12,4 +12,5 @@ export const state = {
   activityQuery: "", // kept in memory only: personal data never goes in the URL
   searchSeq: 0,
   escalationFilter: "open",
+  watchFilter: "open", // the Watch page's state filter
 };
