@@ -287,18 +287,7 @@ async fn declare_queue(
         Ok(_) => Ok(channel),
         Err(BrokerError::Amqp { source, .. }) if is_precondition_failed(&source) => {
             let channel = timed("opening a channel", connection.create_channel()).await?;
-            timed(
-                "checking an existing queue",
-                channel.queue_declare(
-                    queue.into(),
-                    QueueDeclareOptions {
-                        passive: true,
-                        ..QueueDeclareOptions::default()
-                    },
-                    FieldTable::default(),
-                ),
-            )
-            .await?;
+            passive_queue(&channel, queue, "checking an existing queue").await?;
             tracing::warn!(
                 queue,
                 broker = %source,
@@ -313,8 +302,21 @@ async fn declare_queue(
 /// How many messages `queue` holds, without declaring it (a missing queue is an error).
 pub async fn queue_depth(connection: &Connection, queue: &str) -> Result<u32, BrokerError> {
     let channel = timed("opening a channel", connection.create_channel()).await?;
-    let declared = timed(
-        "reading a queue's length",
+    let declared = passive_queue(&channel, queue, "reading a queue's length").await?;
+    // Closing is a courtesy: the connection's close ends it anyway.
+    let _ = timed("closing a channel", channel.close(200, "done".into())).await;
+    Ok(declared.message_count())
+}
+
+/// Looks `queue` up without declaring it (`what` names the step in a timeout): its counts, or
+/// the broker's refusal (404 when it does not exist, which also closes `channel`).
+pub async fn passive_queue(
+    channel: &Channel,
+    queue: &str,
+    what: &'static str,
+) -> Result<lapin::Queue, BrokerError> {
+    timed(
+        what,
         channel.queue_declare(
             queue.into(),
             QueueDeclareOptions {
@@ -324,10 +326,7 @@ pub async fn queue_depth(connection: &Connection, queue: &str) -> Result<u32, Br
             FieldTable::default(),
         ),
     )
-    .await?;
-    // Closing is a courtesy: the connection's close ends it anyway.
-    let _ = timed("closing a channel", channel.close(200, "done".into())).await;
-    Ok(declared.message_count())
+    .await
 }
 
 /// The broker refused a declaration because the object exists with other properties.

@@ -291,20 +291,36 @@ enum Exchange {
     Differs(String),
 }
 
+/// Declares topic exchange `name` with `options` (passive: only looks it up).
+async fn declare_exchange(
+    channel: &Channel,
+    name: &str,
+    what: &'static str,
+    options: ExchangeDeclareOptions,
+) -> Result<(), BrokerError> {
+    broker::timed(
+        what,
+        channel.exchange_declare(
+            name.into(),
+            ExchangeKind::Topic,
+            options,
+            FieldTable::default(),
+        ),
+    )
+    .await
+}
+
 /// Whether the exchange exists as amends declares it.
 async fn exchange(connection: &Connection, name: &str) -> Result<Exchange, BrokerError> {
     let passive = channel(connection).await?;
-    let exists = broker::timed(
+    let exists = declare_exchange(
+        &passive,
+        name,
         "looking for the exchange",
-        passive.exchange_declare(
-            name.into(),
-            ExchangeKind::Topic,
-            ExchangeDeclareOptions {
-                passive: true,
-                ..ExchangeDeclareOptions::default()
-            },
-            FieldTable::default(),
-        ),
+        ExchangeDeclareOptions {
+            passive: true,
+            ..ExchangeDeclareOptions::default()
+        },
     )
     .await;
     match exists {
@@ -316,17 +332,14 @@ async fn exchange(connection: &Connection, name: &str) -> Result<Exchange, Broke
     }
     // It exists: declaring it as amends does changes nothing, or is refused when it differs.
     let same = channel(connection).await?;
-    let declared = broker::timed(
+    let declared = declare_exchange(
+        &same,
+        name,
         "comparing the exchange",
-        same.exchange_declare(
-            name.into(),
-            ExchangeKind::Topic,
-            ExchangeDeclareOptions {
-                durable: true,
-                ..ExchangeDeclareOptions::default()
-            },
-            FieldTable::default(),
-        ),
+        ExchangeDeclareOptions {
+            durable: true,
+            ..ExchangeDeclareOptions::default()
+        },
     )
     .await;
     let _ = broker::timed("closing a channel", passive.close(200, "done".into())).await;
@@ -374,18 +387,7 @@ async fn queue(
     // One round per argument amends declares, and one more to be accepted.
     for _ in 0..=expected.inner().len() {
         let ch = channel(connection).await?;
-        let found = broker::timed(
-            "looking for the queue",
-            ch.queue_declare(
-                name.into(),
-                QueueDeclareOptions {
-                    passive: true,
-                    ..QueueDeclareOptions::default()
-                },
-                FieldTable::default(),
-            ),
-        )
-        .await;
+        let found = broker::passive_queue(&ch, name, "looking for the queue").await;
         let found = match found {
             Ok(queue) => queue,
             Err(e) if refusal(&e).is_some_and(|(code, _)| code == 404) => {

@@ -356,27 +356,8 @@ impl TestApp {
 
     /// Binds a fresh queue to the events exchange (every type) and returns its name.
     pub async fn listen_to_outcome_events(&self) -> String {
-        let queue = format!("{}.listener", self.names.events);
         let channel = self.publisher.create_channel().await.expect("channel");
-        channel
-            .queue_declare(
-                queue.as_str().into(),
-                lapin::options::QueueDeclareOptions::default(),
-                FieldTable::default(),
-            )
-            .await
-            .expect("declare listener");
-        channel
-            .queue_bind(
-                queue.as_str().into(),
-                self.names.events.as_str().into(),
-                "#".into(),
-                Default::default(),
-                FieldTable::default(),
-            )
-            .await
-            .expect("bind listener");
-        queue
+        bind_listener(&channel, &self.names.events).await
     }
 
     /// Takes messages from `queue` until `expected` arrived (or the deadline).
@@ -462,6 +443,31 @@ impl Drop for TestApp {
         });
         let _ = cleaner.join();
     }
+}
+
+/// Declares `<exchange>.listener`, binds it to `exchange` for every routing key, and returns
+/// its name.
+pub async fn bind_listener(channel: &lapin::Channel, exchange: &str) -> String {
+    let queue = format!("{exchange}.listener");
+    channel
+        .queue_declare(
+            queue.as_str().into(),
+            lapin::options::QueueDeclareOptions::default(),
+            FieldTable::default(),
+        )
+        .await
+        .expect("declare listener");
+    channel
+        .queue_bind(
+            queue.as_str().into(),
+            exchange.into(),
+            "#".into(),
+            Default::default(),
+            FieldTable::default(),
+        )
+        .await
+        .expect("bind listener");
+    queue
 }
 
 /// Finished (non-temporary) files in `dir`, sorted.

@@ -4,15 +4,14 @@
 
 use std::time::Duration;
 
-use lapin::options::{BasicGetOptions, QueueBindOptions, QueueDeclareOptions};
-use lapin::types::FieldTable;
+use lapin::options::BasicGetOptions;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use prost::Message;
 use serde_json::Value;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::helpers::{Names, connect, daemon_database, declare, event, spawn_app};
+use crate::helpers::{Names, bind_listener, connect, daemon_database, declare, event, spawn_app};
 
 const TRACE_ID: &str = "0af7651916cd43dd8448eb211c80319c";
 const PARENT_ID: &str = "b7ad6b7169203331";
@@ -34,26 +33,7 @@ async fn listen(channel: &lapin::Channel, exchange: &str) -> String {
     amends::broker::declare_events_exchange(channel, exchange)
         .await
         .expect("events exchange");
-    let queue = format!("{exchange}.listener");
-    channel
-        .queue_declare(
-            queue.as_str().into(),
-            QueueDeclareOptions::default(),
-            FieldTable::default(),
-        )
-        .await
-        .expect("declare listener");
-    channel
-        .queue_bind(
-            queue.as_str().into(),
-            exchange.into(),
-            "#".into(),
-            QueueBindOptions::default(),
-            FieldTable::default(),
-        )
-        .await
-        .expect("bind listener");
-    queue
+    bind_listener(channel, exchange).await
 }
 
 /// The outcome events in `queue` until `types` have all arrived.
