@@ -20,7 +20,7 @@ use tokio_util::sync::CancellationToken;
 use crate::broker;
 use crate::clock::Clock;
 use crate::reload::PolicyCell;
-use crate::store::{OutboxCount, Store};
+use crate::store::{OPEN_STATES, OutboxCount, Store};
 use crate::telemetry::{ChannelOnlyLabels, CurrencyLabels, Metrics, OutboxLabels, WatchLabels};
 
 /// Every status an outbox message can have: each is reported, at 0 when none is in it, so a
@@ -37,9 +37,6 @@ const STATUSES: [&str; 7] = [
 
 /// Both channels.
 const CHANNELS: [&str; 2] = ["email", "sms"];
-
-/// The open states of a watched order, each reported (at 0 when none).
-const WATCH_STATES: [&str; 5] = ["watching", "overdue", "updated", "held", "unknown"];
 
 /// The settled messages are counted on every this many refreshes (the first included): every
 /// 5 minutes at the default interval.
@@ -104,7 +101,7 @@ impl Gauges {
         self.refresh_budget(now).await;
         match self.store.watch_counts().await {
             Ok(counts) => {
-                for state in WATCH_STATES {
+                for state in OPEN_STATES {
                     let orders = counts
                         .iter()
                         .find(|(s, _)| s == state)

@@ -268,7 +268,17 @@ impl Watcher {
             watch.deliver_by.format("%Y-%m-%d"),
             if update { "/update" } else { "" }
         );
-        let event = self.event(watch, &key_id, now, update, update_due, &held, &summary);
+        let overdue = OverdueData {
+            deliver_by: watch.deliver_by.format("%Y-%m-%d").to_string(),
+            overdue_since: watch.overdue_at,
+            update,
+            next_update_by: update_due,
+            carrier: watch.carrier.as_deref(),
+            tracking_url: watch.tracking_url.as_deref(),
+            held: held.as_deref(),
+            summary: summary.as_deref(),
+        };
+        let event = self.event(watch, &key_id, now, &overdue);
         let payload = event.to_string();
         let incident = incident::parse(
             payload.as_bytes(),
@@ -361,40 +371,15 @@ impl Watcher {
         Ok(Some(Handled::Apologised))
     }
 
-    /// The `order.overdue` CloudEvent for `watch`, as amends raises it.
-    #[allow(clippy::too_many_arguments)]
+    /// The `order.overdue` CloudEvent for `watch`, as amends raises it, with `overdue` as its
+    /// `data.overdue`.
     fn event(
         &self,
         watch: &DueWatch,
         id: &str,
         now: DateTime<Utc>,
-        update: bool,
-        next_update_by: Option<DateTime<Utc>>,
-        held: &Option<String>,
-        summary: &Option<String>,
+        overdue: &OverdueData<'_>,
     ) -> serde_json::Value {
-        let mut overdue = json!({
-            "deliver_by": watch.deliver_by.format("%Y-%m-%d").to_string(),
-            "overdue_since": watch.overdue_at,
-            "update": update,
-        });
-        let extra = [
-            ("next_update_by", next_update_by.map(|t| json!(t))),
-            ("carrier", watch.carrier.as_ref().map(|c| json!(c))),
-            (
-                "tracking_url",
-                watch.tracking_url.as_ref().map(|u| json!(u)),
-            ),
-            ("held", held.as_ref().map(|h| json!(h))),
-            ("summary", summary.as_ref().map(|s| json!(s))),
-        ];
-        if let Some(fields) = overdue.as_object_mut() {
-            for (key, value) in extra {
-                if let Some(value) = value {
-                    fields.insert(key.to_owned(), value);
-                }
-            }
-        }
         json!({
             "specversion": "1.0",
             "id": id,
@@ -410,6 +395,24 @@ impl Watcher {
             },
         })
     }
+}
+
+/// `data.overdue` of an overdue order as amends raises it (what is unknown is left out).
+#[derive(serde::Serialize)]
+struct OverdueData<'a> {
+    deliver_by: String,
+    overdue_since: DateTime<Utc>,
+    update: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_update_by: Option<DateTime<Utc>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    carrier: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tracking_url: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    held: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    summary: Option<&'a str>,
 }
 
 /// What became of one due watch.

@@ -42,7 +42,7 @@ pub use migrations::{DatabaseStatus, MigrationInfo, MigrationStatus, inspect};
 pub use outbox::{AttemptOutcome, ClaimedMessage, FinishedAttempt, Reaped};
 pub use record::{Begun, HistoryWindows, IncidentTx, NewMessage, Outcome, Received, Superseded};
 pub use templates::{Publish, PublishedTemplate, TEMPLATES_CHANNEL, TemplateEdit};
-pub use watch::{DueWatch, PromiseNews, WatchMark, WatchNews, WatchRecord};
+pub use watch::{DueWatch, OPEN_STATES, PromiseNews, WatchMark, WatchNews, WatchRecord};
 
 /// Errors of the store.
 #[derive(Debug, thiserror::Error)]

@@ -9,6 +9,9 @@ use uuid::Uuid;
 
 use super::{Store, StoreError};
 
+/// The states of a watch still open, each counted (at 0 when none) by the gauges and the console.
+pub const OPEN_STATES: [&str; 5] = ["watching", "overdue", "updated", "held", "unknown"];
+
 /// What an event says of its order's promise.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PromiseNews {

@@ -106,6 +106,26 @@ async fn wait_for_watch(app: &TestApp, order: &str, state: &str) -> Option<Naive
     .await
 }
 
+/// Moves the clock to `at` and waits for a check there: a control order promised `days` after
+/// today, due by then, is raised, so the check that raised it saw every other order too.
+async fn check_at(app: &TestApp, time: &ManualTime, days: i64, at: DateTime<Utc>) {
+    let control = placed(days);
+    let control_order = order_id(&control);
+    app.publish(&control).await;
+    wait_for_watch(app, &control_order, "watching").await;
+    time.set(at);
+    wait_for_watch(app, &control_order, "overdue").await;
+}
+
+/// Waits until the count query `sql` gives exactly `n`.
+async fn wait_for_exactly(app: &TestApp, sql: &'static str, n: usize) {
+    let n = i64::try_from(n).expect("a count");
+    wait_until(&format!("{sql} = {n}"), || async {
+        (app.count(sql).await == n).then_some(())
+    })
+    .await;
+}
+
 /// `order.overdue` incidents recorded for `order`, with their decision's rule, oldest first.
 async fn overdue_incidents(app: &TestApp, order: &str) -> Vec<(String, String, Value)> {
     sqlx::query_as(
@@ -168,12 +188,7 @@ async fn a_promise_passed_in_silence_brings_one_apology_and_one_escalation() {
 
     // The promised day is over, but the grace (a day) is not: nothing yet for it, while a
     // control order promised a day earlier is raised.
-    let control = placed(-1);
-    let control_order = order_id(&control);
-    app.publish(&control).await;
-    wait_for_watch(&app, &control_order, "watching").await;
-    time.set(madrid_at(1, 22));
-    wait_for_watch(&app, &control_order, "overdue").await;
+    check_at(&app, &time, -1, madrid_at(1, 22)).await;
     assert_eq!(
         watch(&app, &id).await.map(|w| w.0),
         Some("watching".to_owned())
@@ -290,12 +305,7 @@ async fn an_order_delivered_in_time_hears_nothing() {
     })
     .await;
 
-    let control = placed(0);
-    let control_order = order_id(&control);
-    app.publish(&control).await;
-    wait_for_watch(&app, &control_order, "watching").await;
-    time.set(madrid_at(3, 9));
-    wait_for_watch(&app, &control_order, "overdue").await;
+    check_at(&app, &time, 0, madrid_at(3, 9)).await;
 
     assert!(overdue_incidents(&app, &unplaced_order).await.is_empty());
     assert!(overdue_incidents(&app, &id).await.is_empty());
@@ -340,12 +350,7 @@ async fn a_later_eta_moves_the_watch_with_it() {
     assert_eq!(moved.format("%Y-%m-%d").to_string(), day(3));
 
     // Where the first promise would be overdue, the moved one is not.
-    let control = placed(0);
-    let control_order = order_id(&control);
-    app.publish(&control).await;
-    wait_for_watch(&app, &control_order, "watching").await;
-    time.set(madrid_at(2, 9));
-    wait_for_watch(&app, &control_order, "overdue").await;
+    check_at(&app, &time, 0, madrid_at(2, 9)).await;
     assert_eq!(
         watch(&app, &id).await.map(|w| w.0),
         Some("watching".to_owned())
@@ -415,12 +420,7 @@ async fn a_delay_after_the_overdue_apology_is_an_update_and_ends_the_watch() {
         Some(today().checked_add_days(Days::new(6)).expect("date"))
     );
 
-    let control = placed(2);
-    let control_order = order_id(&control);
-    app.publish(&control).await;
-    wait_for_watch(&app, &control_order, "watching").await;
-    time.set(madrid_at(5, 9));
-    wait_for_watch(&app, &control_order, "overdue").await;
+    check_at(&app, &time, 2, madrid_at(5, 9)).await;
     let raised = overdue_incidents(&app, &id).await;
     assert_eq!(raised.len(), 1, "{raised:?}");
     assert_eq!(raised[0].1, "overdue");
@@ -459,12 +459,7 @@ async fn the_promised_update_goes_out_once_without_a_second_apology() {
     assert_eq!(escalations(&app, &id).await.len(), 1);
 
     // Days pass: nothing more from silence.
-    let control = placed(3);
-    let control_order = order_id(&control);
-    app.publish(&control).await;
-    wait_for_watch(&app, &control_order, "watching").await;
-    time.set(madrid_at(6, 9));
-    wait_for_watch(&app, &control_order, "overdue").await;
+    check_at(&app, &time, 3, madrid_at(6, 9)).await;
     assert_eq!(overdue_incidents(&app, &id).await.len(), 2);
     let emails = messages(&app, &id)
         .await
@@ -489,22 +484,18 @@ async fn replicas_and_a_restart_raise_each_overdue_order_once() {
         orders.push(order_id(&order));
         first.publish(&order).await;
     }
-    wait_until("every order watched", || async {
-        (first
-            .count("select count(*) from order_watch where state = 'watching'")
-            .await
-            == ORDERS as i64)
-            .then_some(())
-    })
+    wait_for_exactly(
+        &first,
+        "select count(*) from order_watch where state = 'watching'",
+        ORDERS,
+    )
     .await;
     time.set(madrid_at(2, 9));
-    wait_until("every order raised", || async {
-        (first
-            .count("select count(*) from order_watch where state = 'overdue'")
-            .await
-            == ORDERS as i64)
-            .then_some(())
-    })
+    wait_for_exactly(
+        &first,
+        "select count(*) from order_watch where state = 'overdue'",
+        ORDERS,
+    )
     .await;
 
     // A crash between the record and the watch's mark: the watch reads as not yet raised.
@@ -518,13 +509,11 @@ async fn replicas_and_a_restart_raise_each_overdue_order_once() {
     let third = second
         .spawn_replica_with_clock(&[FAST], Clock::new(time.clone()))
         .await;
-    wait_until("the rewound orders marked again", || async {
-        (second
-            .count("select count(*) from order_watch where state = 'overdue'")
-            .await
-            == ORDERS as i64)
-            .then_some(())
-    })
+    wait_for_exactly(
+        &second,
+        "select count(*) from order_watch where state = 'overdue'",
+        ORDERS,
+    )
     .await;
     assert_eq!(
         second
@@ -558,20 +547,18 @@ async fn a_feed_outage_sends_no_more_than_the_cap_and_escalates_one_summary() {
     for _ in 0..ORDERS {
         app.publish(&placed(0)).await;
     }
-    wait_until("every order watched", || async {
-        (app.count("select count(*) from order_watch where state = 'watching'")
-            .await
-            == ORDERS as i64)
-            .then_some(())
-    })
+    wait_for_exactly(
+        &app,
+        "select count(*) from order_watch where state = 'watching'",
+        ORDERS,
+    )
     .await;
     time.set(madrid_at(2, 9));
-    wait_until("every order found", || async {
-        (app.count("select count(*) from order_watch where state in ('overdue', 'held')")
-            .await
-            == ORDERS as i64)
-            .then_some(())
-    })
+    wait_for_exactly(
+        &app,
+        "select count(*) from order_watch where state in ('overdue', 'held')",
+        ORDERS,
+    )
     .await;
     assert_eq!(
         app.count("select count(*) from order_watch where state = 'overdue'")
